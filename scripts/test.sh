@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The whole check, as `npm test` runs it: format, lint, type checks, the test suite under Deno and
+# Bun, then the npm build and the same suite under Node on that build. Every step runs even when
+# an earlier one failed; the script fails if any step failed. Each runner's output is kept in
+# .test-output/ and the closing line sums the tests of all three runtimes.
+set -u
+cd "$(dirname "$0")/.."
+
+bin=node_modules/.bin
+out=.test-output
+rm -rf "$out"
+mkdir -p "$out"
+
+failed_steps=()
+total_pass=0
+total_fail=0
+
+step() {
+  local name=$1
+  shift
+  echo "==> $name: $*"
+  local start=$SECONDS
+  if "$@" 2>&1 | tee "$out/$name.log"; then
+    echo "<== $name ok ($((SECONDS - start)) s)"
+  else
+    echo "<== $name FAILED ($((SECONDS - start)) s)"
+    failed_steps+=("$name")
+  fi
+}
+
+# Adds one runner's counts, read from its log, to the totals.
+count() {
+  local name=$1 kind=$2 log="$out/$1.log" pass=0 fail=0 line
+  case $kind in
+    deno)
+      line=$(grep -aE '[0-9]+ passed.*\| [0-9]+ failed' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
+      pass=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
+      fail=$(echo "$line" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
+      ;;
+    bun)
+      pass=$(grep -aE '^ *[0-9]+ pass$' "$log" | tail -1 | tr -dc 0-9)
+      fail=$(grep -aE '^ *[0-9]+ fail$' "$log" | tail -1 | tr -dc 0-9)
+      ;;
+    node)
+      pass=$(grep -aE '^(#|ℹ) pass [0-9]+' "$log" | tail -1 | tr -dc 0-9)
+      fail=$(grep -aE '^(#|ℹ) fail [0-9]+' "$log" | tail -1 | tr -dc 0-9)
+      ;;
+  esac
+  pass=${pass:-0}
+  fail=${fail:-0}
+  # A runner that could not report at all counts as one failure.
+  if [ "$pass" = 0 ] && [ "$fail" = 0 ]; then fail=1; fi
+  echo "$name: $pass passed, $fail failed"
+  total_pass=$((total_pass + pass))
+  total_fail=$((total_fail + fail))
+}
+
+step fmt "$bin/deno" fmt --check
+step lint "$bin/deno" lint
+step check "$bin/deno" check mod.ts src tests scripts bench
+step check-protocol-pure "$bin/tsc" -p tsconfig.protocol.json
+step test-deno "$bin/deno" test -A tests/
+step test-bun "$bin/bun" test --timeout 120000 tests/
+step build-and-test-node "$bin/deno" run -A scripts/build_npm.ts
+
+echo
+echo "Per runtime:"
+count test-deno deno
+count test-bun bun
+count build-and-test-node node
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "Failed steps: ${failed_steps[*]}"
+  # A failed step that is not a test run (format, lint, types) still counts as a failure.
+  if [ "$total_fail" = 0 ]; then total_fail=${#failed_steps[@]}; fi
+fi
+echo
+echo "$total_pass passed, $total_fail failed"
+[ ${#failed_steps[@]} -eq 0 ]

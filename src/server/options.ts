@@ -1,0 +1,72 @@
+/**
+ * Server settings, named after the Go dflockd flags in camelCase. Durations are whole
+ * seconds, as on the Go command line.
+ *
+ * @module
+ */
+
+import type { TransportAdapter } from "../transport/types.ts";
+
+/** Settings for {@linkcode serve}. Every field is optional; defaults match the Go server. */
+export interface ServerOptions {
+  /** Bind address. @default {"127.0.0.1"} */
+  host?: string;
+  /** TCP port; 0 picks a free port. @default {6388} */
+  port?: number;
+  /** Lease in seconds when a request names none. @default {33} */
+  defaultLeaseTtl?: number;
+  /** Seconds between sweeps of expired leases. @default {1} */
+  leaseSweepInterval?: number;
+  /** Seconds between idle-key garbage collections. @default {5} */
+  gcInterval?: number;
+  /** Seconds a key must be idle before GC removes it. @default {60} */
+  gcMaxIdle?: number;
+  /** Maximum number of keys, locks and semaphores together. @default {1024} */
+  maxLocks?: number;
+  /** Maximum open connections; 0 means unlimited. @default {0} */
+  maxConnections?: number;
+  /** Maximum queued waiters per key; 0 means unlimited. @default {0} */
+  maxWaiters?: number;
+  /** Seconds allowed for each request line to arrive. @default {23} */
+  readTimeout?: number;
+  /** Seconds allowed for each response write; 0 means none. @default {5} */
+  writeTimeout?: number;
+  /** Seconds to wait for clients after a shutdown starts; 0 waits forever. @default {30} */
+  shutdownTimeout?: number;
+  /** Release a connection's locks and queue entries when it closes. @default {true} */
+  autoReleaseOnDisconnect?: boolean;
+  /** Path of a PEM certificate; requires {@linkcode ServerOptions.tlsKey}. */
+  tlsCert?: string;
+  /** Path of the PEM private key; requires {@linkcode ServerOptions.tlsCert}. */
+  tlsKey?: string;
+  /** PEM text of certificate and key, for embedding without files. Wins over the paths. */
+  tls?: { cert: string; key: string };
+  /** Shared secret every connection must present with `auth` first. */
+  authToken?: string;
+  /** File holding the shared secret (trimmed of white space at both ends). */
+  authTokenFile?: string;
+  /** Log per-connection events. @default {false} */
+  debug?: boolean;
+  /** Where log lines go. @default {writes to stderr} */
+  log?: (line: string) => void;
+  /** Transport adapter to listen with. @default {the current runtime's} */
+  transport?: TransportAdapter;
+}
+
+/** The Go server's defaults. */
+export const SERVER_DEFAULTS = {
+  host: "127.0.0.1",
+  port: 6388,
+  defaultLeaseTtl: 33,
+  leaseSweepInterval: 1,
+  gcInterval: 5,
+  gcMaxIdle: 60,
+  maxLocks: 1024,
+  maxConnections: 0,
+  maxWaiters: 0,
+  readTimeout: 23,
+  writeTimeout: 5,
+  shutdownTimeout: 30,
+  autoReleaseOnDisconnect: true,
+  debug: false,
+} as const;

@@ -1,0 +1,97 @@
+/**
+ * The runtime-neutral transport contract. Everything above `src/transport/` speaks only these
+ * types; each runtime adapter (`deno.ts`, `bun.ts`, `node.ts`) implements them.
+ *
+ * @module
+ */
+
+/** A bidirectional byte stream (a TCP or TLS connection) on web streams. */
+export interface Transport {
+  /** Bytes from the peer. Ends (done) on the peer's EOF; errors on a reset. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /**
+   * Bytes to the peer. A write resolves once the adapter has accepted the bytes (applying
+   * backpressure); `writable.close()` half-closes the connection (sends FIN) and keeps reading.
+   */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Resolves once the connection is fully closed, whichever side closed it. Never rejects. */
+  readonly closed: Promise<void>;
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+  /** Closes both directions at once and releases the socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A TCP address. */
+export interface NetAddr {
+  /** IP address or host name. */
+  hostname: string;
+  /** Port number. */
+  port: number;
+}
+
+/** TLS settings for an outgoing connection. */
+export interface TlsConnectOptions {
+  /** Extra trusted CA certificates, PEM. */
+  caCerts?: string[];
+  /** Server name for SNI and verification; defaults to the hostname. */
+  serverName?: string;
+  /** Skip certificate verification (tests only). */
+  insecureSkipVerify?: boolean;
+}
+
+/** Options for {@linkcode Connect}. */
+export interface ConnectOptions {
+  /** Host name or IP address to connect to. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+  /** Use TLS with these settings; plain TCP when absent. */
+  tls?: TlsConnectOptions;
+  /** Aborting cancels the connection attempt; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Give up after this many milliseconds with a `ConnectionError`. No limit when absent. */
+  timeoutMs?: number;
+}
+
+/** Opens a connection. Platform failures reject with `ConnectionError` (platform error as `cause`). */
+export type Connect = (options: ConnectOptions) => Promise<Transport>;
+
+/** TLS settings for a listener: PEM certificate chain and private key. */
+export interface TlsListenOptions {
+  /** Certificate chain, PEM text. */
+  cert: string;
+  /** Private key, PEM text. */
+  key: string;
+}
+
+/** Options for {@linkcode Listen}. */
+export interface ListenOptions {
+  /** Address to bind, e.g. `127.0.0.1`. */
+  hostname: string;
+  /** Port to bind; 0 picks a free one (read it back from {@linkcode Listener.addr}). */
+  port: number;
+  /** Accept only TLS (1.2 or later) with this certificate. */
+  tls?: TlsListenOptions;
+}
+
+/** A listening socket: an async iterable of accepted connections. */
+export interface Listener extends AsyncIterable<Transport> {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly addr: NetAddr;
+  /** Stops accepting and closes the listening socket; iteration ends. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Binds a listening socket. Failures (address in use, bad certificate) reject with `ConnectionError`. */
+export type Listen = (options: ListenOptions) => Promise<Listener>;
+
+/** One runtime's implementation of both sides. */
+export interface TransportAdapter {
+  /** The runtime this adapter is for. */
+  readonly runtime: "deno" | "bun" | "node";
+  /** Opens a connection. */
+  connect: Connect;
+  /** Binds a listener. */
+  listen: Listen;
+}
