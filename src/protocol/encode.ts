@@ -1,0 +1,86 @@
+/**
+ * Client side: request encoding and local argument validation.
+ *
+ * @module
+ */
+
+import { MAX_SECONDS } from "./go_text.ts";
+import { utf8Length, writeUtf8 } from "./utf8.ts";
+
+/** Longest key in UTF-8 bytes that fits a server request line. */
+export const MAX_KEY_BYTES = 256;
+
+/**
+ * Encodes one request, `command\nkey\narg\n`, as UTF-8 in a single buffer.
+ *
+ * @param command The command string (from `COMMAND`).
+ * @param key The key line (use `_` for `stats`, `auth`, `ping`).
+ * @param arg The argument line (may be empty).
+ * @returns The bytes to write.
+ * @throws {TypeError} If a part contains a line feed.
+ */
+export function encodeRequest(command: string, key: string, arg: string): Uint8Array {
+  if (command.includes("\n") || key.includes("\n") || arg.includes("\n")) {
+    throw new TypeError("request lines must not contain a line feed");
+  }
+  const out = new Uint8Array(utf8Length(command) + utf8Length(key) + utf8Length(arg) + 3);
+  let p = writeUtf8(command, out, 0);
+  out[p++] = 0x0a;
+  p = writeUtf8(key, out, p);
+  out[p++] = 0x0a;
+  p = writeUtf8(arg, out, p);
+  out[p] = 0x0a;
+  return out;
+}
+
+/**
+ * Checks a key locally the way the Go and Python clients do: a non-empty string without
+ * space, tab, CR or LF, and at most 256 UTF-8 bytes (the server's line limit).
+ *
+ * @param key The key.
+ * @returns The key, unchanged.
+ * @throws {TypeError} If the key is not a string, is empty, or contains space, tab, CR or LF.
+ * @throws {RangeError} If the key is longer than 256 UTF-8 bytes.
+ */
+export function validateKey(key: unknown): string {
+  if (typeof key !== "string") throw new TypeError(`key must be a string (got ${typeof key})`);
+  if (key.length === 0) throw new TypeError("key must not be empty");
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
+      throw new TypeError(`key must not contain space, tab, CR or LF: ${JSON.stringify(key)}`);
+    }
+  }
+  const n = utf8Length(key);
+  if (n > MAX_KEY_BYTES) {
+    throw new RangeError(`key is ${n} UTF-8 bytes, at most ${MAX_KEY_BYTES} are allowed`);
+  }
+  return key;
+}
+
+/** Options of {@linkcode validateSeconds}. */
+export interface ValidateSecondsOptions {
+  /** Smallest allowed value (default 0; use 1 for leases and limits). */
+  min?: number;
+  /** Name used in error messages (default `"seconds"`). */
+  name?: string;
+}
+
+/**
+ * Checks a whole number of seconds for the wire: an integer from `min` to 9223372036 (the
+ * largest value the server converts to nanoseconds without overflow).
+ *
+ * @param n The value.
+ * @param options `min` and `name`.
+ * @returns `n`, unchanged.
+ * @throws {TypeError} If `n` is not a number.
+ * @throws {RangeError} If `n` is not an integer in range.
+ */
+export function validateSeconds(n: unknown, options: ValidateSecondsOptions = {}): number {
+  const { min = 0, name = "seconds" } = options;
+  if (typeof n !== "number") throw new TypeError(`${name} must be a number (got ${typeof n})`);
+  if (!Number.isInteger(n) || n < min || n > MAX_SECONDS) {
+    throw new RangeError(`${name} must be a whole number from ${min} to ${MAX_SECONDS} (got ${n})`);
+  }
+  return n;
+}

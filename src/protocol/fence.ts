@@ -1,0 +1,20 @@
+/**
+ * Fencing tokens of dflockd v2.1+ (PROTOCOL-NEWER.md 4).
+ *
+ * @module
+ */
+
+const TOKEN_HEX = /^[0-9a-fA-F]{32}$/;
+
+/**
+ * The fence of a token: its first 16 hex digits as a big-endian unsigned 64-bit number.
+ * Meaningful only on v2.1+ servers (earlier tokens are random) and only between tokens of
+ * the same key.
+ *
+ * @param token A token as the server sent it.
+ * @returns The fence, or `undefined` unless `token` is exactly 32 hex digits.
+ */
+export function fenceFromToken(token: string): bigint | undefined {
+  if (typeof token !== "string" || !TOKEN_HEX.test(token)) return undefined;
+  return BigInt("0x" + token.slice(0, 16));
+}

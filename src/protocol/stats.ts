@@ -1,0 +1,80 @@
+/**
+ * The `stats` snapshot and its exact Go `encoding/json` rendering (PROTOCOL.md section 7).
+ *
+ * CONTRACT (shared with src/server): the types are fixed; formatStats is owned by the
+ * protocol core.
+ *
+ * @module
+ */
+
+import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
+
+/** One held or contended lock (limit 1). Keys are byte strings. */
+export interface LockStats {
+  key: string;
+  ownerConnId: number;
+  leaseExpiresInS: number;
+  waiters: number;
+}
+
+/** One held or contended semaphore (limit > 1). */
+export interface SemaphoreStats {
+  key: string;
+  limit: number;
+  holders: number;
+  waiters: number;
+}
+
+/** One idle key. */
+export interface IdleStats {
+  key: string;
+  idleS: number;
+}
+
+/** Everything `stats` reports. */
+export interface StatsSnapshot {
+  connections: number;
+  locks: LockStats[];
+  semaphores: SemaphoreStats[];
+  idleLocks: IdleStats[];
+  idleSemaphores: IdleStats[];
+}
+
+/**
+ * Renders the JSON object exactly as the Go server does (field order, number format,
+ * escapes), as a byte string (one char per UTF-8 byte).
+ *
+ * @param snapshot The state to render.
+ * @returns The JSON text, without the `ok ` prefix or newline.
+ * @throws {RangeError} If a number is not finite or an integer field is not integral.
+ */
+export function formatStats(snapshot: StatsSnapshot): string {
+  let out = '{"connections":' + goJsonInt(snapshot.connections) + ',"locks":[';
+  let sep = "";
+  for (const l of snapshot.locks) {
+    out += sep + '{"key":' + goJsonString(l.key) + ',"owner_conn_id":' +
+      goJsonInt(l.ownerConnId) + ',"lease_expires_in_s":' + goJsonFloat(l.leaseExpiresInS) +
+      ',"waiters":' + goJsonInt(l.waiters) + "}";
+    sep = ",";
+  }
+  out += '],"semaphores":[';
+  sep = "";
+  for (const s of snapshot.semaphores) {
+    out += sep + '{"key":' + goJsonString(s.key) + ',"limit":' + goJsonInt(s.limit) +
+      ',"holders":' + goJsonInt(s.holders) + ',"waiters":' + goJsonInt(s.waiters) + "}";
+    sep = ",";
+  }
+  out += '],"idle_locks":' + idleArray(snapshot.idleLocks) + ',"idle_semaphores":' +
+    idleArray(snapshot.idleSemaphores) + "}";
+  return out;
+}
+
+function idleArray(list: IdleStats[]): string {
+  let out = "[";
+  let sep = "";
+  for (const i of list) {
+    out += sep + '{"key":' + goJsonString(i.key) + ',"idle_s":' + goJsonFloat(i.idleS) + "}";
+    sep = ",";
+  }
+  return out + "]";
+}
