@@ -34,8 +34,9 @@ count() {
   case $kind in
     deno)
       line=$(grep -aE '[0-9]+ passed.*\| [0-9]+ failed' "$log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
-      pass=$(echo "$line" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
-      fail=$(echo "$line" | sed -nE 's/.*\| ([0-9]+) failed.*/\1/p')
+      # "N passed (M steps) | F failed (G steps)": node:test cases inside describe() are steps.
+      pass=$(echo "$line" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^passed/) { n = $(i-1); if ($(i+1) ~ /^\([0-9]+$/ && $(i+2) ~ /^step/) n += substr($(i+1), 2) } print n + 0}')
+      fail=$(echo "$line" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^failed/) { n = $(i-1); if ($(i+1) ~ /^\([0-9]+$/ && $(i+2) ~ /^step/) n += substr($(i+1), 2) } print n + 0}')
       ;;
     bun)
       pass=$(grep -aE '^ *[0-9]+ pass$' "$log" | tail -1 | tr -dc 0-9)

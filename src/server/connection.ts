@@ -1,0 +1,510 @@
+/**
+ * One client connection of the server: framing, read and write deadlines, the auth phase,
+ * one request at a time in arrival order (pipelining allowed), blocking acquires and waits,
+ * and disconnect cleanup (PROTOCOL.md sections 1, 2, 4, 8, 10, 11).
+ *
+ * @module
+ */
+
+import { STATUS } from "../protocol/commands.ts";
+import {
+  type LINE_TOO_LONG,
+  LineDecoder,
+  SERVER_MAX_LINE_BYTES,
+} from "../protocol/line_decoder.ts";
+import { parseRequest, type Request } from "../protocol/request.ts";
+import { formatStats } from "../protocol/stats.ts";
+import { byteStringToBytes } from "../protocol/utf8.ts";
+import type { Transport } from "../transport/types.ts";
+import { Holder, type LockTable, type TableConn, Waiter } from "./lock_table.ts";
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  /** The shared lock state. */
+  readonly table: LockTable;
+  /** Release held slots when a connection ends. */
+  readonly autoRelease: boolean;
+  /** Deadline per request line, milliseconds (> 0). */
+  readonly readTimeoutMs: number;
+  /** Deadline per response write, milliseconds; 0 means none. */
+  readonly writeTimeoutMs: number;
+  /** The auth secret as a UTF-8 byte string, or `null` when auth is off. */
+  readonly authSecret: string | null;
+  /** The default lease in whole seconds (shown for leases under one second, quirk 3.4). */
+  readonly defaultLeaseS: number;
+  /** The monotonic clock, milliseconds. */
+  now(): number;
+  /** True once a graceful shutdown has begun. */
+  isDraining(): boolean;
+  /** Open connections, for `stats`. */
+  connectionCount(): number;
+}
+
+const LF = "\n";
+const OK = STATUS.ok;
+const ERROR = STATUS.error;
+const ERROR_AUTH = STATUS.errorAuth;
+/** While blocked, stop reading ahead once this many bytes of pipelined requests are buffered. */
+const READ_AHEAD_BYTES = 65536;
+/** Flush batched responses once they reach this size. */
+const FLUSH_BYTES = 65536;
+/** Pause before closing after a failed authentication (Go: 100 ms). */
+const AUTH_FAIL_DELAY_MS = 100;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 0x7fffffff;
+
+const EV_NONE = 0;
+const EV_GRANTED = 1;
+const EV_TIMEOUT = 2;
+const EV_DRAIN = 3;
+
+const READ_EOF: unique symbol = Symbol("eof");
+type ReadResult = string | typeof LINE_TOO_LONG | typeof READ_EOF;
+
+/**
+ * Compares two byte strings in time that depends only on the length of `expected`.
+ *
+ * @param actual The presented secret.
+ * @param expected The configured secret.
+ * @returns Whether they are equal.
+ */
+export function constantTimeEqual(actual: string, expected: string): boolean {
+  let diff = actual.length ^ expected.length;
+  for (let i = 0; i < expected.length; i++) {
+    diff |= (actual.charCodeAt(i) | 0) ^ expected.charCodeAt(i);
+  }
+  return diff === 0;
+}
+
+/**
+ * The whole-second lease shown in `ok`/`acquired` answers: the lease truncated to seconds,
+ * or the server default when that is 0 (PROTOCOL.md 4.2 quirk).
+ *
+ * @param leaseMs The lease in milliseconds.
+ * @param defaultLeaseS The default lease in seconds.
+ * @returns Seconds to print.
+ */
+export function leaseSeconds(leaseMs: number, defaultLeaseS: number): number {
+  const s = Math.trunc(leaseMs / 1000);
+  return s === 0 ? defaultLeaseS : s;
+}
+
+/** Serves one accepted transport until it closes. */
+export class Connection {
+  /** The connection id (1, 2, ... in accept order). */
+  readonly id: number;
+  /** Resolves once the connection has closed and its state is cleaned up. */
+  readonly closed: Promise<void>;
+  readonly #transport: Transport;
+  readonly #host: ConnectionHost;
+  readonly #state: TableConn;
+  readonly #decoder = new LineDecoder(SERVER_MAX_LINE_BYTES);
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #resolveClosed!: () => void;
+  #out = "";
+  #eof = false;
+  #finished = false;
+  #closing = false;
+  #authed: boolean;
+  #inflight: Promise<void> | null = null;
+  #watching = false;
+  #wake: (() => void) | null = null;
+  #readDeadline = 0;
+  #writeDeadline = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #blocked: Waiter | null = null;
+  #event = EV_NONE;
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  #waitUntil = 0;
+
+  /**
+   * @param transport The accepted connection.
+   * @param id Its id.
+   * @param host The server.
+   */
+  constructor(transport: Transport, id: number, host: ConnectionHost) {
+    this.id = id;
+    this.#transport = transport;
+    this.#host = host;
+    this.#state = host.table.openConnection(id);
+    this.#reader = transport.readable.getReader();
+    this.#writer = transport.writable.getWriter();
+    this.#authed = host.authSecret === null;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /**
+   * Runs the connection: reads, answers and finally cleans up. Never rejects.
+   *
+   * @returns Resolves when the connection is closed and cleaned up.
+   */
+  async run(): Promise<void> {
+    try {
+      await this.#serve();
+    } catch {
+      // Write failure or reset: just close.
+    }
+    await this.#finish();
+  }
+
+  /** Graceful shutdown began: a blocked acquire or wait answers `error` now. */
+  drain(): void {
+    if (this.#blocked !== null && this.#event === EV_NONE) {
+      this.#event = EV_DRAIN;
+      this.#signal();
+    }
+  }
+
+  /**
+   * Closes the connection at once (shutdown timeout); the client sees EOF.
+   *
+   * @returns Resolves once cleaned up.
+   */
+  forceClose(): Promise<void> {
+    void this.#finish();
+    return this.closed;
+  }
+
+  // ---- reading ----
+
+  /**
+   * Reads one chunk into the decoder (or joins the read already in flight); sets `#eof` on
+   * end of stream or reset.
+   */
+  #readChunk(): Promise<void> {
+    if (this.#inflight === null) {
+      this.#inflight = this.#reader.read().then(this.#onChunk, this.#onReadError);
+    }
+    return this.#inflight;
+  }
+
+  readonly #onChunk = (r: ReadableStreamReadResult<Uint8Array>): void => {
+    this.#inflight = null;
+    if (r.done) this.#eof = true;
+    else this.#decoder.push(r.value);
+  };
+
+  readonly #onReadError = (): void => {
+    this.#inflight = null;
+    this.#eof = true;
+  };
+
+  #signal(): void {
+    const wake = this.#wake;
+    if (wake !== null) {
+      this.#wake = null;
+      wake();
+    }
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise<void>((resolve) => this.#wake = resolve);
+  }
+
+  /**
+   * Next line when none is buffered: flushes pending answers, then reads under the read
+   * deadline (the deadline timer itself answers and closes, see {@linkcode #onTimer}).
+   */
+  async #readMore(): Promise<ReadResult> {
+    const dec = this.#decoder;
+    let line: ReturnType<LineDecoder["nextLine"]>;
+    await this.#flush();
+    this.#readDeadline = this.#host.now() + this.#host.readTimeoutMs;
+    this.#armTimer(this.#readDeadline);
+    try {
+      for (;;) {
+        if (this.#closing) return READ_EOF;
+        line = dec.nextLine();
+        if (line !== null) return line;
+        if (this.#eof) return READ_EOF;
+        if (this.#inflight !== null) {
+          await this.#inflight;
+          continue;
+        }
+        try {
+          const r = await this.#reader.read();
+          if (r.done) this.#eof = true;
+          else dec.push(r.value);
+        } catch {
+          this.#eof = true;
+        }
+      }
+    } finally {
+      this.#readDeadline = 0;
+    }
+  }
+
+  /** While blocked, keep one read outstanding so that the peer's EOF or reset is noticed. */
+  async #watch(): Promise<void> {
+    if (this.#watching) return;
+    this.#watching = true;
+    while (
+      this.#blocked !== null && !this.#eof && !this.#finished &&
+      this.#decoder.buffered < READ_AHEAD_BYTES
+    ) {
+      await this.#readChunk();
+    }
+    this.#watching = false;
+    if (this.#eof) this.#signal();
+  }
+
+  /** The read deadline passed: answer `error` (`error_auth` before auth) and close. */
+  async #readTimedOut(): Promise<void> {
+    this.#closing = true;
+    if (this.#authed) await this.#failAndClose(ERROR, 0);
+    else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+    await this.#finish();
+  }
+
+  // ---- deadlines ----
+
+  #armTimer(at: number): void {
+    if (at >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    const delay = Math.min(Math.max(0, at - this.#host.now()), MAX_TIMER_MS);
+    this.#timer = setTimeout(this.#onTimer, delay);
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    if (this.#finished) return;
+    const now = this.#host.now();
+    if (this.#writeDeadline !== 0) {
+      if (now >= this.#writeDeadline) {
+        void this.#finish();
+        return;
+      }
+      this.#armTimer(this.#writeDeadline);
+    }
+    if (this.#readDeadline !== 0) {
+      if (now >= this.#readDeadline) {
+        this.#readDeadline = 0;
+        void this.#readTimedOut();
+        return;
+      }
+      this.#armTimer(this.#readDeadline);
+    }
+  };
+
+  // ---- writing ----
+
+  async #flush(): Promise<void> {
+    const out = this.#out;
+    if (out === "") return;
+    this.#out = "";
+    const bytes = byteStringToBytes(out);
+    const wt = this.#host.writeTimeoutMs;
+    if (wt > 0) {
+      this.#writeDeadline = this.#host.now() + wt;
+      // A timer firing up to one write timeout late is good enough; this avoids re-arming
+      // the timer for every response.
+      if (this.#timerAt > this.#writeDeadline + wt) this.#armTimer(this.#writeDeadline);
+    }
+    try {
+      await this.#writer.write(bytes);
+    } finally {
+      this.#writeDeadline = 0;
+    }
+  }
+
+  /** Sends `line`, then closes (after `delayMs`). */
+  async #failAndClose(line: string, delayMs: number): Promise<void> {
+    this.#out += line + LF;
+    try {
+      await this.#flush();
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    } catch {
+      // The peer is gone; closing anyway.
+    }
+  }
+
+  // ---- serving ----
+
+  async #serve(): Promise<void> {
+    const host = this.#host;
+    const dec = this.#decoder;
+    for (;;) {
+      // Buffered lines are taken synchronously; only a missing line costs an await.
+      let cmd: ReadResult | null = dec.nextLine();
+      if (cmd === null) cmd = await this.#readMore();
+      if (typeof cmd !== "string") return await this.#readFailed(cmd);
+      let key: ReadResult | null = dec.nextLine();
+      if (key === null) key = await this.#readMore();
+      if (typeof key !== "string") return await this.#readFailed(key);
+      let arg: ReadResult | null = dec.nextLine();
+      if (arg === null) arg = await this.#readMore();
+      if (typeof arg !== "string") return await this.#readFailed(arg);
+      const req = parseRequest(cmd, key, arg);
+      if (!this.#authed) {
+        if (req.type === "auth" && constantTimeEqual(req.secret, host.authSecret!)) {
+          this.#authed = true;
+          this.#out += OK + LF;
+          continue;
+        }
+        return await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+      }
+      let answer = this.#execute(req);
+      if (answer === null) answer = await this.#block(req);
+      if (answer === null) return; // peer gone while blocked
+      this.#out += answer + LF;
+      if (this.#out.length >= FLUSH_BYTES) await this.#flush();
+    }
+  }
+
+  async #readFailed(r: ReadResult): Promise<void> {
+    if (this.#closing || this.#finished) return;
+    if (r === READ_EOF) {
+      if (!this.#authed) await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+      else await this.#flush().catch(() => {});
+      return;
+    }
+    this.#closing = true;
+    if (this.#authed) await this.#failAndClose(ERROR, 0);
+    else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+  }
+
+  #okLine(h: Holder, prefix: string): string {
+    return prefix + " " + h.token + " " + leaseSeconds(h.leaseMs, this.#host.defaultLeaseS);
+  }
+
+  /** Runs a request; `null` means it has to block on `this.#blocked`. */
+  #execute(req: Request): string | null {
+    const host = this.#host;
+    const table = host.table;
+    switch (req.type) {
+      case "acquire": {
+        const now = host.now();
+        const mode = req.timeoutMs <= 0 ? "timeout" : host.isDraining() ? "error" : "queue";
+        const r = table.acquire(
+          this.#state,
+          req.key,
+          req.limit,
+          req.leaseMs,
+          now,
+          mode,
+          this.#onGrant,
+        );
+        if (r instanceof Holder) return this.#okLine(r, OK);
+        if (r instanceof Waiter) {
+          this.#startBlock(r, req.timeoutMs, now);
+          return null;
+        }
+        return r;
+      }
+      case "enqueue": {
+        const r = table.enqueue(this.#state, req.key, req.limit, req.leaseMs, host.now());
+        if (r instanceof Holder) return this.#okLine(r, STATUS.acquired);
+        if (r instanceof Waiter) return STATUS.queued;
+        return r;
+      }
+      case "wait": {
+        const now = host.now();
+        const r = table.wait(this.#state, req.key, now);
+        if (r instanceof Holder) return this.#okLine(r, OK);
+        if (r instanceof Waiter) {
+          if (req.timeoutMs <= 0 || host.isDraining()) {
+            const h = table.cancelWaiter(r, now);
+            if (h !== null) return this.#okLine(table.collect(r, now), OK);
+            return req.timeoutMs <= 0 ? STATUS.timeout : ERROR;
+          }
+          r.onGrant = this.#onGrant;
+          this.#startBlock(r, req.timeoutMs, now);
+          return null;
+        }
+        return r;
+      }
+      case "release":
+        return table.release(req.key, req.token, host.now()) ? OK : ERROR;
+      case "renew": {
+        const lease = table.renew(req.key, req.token, req.leaseMs, host.now());
+        return lease === null ? ERROR : OK + " " + Math.trunc(lease / 1000);
+      }
+      case "stats":
+        return OK + " " + formatStats(table.stats(host.now(), host.connectionCount()));
+      case "ping":
+        return OK;
+      default:
+        return ERROR;
+    }
+  }
+
+  readonly #onGrant = (): void => {
+    if (this.#event === EV_NONE) {
+      this.#event = EV_GRANTED;
+      this.#signal();
+    }
+  };
+
+  readonly #onWaitTimer = (): void => {
+    this.#waitTimer = undefined;
+    if (this.#blocked === null || this.#event !== EV_NONE) return;
+    const left = this.#waitUntil - this.#host.now();
+    if (left > 0) {
+      this.#waitTimer = setTimeout(this.#onWaitTimer, Math.min(left, MAX_TIMER_MS));
+      return;
+    }
+    this.#event = EV_TIMEOUT;
+    this.#signal();
+  };
+
+  #startBlock(w: Waiter, timeoutMs: number, now: number): void {
+    this.#blocked = w;
+    this.#event = EV_NONE;
+    this.#waitUntil = now + timeoutMs;
+    this.#waitTimer = setTimeout(this.#onWaitTimer, Math.min(timeoutMs, MAX_TIMER_MS));
+  }
+
+  /** Waits for the blocked request's outcome; `null` when the peer went away. */
+  async #block(req: Request): Promise<string | null> {
+    const w = this.#blocked!;
+    const table = this.#host.table;
+    const isWait = req.type === "wait";
+    try {
+      await this.#flush();
+      void this.#watch();
+      while (this.#event === EV_NONE && !this.#eof && !this.#finished) await this.#sleep();
+    } finally {
+      if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
+      this.#waitTimer = undefined;
+      this.#blocked = null;
+    }
+    const now = this.#host.now();
+    if (this.#event === EV_NONE) {
+      // Peer closed (or reset) while blocked: drop the waiter at once.
+      table.cancelWaiter(w, now);
+      return null;
+    }
+    const event = this.#event;
+    this.#event = EV_NONE;
+    const h = event === EV_GRANTED ? w.holder : table.cancelWaiter(w, now);
+    if (h !== null) return this.#okLine(isWait ? table.collect(w, now) : h, OK);
+    return event === EV_TIMEOUT ? STATUS.timeout : ERROR;
+  }
+
+  // ---- teardown ----
+
+  async #finish(): Promise<void> {
+    if (this.#finished) return await this.closed;
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
+    this.#timer = undefined;
+    this.#waitTimer = undefined;
+    const blocked = this.#blocked;
+    if (blocked !== null && blocked.holder === null) {
+      this.#host.table.cancelWaiter(blocked, this.#host.now());
+    }
+    this.#host.table.disconnect(this.#state, this.#host.now(), this.#host.autoRelease);
+    this.#signal();
+    try {
+      await this.#transport.close();
+    } catch {
+      // Already closed.
+    }
+    this.#resolveClosed();
+  }
+}

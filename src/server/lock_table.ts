@@ -1,0 +1,647 @@
+/**
+ * The server's lock state as a pure state machine (PROTOCOL.md sections 4 to 7): resources
+ * with their holders and FIFO queues, per-connection state, leases, eviction, sweep and GC.
+ *
+ * Every method takes the current time `now` in milliseconds (a monotonic clock); the table
+ * has no timers and does no I/O. A blocked waiter is told about its grant through its
+ * `onGrant` callback, synchronously, inside the call that freed the slot.
+ *
+ * @module
+ */
+
+import type { IdleStats, LockStats, SemaphoreStats, StatsSnapshot } from "../protocol/stats.ts";
+
+/** Settings of a {@linkcode LockTable}. */
+export interface LockTableOptions {
+  /** Maximum number of keys (resources), idle ones included; > 0. */
+  maxLocks: number;
+  /** Maximum queued waiters per key; 0 means unlimited. */
+  maxWaiters: number;
+  /** Lease used when a request names none, in milliseconds. */
+  defaultLeaseMs: number;
+  /** A key idle for longer than this (milliseconds) is removed by {@linkcode LockTable.gc}. */
+  gcMaxIdleMs: number;
+  /** Produces a new token for every grant. */
+  newToken: () => string;
+}
+
+/** Per-connection state: granted slots, queued waiters, enqueue records. */
+export class TableConn {
+  /** The connection id (shown as `owner_conn_id`). */
+  readonly id: number;
+  /** Slots granted to this connection and still held. */
+  readonly holders: Set<Holder> = new Set();
+  /** Waiters of this connection still in a queue. */
+  readonly waiters: Set<Waiter> = new Set();
+  /** Enqueue records by key. */
+  readonly records: Map<string, EnqueueRecord> = new Map();
+
+  /** @param id The connection id. */
+  constructor(id: number) {
+    this.id = id;
+  }
+}
+
+/** One granted slot. */
+export class Holder {
+  /** The token that proves ownership. */
+  readonly token: string;
+  /** The resource the slot belongs to. */
+  readonly resource: Resource;
+  /** The connection it was granted to. */
+  readonly owner: TableConn;
+  /** The lease requested at grant time (ms); what acquire and wait answers report. */
+  readonly leaseMs: number;
+  /** When the lease runs out (ms, same clock as `now`). */
+  expiry: number;
+  /** False once released or evicted. */
+  alive = true;
+  /** The `acquired` enqueue record holding this token, if any. */
+  record: EnqueueRecord | null = null;
+
+  /**
+   * @param token Token.
+   * @param resource Resource.
+   * @param owner Owning connection.
+   * @param leaseMs Lease in ms.
+   * @param expiry Expiry time.
+   */
+  constructor(
+    token: string,
+    resource: Resource,
+    owner: TableConn,
+    leaseMs: number,
+    expiry: number,
+  ) {
+    this.token = token;
+    this.resource = resource;
+    this.owner = owner;
+    this.leaseMs = leaseMs;
+    this.expiry = expiry;
+  }
+}
+
+/** One queued request for a slot (from `l`/`sl` or a queued `e`/`se`). */
+export class Waiter {
+  /** The resource it waits on. */
+  readonly resource: Resource;
+  /** The connection that queued it. */
+  readonly owner: TableConn;
+  /** The lease to grant (ms). */
+  readonly leaseMs: number;
+  /** The enqueue record pointing at this waiter (two-phase), if any. */
+  record: EnqueueRecord | null = null;
+  /** Set once the waiter has been granted a slot. */
+  holder: Holder | null = null;
+  /** True while in the queue. */
+  queued = true;
+  /** Called synchronously when the waiter is granted. */
+  onGrant: ((waiter: Waiter) => void) | null;
+  /** Queue links. */
+  prev: Waiter | null = null;
+  /** Queue links. */
+  next: Waiter | null = null;
+
+  /**
+   * @param resource Resource.
+   * @param owner Connection.
+   * @param leaseMs Lease in ms.
+   * @param onGrant Grant callback.
+   */
+  constructor(
+    resource: Resource,
+    owner: TableConn,
+    leaseMs: number,
+    onGrant: ((waiter: Waiter) => void) | null,
+  ) {
+    this.resource = resource;
+    this.owner = owner;
+    this.leaseMs = leaseMs;
+    this.onGrant = onGrant;
+  }
+}
+
+/** Per (connection, key) memory of an `e`/`se`: holds a token or points at a waiter. */
+export class EnqueueRecord {
+  /** The key. */
+  readonly key: string;
+  /** The lease given to `e`/`se` (ms). */
+  readonly leaseMs: number;
+  /** The holder from an `acquired` answer. */
+  holder: Holder | null = null;
+  /** The waiter from a `queued` answer. */
+  waiter: Waiter | null = null;
+
+  /**
+   * @param key Key.
+   * @param leaseMs Lease in ms.
+   */
+  constructor(key: string, leaseMs: number) {
+    this.key = key;
+    this.leaseMs = leaseMs;
+  }
+}
+
+/** A key's state. */
+export class Resource {
+  /** The key (byte string). */
+  readonly key: string;
+  /** The slot count (1 for a lock). */
+  readonly limit: number;
+  /** Current holders by token. */
+  readonly holders: Map<string, Holder> = new Map();
+  /** Queue head (oldest waiter). */
+  head: Waiter | null = null;
+  /** Queue tail. */
+  tail: Waiter | null = null;
+  /** Queue length. */
+  waiting = 0;
+  /** Time of the last activity (ms). */
+  lastActivity: number;
+  /** A lower bound of the holders' expiry times. */
+  minExpiry = Infinity;
+
+  /**
+   * @param key Key.
+   * @param limit Limit.
+   * @param now Creation time.
+   */
+  constructor(key: string, limit: number, now: number) {
+    this.key = key;
+    this.limit = limit;
+    this.lastActivity = now;
+  }
+}
+
+/** Refusals shared by acquire and enqueue. */
+export type AcquireRefusal = "error_max_locks" | "error_limit_mismatch" | "error_max_waiters";
+
+/** What {@linkcode LockTable.acquire} does when no slot is free. */
+export type IfBusy = "queue" | "timeout" | "error";
+
+/**
+ * The lock state of one server.
+ */
+export class LockTable {
+  readonly #resources: Map<string, Resource> = new Map();
+  readonly #maxLocks: number;
+  readonly #maxWaiters: number;
+  readonly #defaultLeaseMs: number;
+  readonly #gcMaxIdleMs: number;
+  readonly #newToken: () => string;
+  #minExpiry = Infinity;
+
+  /**
+   * @param options Limits, default lease, GC age and token source.
+   */
+  constructor(options: LockTableOptions) {
+    this.#maxLocks = options.maxLocks;
+    this.#maxWaiters = options.maxWaiters;
+    this.#defaultLeaseMs = options.defaultLeaseMs;
+    this.#gcMaxIdleMs = options.gcMaxIdleMs;
+    this.#newToken = options.newToken;
+  }
+
+  /** The default lease in milliseconds. */
+  get defaultLeaseMs(): number {
+    return this.#defaultLeaseMs;
+  }
+
+  /** Number of keys tracked (idle ones included). */
+  get size(): number {
+    return this.#resources.size;
+  }
+
+  /**
+   * Looks a resource up (for tests and diagnostics).
+   *
+   * @param key The key.
+   * @returns The resource, if tracked.
+   */
+  resource(key: string): Resource | undefined {
+    return this.#resources.get(key);
+  }
+
+  /**
+   * Creates the state of a new connection.
+   *
+   * @param id The connection id.
+   * @returns The per-connection state to pass to the other methods.
+   */
+  openConnection(id: number): TableConn {
+    return new TableConn(id);
+  }
+
+  /**
+   * `l`/`sl`: acquire a slot.
+   *
+   * @param conn The requesting connection.
+   * @param key The key.
+   * @param limit The limit (1 for `l`).
+   * @param leaseMs The lease, or `undefined` for the default.
+   * @param now Current time.
+   * @param ifBusy When the request would have to queue: `"queue"` appends a waiter (with
+   *   `onGrant`) and returns it; `"timeout"`/`"error"` return that string instead.
+   * @param onGrant Called when a queued waiter is granted.
+   * @returns The new holder, a queued waiter, `"timeout"`/`"error"`, or a refusal.
+   */
+  acquire(
+    conn: TableConn,
+    key: string,
+    limit: number,
+    leaseMs: number | undefined,
+    now: number,
+    ifBusy: IfBusy,
+    onGrant: ((waiter: Waiter) => void) | null = null,
+  ): Holder | Waiter | "timeout" | "error" | AcquireRefusal {
+    const res = this.#findOrCreate(key, limit, now);
+    if (typeof res === "string") return res;
+    const lease = leaseMs ?? this.#defaultLeaseMs;
+    res.lastActivity = now;
+    if (res.minExpiry <= now) this.#evictExpired(res, now);
+    if (res.holders.size < res.limit && res.waiting === 0) {
+      return this.#grant(res, conn, lease, now);
+    }
+    if (this.#maxWaiters > 0 && res.waiting >= this.#maxWaiters) return "error_max_waiters";
+    if (ifBusy !== "queue") return ifBusy;
+    const w = new Waiter(res, conn, lease, onGrant);
+    this.#append(res, w);
+    conn.waiters.add(w);
+    return w;
+  }
+
+  /**
+   * `e`/`se`: enqueue (two-phase step 1).
+   *
+   * @param conn The requesting connection.
+   * @param key The key.
+   * @param limit The limit (1 for `e`).
+   * @param leaseMs The lease, or `undefined` for the default (may be negative, see 3.4).
+   * @param now Current time.
+   * @returns The holder (`acquired`), the waiter (`queued`), or a refusal.
+   */
+  enqueue(
+    conn: TableConn,
+    key: string,
+    limit: number,
+    leaseMs: number | undefined,
+    now: number,
+  ): Holder | Waiter | "error_already_enqueued" | AcquireRefusal {
+    if (conn.records.has(key)) return "error_already_enqueued";
+    const res = this.#findOrCreate(key, limit, now);
+    if (typeof res === "string") return res;
+    const lease = leaseMs ?? this.#defaultLeaseMs;
+    res.lastActivity = now;
+    if (res.minExpiry <= now) this.#evictExpired(res, now);
+    const rec = new EnqueueRecord(key, lease);
+    if (res.holders.size < res.limit && res.waiting === 0) {
+      const h = this.#grant(res, conn, lease, now);
+      rec.holder = h;
+      h.record = rec;
+      conn.records.set(key, rec);
+      return h;
+    }
+    if (this.#maxWaiters > 0 && res.waiting >= this.#maxWaiters) return "error_max_waiters";
+    const w = new Waiter(res, conn, lease, null);
+    w.record = rec;
+    rec.waiter = w;
+    this.#append(res, w);
+    conn.waiters.add(w);
+    conn.records.set(key, rec);
+    return w;
+  }
+
+  /**
+   * `w`/`sw`: collect an enqueue (two-phase step 2), without blocking.
+   *
+   * @param conn The requesting connection.
+   * @param key The key.
+   * @param now Current time.
+   * @returns The holder to answer `ok` with (record consumed, expiry reset; possibly a dead
+   *   holder, quirk 3), the still-queued waiter (the caller blocks on it, or cancels it with
+   *   {@linkcode LockTable.cancelWaiter}), or an error status.
+   */
+  wait(
+    conn: TableConn,
+    key: string,
+    now: number,
+  ): Holder | Waiter | "error_not_enqueued" | "error_lease_expired" {
+    const rec = conn.records.get(key);
+    if (rec === undefined) return "error_not_enqueued";
+    const held = rec.holder;
+    if (held !== null) {
+      conn.records.delete(key);
+      rec.holder = null;
+      if (held.record === rec) held.record = null;
+      if (!held.alive) return "error_lease_expired";
+      if (held.expiry <= now) {
+        const res = held.resource;
+        this.#removeHolder(held);
+        res.lastActivity = now;
+        this.#grantWaiters(res, now);
+        return "error_lease_expired";
+      }
+      this.#setExpiry(held, now + rec.leaseMs);
+      return held;
+    }
+    const w = rec.waiter!;
+    if (w.holder !== null) return this.collect(w, now);
+    return w;
+  }
+
+  /**
+   * Finishes a `w` whose waiter has been granted: drops the enqueue record and resets the
+   * holder's expiry to now + the enqueue's lease (if the holder still exists).
+   *
+   * @param waiter A granted waiter with an enqueue record.
+   * @param now Current time.
+   * @returns The holder to answer with.
+   */
+  collect(waiter: Waiter, now: number): Holder {
+    const h = waiter.holder!;
+    const rec = waiter.record;
+    if (rec !== null) {
+      waiter.record = null;
+      if (waiter.owner.records.get(rec.key) === rec) waiter.owner.records.delete(rec.key);
+      rec.waiter = null;
+      if (h.alive) this.#setExpiry(h, now + rec.leaseMs);
+    }
+    return h;
+  }
+
+  /**
+   * Ends a blocked wait (timeout, disconnect, shutdown). A grant that already happened wins:
+   * the waiter's holder is returned and nothing is removed. Otherwise the waiter leaves its
+   * queue and its enqueue record (if any) is dropped.
+   *
+   * @param waiter The waiter.
+   * @param now Current time.
+   * @returns The holder when the waiter was granted first, else `null`.
+   */
+  cancelWaiter(waiter: Waiter, now: number): Holder | null {
+    waiter.onGrant = null;
+    if (waiter.holder !== null) return waiter.holder;
+    const res = waiter.resource;
+    if (waiter.queued) {
+      this.#unlink(res, waiter);
+      waiter.owner.waiters.delete(waiter);
+      res.lastActivity = now;
+    }
+    const rec = waiter.record;
+    if (rec !== null) {
+      waiter.record = null;
+      rec.waiter = null;
+      if (waiter.owner.records.get(rec.key) === rec) waiter.owner.records.delete(rec.key);
+    }
+    return null;
+  }
+
+  /**
+   * `r`/`sr`: release a slot by token (from any connection; the lease clock is ignored).
+   *
+   * @param key The key.
+   * @param token The token.
+   * @param now Current time.
+   * @returns Whether the token was a current holder of the key.
+   */
+  release(key: string, token: string, now: number): boolean {
+    const res = this.#resources.get(key);
+    if (res === undefined) return false;
+    res.lastActivity = now;
+    const h = res.holders.get(token);
+    if (h === undefined) return false;
+    this.#removeHolder(h);
+    this.#grantWaiters(res, now);
+    return true;
+  }
+
+  /**
+   * `n`/`sn`: renew a slot's lease. An expired holder is evicted instead.
+   *
+   * @param key The key.
+   * @param token The token.
+   * @param leaseMs The new lease, or `undefined` for the server default.
+   * @param now Current time.
+   * @returns The lease applied (ms), or `null` for `error`.
+   */
+  renew(key: string, token: string, leaseMs: number | undefined, now: number): number | null {
+    const res = this.#resources.get(key);
+    if (res === undefined) return null;
+    res.lastActivity = now;
+    const h = res.holders.get(token);
+    if (h === undefined) return null;
+    if (h.expiry <= now) {
+      this.#removeHolder(h);
+      this.#grantWaiters(res, now);
+      return null;
+    }
+    const lease = leaseMs ?? this.#defaultLeaseMs;
+    this.#setExpiry(h, now + lease);
+    return lease;
+  }
+
+  /**
+   * Cleans up after a connection ends (PROTOCOL.md 5.8): its enqueue records and waiters are
+   * always dropped (newer-server behaviour); its held slots are released and granted to
+   * waiters only when `autoRelease` is true.
+   *
+   * @param conn The connection's state.
+   * @param now Current time.
+   * @param autoRelease Whether held slots are released.
+   */
+  disconnect(conn: TableConn, now: number, autoRelease: boolean): void {
+    for (const rec of conn.records.values()) {
+      if (rec.holder !== null && rec.holder.record === rec) rec.holder.record = null;
+      rec.holder = null;
+      if (rec.waiter !== null) rec.waiter.record = null;
+      rec.waiter = null;
+    }
+    conn.records.clear();
+    for (const w of conn.waiters) {
+      w.onGrant = null;
+      if (w.queued) {
+        this.#unlink(w.resource, w);
+        w.resource.lastActivity = now;
+      }
+    }
+    conn.waiters.clear();
+    if (!autoRelease) return;
+    const touched: Resource[] = [];
+    for (const h of conn.holders) {
+      const res = h.resource;
+      if (!h.alive) continue;
+      h.alive = false;
+      res.holders.delete(h.token);
+      if (h.record !== null) this.#dropRecordOf(h);
+      res.lastActivity = now;
+      touched.push(res);
+    }
+    conn.holders.clear();
+    for (const res of touched) this.#grantWaiters(res, now);
+  }
+
+  /**
+   * Evicts every expired holder of every key and grants the freed slots (the lease sweep).
+   *
+   * @param now Current time.
+   */
+  sweep(now: number): void {
+    if (now < this.#minExpiry) return;
+    let min = Infinity;
+    for (const res of this.#resources.values()) {
+      if (res.minExpiry <= now) this.#evictExpired(res, now);
+      if (res.minExpiry < min) min = res.minExpiry;
+    }
+    this.#minExpiry = min;
+  }
+
+  /**
+   * Deletes every key with no holders, no waiters and no activity for more than
+   * `gcMaxIdleMs` (the idle GC).
+   *
+   * @param now Current time.
+   * @returns The number of keys removed.
+   */
+  gc(now: number): number {
+    let removed = 0;
+    for (const [key, res] of this.#resources) {
+      if (
+        res.holders.size === 0 && res.waiting === 0 &&
+        now - res.lastActivity > this.#gcMaxIdleMs
+      ) {
+        this.#resources.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Builds a `stats` snapshot (PROTOCOL.md section 7). Keys with limit 1 are locks, others
+   * semaphores; a key is idle when it has no holders and no waiters.
+   *
+   * @param now Current time.
+   * @param connections The open connection count to report.
+   * @returns The snapshot.
+   */
+  stats(now: number, connections: number): StatsSnapshot {
+    const locks: LockStats[] = [];
+    const semaphores: SemaphoreStats[] = [];
+    const idleLocks: IdleStats[] = [];
+    const idleSemaphores: IdleStats[] = [];
+    for (const res of this.#resources.values()) {
+      const holders = res.holders.size;
+      if (holders === 0 && res.waiting === 0) {
+        const idle = { key: res.key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
+        (res.limit === 1 ? idleLocks : idleSemaphores).push(idle);
+      } else if (res.limit === 1) {
+        let ownerConnId = 0;
+        let leaseExpiresInS = 0;
+        for (const h of res.holders.values()) {
+          ownerConnId = h.owner.id;
+          leaseExpiresInS = Math.max(0, h.expiry - now) / 1000;
+        }
+        locks.push({ key: res.key, ownerConnId, leaseExpiresInS, waiters: res.waiting });
+      } else {
+        semaphores.push({ key: res.key, limit: res.limit, holders, waiters: res.waiting });
+      }
+    }
+    return { connections, locks, semaphores, idleLocks, idleSemaphores };
+  }
+
+  #findOrCreate(key: string, limit: number, now: number): Resource | AcquireRefusal {
+    let res = this.#resources.get(key);
+    if (res !== undefined) return res.limit === limit ? res : "error_limit_mismatch";
+    if (this.#resources.size >= this.#maxLocks) return "error_max_locks";
+    res = new Resource(key, limit, now);
+    this.#resources.set(key, res);
+    return res;
+  }
+
+  #grant(res: Resource, conn: TableConn, leaseMs: number, now: number): Holder {
+    const expiry = now + leaseMs;
+    const h = new Holder(this.#newToken(), res, conn, leaseMs, expiry);
+    res.holders.set(h.token, h);
+    conn.holders.add(h);
+    if (expiry < res.minExpiry) res.minExpiry = expiry;
+    if (expiry < this.#minExpiry) this.#minExpiry = expiry;
+    return h;
+  }
+
+  #setExpiry(h: Holder, expiry: number): void {
+    h.expiry = expiry;
+    const res = h.resource;
+    if (expiry < res.minExpiry) res.minExpiry = expiry;
+    if (expiry < this.#minExpiry) this.#minExpiry = expiry;
+  }
+
+  #grantWaiters(res: Resource, now: number): void {
+    while (res.holders.size < res.limit && res.head !== null) {
+      const w = res.head;
+      this.#unlink(res, w);
+      w.owner.waiters.delete(w);
+      res.lastActivity = now;
+      w.holder = this.#grant(res, w.owner, w.leaseMs, now);
+      const cb = w.onGrant;
+      if (cb !== null) {
+        w.onGrant = null;
+        cb(w);
+      }
+    }
+  }
+
+  #evictExpired(res: Resource, now: number): void {
+    let min = Infinity;
+    let evicted = false;
+    for (const h of res.holders.values()) {
+      if (h.expiry <= now) {
+        this.#removeHolder(h);
+        evicted = true;
+      } else if (h.expiry < min) {
+        min = h.expiry;
+      }
+    }
+    res.minExpiry = min;
+    if (evicted) {
+      res.lastActivity = now;
+      this.#grantWaiters(res, now);
+    }
+  }
+
+  #removeHolder(h: Holder): void {
+    h.alive = false;
+    h.resource.holders.delete(h.token);
+    h.owner.holders.delete(h);
+    if (h.record !== null) this.#dropRecordOf(h);
+  }
+
+  #dropRecordOf(h: Holder): void {
+    const rec = h.record!;
+    h.record = null;
+    rec.holder = null;
+    const records = h.owner.records;
+    if (records.get(rec.key) === rec) records.delete(rec.key);
+  }
+
+  #append(res: Resource, w: Waiter): void {
+    w.prev = res.tail;
+    w.next = null;
+    if (res.tail !== null) res.tail.next = w;
+    else res.head = w;
+    res.tail = w;
+    res.waiting++;
+    w.queued = true;
+  }
+
+  #unlink(res: Resource, w: Waiter): void {
+    if (!w.queued) return;
+    if (w.prev !== null) w.prev.next = w.next;
+    else res.head = w.next;
+    if (w.next !== null) w.next.prev = w.prev;
+    else res.tail = w.prev;
+    w.prev = null;
+    w.next = null;
+    w.queued = false;
+    res.waiting--;
+  }
+}

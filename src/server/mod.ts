@@ -1,0 +1,18 @@
+/**
+ * The embeddable dflockd-compatible server.
+ *
+ * @example Serve on a free port
+ * ```ts ignore
+ * import { serve } from "@dflock/dflock/server";
+ * await using server = await serve({ port: 0 });
+ * console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
+ * ```
+ *
+ * @module
+ */
+
+export { resolveServerOptions, serve, startServer } from "./server.ts";
+export type { ResolvedServerOptions, Server } from "./server.ts";
+export { SERVER_DEFAULTS } from "./options.ts";
+export type { ServerOptions } from "./options.ts";
+export type { StatsSnapshot } from "../protocol/stats.ts";

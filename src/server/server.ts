@@ -1,0 +1,390 @@
+/**
+ * The embeddable dflockd-compatible server: option validation, the accept loop, connection
+ * ids and limits, the lease sweep and idle GC timers, and graceful shutdown
+ * (PROTOCOL.md sections 5.3, 6, 11, 12).
+ *
+ * @module
+ */
+
+import { trimSpace } from "../protocol/go_text.ts";
+import type { StatsSnapshot } from "../protocol/stats.ts";
+import { encodeUtf8 } from "../protocol/utf8.ts";
+import { getAdapter } from "../transport/auto.ts";
+import { readTextFile, writeStderr } from "../transport/process.ts";
+import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
+import { Connection, type ConnectionHost } from "./connection.ts";
+import { LockTable } from "./lock_table.ts";
+import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { createTokenGenerator } from "./token.ts";
+
+/** {@linkcode ServerOptions} with every default filled in and every value validated. */
+export interface ResolvedServerOptions {
+  /** Bind address. */
+  host: string;
+  /** TCP port, 0..65535. */
+  port: number;
+  /** Default lease, seconds (> 0). */
+  defaultLeaseTtl: number;
+  /** Sweep interval, seconds (> 0). */
+  leaseSweepInterval: number;
+  /** GC interval, seconds (> 0). */
+  gcInterval: number;
+  /** Idle age for GC, seconds (> 0). */
+  gcMaxIdle: number;
+  /** Maximum keys (integer > 0). */
+  maxLocks: number;
+  /** Maximum connections, 0 = unlimited. */
+  maxConnections: number;
+  /** Maximum waiters per key, 0 = unlimited. */
+  maxWaiters: number;
+  /** Read timeout per line, seconds (> 0). */
+  readTimeout: number;
+  /** Write timeout, seconds (>= 0, 0 = none). */
+  writeTimeout: number;
+  /** Drain timeout, seconds (>= 0, 0 = forever). */
+  shutdownTimeout: number;
+  /** Release held slots on disconnect. */
+  autoReleaseOnDisconnect: boolean;
+  /** Certificate path, if any. */
+  tlsCert: string | undefined;
+  /** Key path, if any. */
+  tlsKey: string | undefined;
+  /** PEM text, if given. */
+  tls: TlsListenOptions | undefined;
+  /** Auth token (empty strings count as unset). */
+  authToken: string | undefined;
+  /** Auth token file, if any. */
+  authTokenFile: string | undefined;
+  /** Debug logging. */
+  debug: boolean;
+  /** Log sink. */
+  log: (line: string) => void;
+  /** Transport adapter, if given. */
+  transport: TransportAdapter | undefined;
+}
+
+/** A running server. */
+export interface Server extends AsyncDisposable {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly addr: NetAddr;
+  /** Resolves once the server has shut down completely. */
+  readonly closed: Promise<void>;
+  /**
+   * Graceful shutdown, like SIGTERM on the Go server: stop accepting, answer blocked
+   * acquires and waits `error`, keep serving open connections (anything that would block
+   * answers `error`), stop the sweep and GC, wait for every connection to close and
+   * force-close them after `shutdownTimeout` seconds (0 = wait forever).
+   *
+   * @returns Resolves like {@linkcode Server.closed}.
+   */
+  close(): Promise<void>;
+  /**
+   * The current `stats` snapshot.
+   *
+   * @returns What a `stats` request would report now.
+   */
+  stats(): StatsSnapshot;
+}
+
+type NumberKey =
+  | "port"
+  | "defaultLeaseTtl"
+  | "leaseSweepInterval"
+  | "gcInterval"
+  | "gcMaxIdle"
+  | "maxLocks"
+  | "maxConnections"
+  | "maxWaiters"
+  | "readTimeout"
+  | "writeTimeout"
+  | "shutdownTimeout";
+
+interface Rule {
+  flag: string;
+  key: NumberKey;
+  integer: boolean;
+  check: (v: number) => boolean;
+  expect: string;
+}
+
+const positive = (v: number): boolean => v > 0;
+const nonNegative = (v: number): boolean => v >= 0;
+
+/** Go's validation order (PROTOCOL.md 12.4). */
+const RULES: readonly Rule[] = [
+  { flag: "max-locks", key: "maxLocks", integer: true, check: positive, expect: "> 0" },
+  {
+    flag: "default-lease-ttl",
+    key: "defaultLeaseTtl",
+    integer: false,
+    check: positive,
+    expect: "> 0",
+  },
+  {
+    flag: "lease-sweep-interval",
+    key: "leaseSweepInterval",
+    integer: false,
+    check: positive,
+    expect: "> 0",
+  },
+  { flag: "gc-interval", key: "gcInterval", integer: false, check: positive, expect: "> 0" },
+  { flag: "read-timeout", key: "readTimeout", integer: false, check: positive, expect: "> 0" },
+  {
+    flag: "write-timeout",
+    key: "writeTimeout",
+    integer: false,
+    check: nonNegative,
+    expect: ">= 0",
+  },
+  {
+    flag: "shutdown-timeout",
+    key: "shutdownTimeout",
+    integer: false,
+    check: nonNegative,
+    expect: ">= 0",
+  },
+  {
+    flag: "port",
+    key: "port",
+    integer: true,
+    check: (v) => v >= 0 && v <= 65535,
+    expect: "between 0 and 65535",
+  },
+  {
+    flag: "max-connections",
+    key: "maxConnections",
+    integer: true,
+    check: nonNegative,
+    expect: ">= 0",
+  },
+  { flag: "max-waiters", key: "maxWaiters", integer: true, check: nonNegative, expect: ">= 0" },
+  { flag: "gc-max-idle", key: "gcMaxIdle", integer: false, check: positive, expect: "> 0" },
+];
+
+const stderrLog = (line: string): void => writeStderr(line + "\n");
+
+/**
+ * Fills in defaults and validates server options in the Go server's order. Durations may
+ * be fractional seconds (the wire protocol itself only carries whole seconds); counts and
+ * the port must be integers.
+ *
+ * @param options User options.
+ * @returns Fully populated options.
+ * @throws {RangeError} For an out-of-range value, with the Go message, e.g.
+ *   `--max-locks must be > 0 (got 0)`.
+ * @throws {TypeError} When only one of `tlsCert` / `tlsKey` is given.
+ */
+export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
+  const d = SERVER_DEFAULTS;
+  const r: ResolvedServerOptions = {
+    host: options.host ?? d.host,
+    port: options.port ?? d.port,
+    defaultLeaseTtl: options.defaultLeaseTtl ?? d.defaultLeaseTtl,
+    leaseSweepInterval: options.leaseSweepInterval ?? d.leaseSweepInterval,
+    gcInterval: options.gcInterval ?? d.gcInterval,
+    gcMaxIdle: options.gcMaxIdle ?? d.gcMaxIdle,
+    maxLocks: options.maxLocks ?? d.maxLocks,
+    maxConnections: options.maxConnections ?? d.maxConnections,
+    maxWaiters: options.maxWaiters ?? d.maxWaiters,
+    readTimeout: options.readTimeout ?? d.readTimeout,
+    writeTimeout: options.writeTimeout ?? d.writeTimeout,
+    shutdownTimeout: options.shutdownTimeout ?? d.shutdownTimeout,
+    autoReleaseOnDisconnect: options.autoReleaseOnDisconnect ?? d.autoReleaseOnDisconnect,
+    tlsCert: options.tlsCert || undefined,
+    tlsKey: options.tlsKey || undefined,
+    tls: options.tls,
+    authToken: options.authToken || undefined,
+    authTokenFile: options.authTokenFile || undefined,
+    debug: options.debug ?? d.debug,
+    log: options.log ?? stderrLog,
+    transport: options.transport,
+  };
+  for (const rule of RULES) {
+    const v = r[rule.key];
+    if (typeof v !== "number" || Number.isNaN(v) || !rule.check(v)) {
+      throw new RangeError(`--${rule.flag} must be ${rule.expect} (got ${v})`);
+    }
+    if (rule.integer ? !Number.isSafeInteger(v) : !Number.isFinite(v)) {
+      throw new RangeError(
+        `--${rule.flag} must be ${rule.integer ? "an integer" : "finite"} (got ${v})`,
+      );
+    }
+  }
+  if (r.tls === undefined && (r.tlsCert === undefined) !== (r.tlsKey === undefined)) {
+    throw new TypeError("both --tls-cert and --tls-key must be given to enable TLS");
+  }
+  return r;
+}
+
+/**
+ * Starts a server: validates the options, reads the TLS and auth-token files, binds the
+ * listening socket and serves until {@linkcode Server.close}.
+ *
+ * @param options Server settings (defaults as the Go server).
+ * @returns The running server.
+ * @throws {RangeError} For invalid options (see {@linkcode resolveServerOptions}).
+ * @throws {ConnectionError} If the address cannot be bound or the certificate is unusable.
+ *
+ * @example Serve on a free port and stop again
+ * ```ts ignore
+ * import { serve } from "./server.ts";
+ * await using server = await serve({ port: 0 });
+ * console.log(server.addr.port);
+ * ```
+ */
+export async function serve(options: ServerOptions = {}): Promise<Server> {
+  const resolved = resolveServerOptions(options);
+  let tls = resolved.tls;
+  if (tls === undefined && resolved.tlsCert !== undefined && resolved.tlsKey !== undefined) {
+    tls = {
+      cert: await readTextFile(resolved.tlsCert),
+      key: await readTextFile(resolved.tlsKey),
+    };
+  }
+  let secret = resolved.authToken !== undefined ? encodeUtf8(resolved.authToken) : "";
+  if (secret === "" && resolved.authTokenFile !== undefined) {
+    secret = trimSpace(encodeUtf8(await readTextFile(resolved.authTokenFile)));
+  }
+  const adapter = resolved.transport ?? await getAdapter();
+  const listener = await adapter.listen({
+    hostname: resolved.host,
+    port: resolved.port,
+    ...(tls !== undefined ? { tls } : {}),
+  });
+  return new DflockServer(listener, resolved, secret === "" ? null : secret);
+}
+
+/**
+ * Serves on an already bound listener (TLS, if any, is the listener's business). The
+ * auth-token file and TLS paths are not read here: pass `authToken` directly.
+ *
+ * @param listener The listening socket.
+ * @param options Server settings.
+ * @returns The running server.
+ * @throws {RangeError} For invalid options.
+ */
+export function startServer(listener: Listener, options: ServerOptions = {}): Server {
+  const resolved = resolveServerOptions({ ...options, tlsCert: undefined, tlsKey: undefined });
+  const secret = resolved.authToken !== undefined ? encodeUtf8(resolved.authToken) : null;
+  return new DflockServer(listener, resolved, secret);
+}
+
+class DflockServer implements Server {
+  readonly addr: NetAddr;
+  readonly closed: Promise<void>;
+  readonly #listener: Listener;
+  readonly #options: ResolvedServerOptions;
+  readonly #table: LockTable;
+  readonly #conns: Set<Connection> = new Set();
+  readonly #host: ConnectionHost;
+  #resolveClosed!: () => void;
+  #nextId = 0;
+  #draining = false;
+  #acceptDone = false;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  #gcTimer: ReturnType<typeof setInterval> | undefined;
+  #forceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(listener: Listener, options: ResolvedServerOptions, authSecret: string | null) {
+    this.#listener = listener;
+    this.#options = options;
+    this.addr = listener.addr;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    const table = new LockTable({
+      maxLocks: options.maxLocks,
+      maxWaiters: options.maxWaiters,
+      defaultLeaseMs: options.defaultLeaseTtl * 1000,
+      gcMaxIdleMs: options.gcMaxIdle * 1000,
+      newToken: createTokenGenerator(),
+    });
+    this.#table = table;
+    const now = (): number => performance.now();
+    this.#host = {
+      table,
+      autoRelease: options.autoReleaseOnDisconnect,
+      readTimeoutMs: options.readTimeout * 1000,
+      writeTimeoutMs: options.writeTimeout * 1000,
+      authSecret,
+      defaultLeaseS: Math.trunc(options.defaultLeaseTtl),
+      now,
+      isDraining: () => this.#draining,
+      connectionCount: () => this.#conns.size,
+    };
+    this.#sweepTimer = setInterval(() => table.sweep(now()), options.leaseSweepInterval * 1000);
+    this.#gcTimer = setInterval(() => table.gc(now()), options.gcInterval * 1000);
+    options.log(`listening on ${formatAddr(this.addr)}`);
+    void this.#acceptLoop();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const max = this.#options.maxConnections;
+    const debug = this.#options.debug;
+    try {
+      for await (const transport of this.#listener) {
+        if (this.#draining || (max > 0 && this.#conns.size >= max)) {
+          void transport.close().catch(() => {});
+          continue;
+        }
+        const id = ++this.#nextId;
+        const conn = new Connection(transport, id, this.#host);
+        this.#conns.add(conn);
+        if (debug) this.#options.log(`connection ${id} from ${formatAddr(transport.remoteAddr)}`);
+        void conn.run().then(() => {
+          this.#conns.delete(conn);
+          if (debug) this.#options.log(`connection ${id} closed`);
+          this.#checkDrained();
+        });
+      }
+    } catch (error) {
+      if (!this.#draining) this.#options.log(`accept failed: ${String(error)}`);
+    }
+    this.#acceptDone = true;
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (!this.#draining || !this.#acceptDone || this.#conns.size > 0) return;
+    if (this.#forceTimer !== undefined) clearTimeout(this.#forceTimer);
+    this.#forceTimer = undefined;
+    this.#resolveClosed();
+  }
+
+  close(): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      clearInterval(this.#sweepTimer);
+      clearInterval(this.#gcTimer);
+      this.#sweepTimer = undefined;
+      this.#gcTimer = undefined;
+      void this.#listener.close().catch(() => {}).then(() => {
+        // Some adapters end iteration only on the next accept; do not wait for that.
+        this.#acceptDone = true;
+        this.#checkDrained();
+      });
+      for (const conn of this.#conns) conn.drain();
+      const timeout = this.#options.shutdownTimeout;
+      if (timeout > 0) {
+        this.#forceTimer = setTimeout(() => {
+          this.#forceTimer = undefined;
+          for (const conn of this.#conns) void conn.forceClose();
+        }, Math.min(timeout * 1000, 0x7fffffff));
+      }
+      this.#checkDrained();
+    }
+    return this.closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  stats(): StatsSnapshot {
+    return this.#table.stats(performance.now(), this.#conns.size);
+  }
+}
+
+function formatAddr(addr: NetAddr): string {
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
+}

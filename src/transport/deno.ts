@@ -1,0 +1,346 @@
+/**
+ * The Deno transport adapter: `Deno.connect` / `Deno.startTls` and `Deno.listen` /
+ * `Deno.listenTls`. Compiles without Deno's type package: the few members it uses are declared
+ * below as `*Like` interfaces and `Deno` is read from `globalThis`.
+ *
+ * @module
+ */
+
+import { ConnectionError } from "../errors.ts";
+import { guardConnect } from "./_connect_guard.ts";
+import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import type {
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  Transport,
+  TransportAdapter,
+} from "./types.ts";
+
+/** The part of `Deno.Conn` (and `Deno.TlsConn`) used here. */
+interface DenoConnLike {
+  readonly remoteAddr: { hostname: string; port: number };
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay?(noDelay?: boolean): void;
+  handshake?(): Promise<unknown>;
+}
+
+/** The part of `Deno.Listener` used here. */
+interface DenoListenerLike {
+  readonly addr: { hostname: string; port: number };
+  accept(): Promise<DenoConnLike>;
+  close(): void;
+}
+
+/** The part of the `Deno` namespace used here. */
+interface DenoLike {
+  connect(options: {
+    hostname: string;
+    port: number;
+    transport: "tcp";
+    signal?: AbortSignal;
+  }): Promise<DenoConnLike>;
+  startTls(
+    conn: DenoConnLike,
+    options: { hostname: string; caCerts?: string[] },
+  ): Promise<DenoConnLike>;
+  listen(options: { hostname: string; port: number; transport: "tcp" }): DenoListenerLike;
+  listenTls(options: {
+    hostname: string;
+    port: number;
+    transport: "tcp";
+    cert: string;
+    key: string;
+  }): DenoListenerLike;
+}
+
+/** Bytes read per `conn.read()`; each chunk handed out is a copy of just the bytes read. */
+const READ_BUFFER_SIZE = 64 * 1024;
+
+function deno(): DenoLike {
+  const value = (globalThis as { Deno?: DenoLike }).Deno;
+  if (value === undefined) throw new ConnectionError("Cannot use the Deno adapter: not on Deno");
+  return value;
+}
+
+function setNoDelay(conn: DenoConnLike): void {
+  try {
+    conn.setNoDelay?.(true);
+  } catch {
+    // Not every connection kind supports it (Deno's accepted TLS connections do not).
+  }
+}
+
+/** A `Deno.Conn` as a {@linkcode Transport}. */
+class DenoTransport implements Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly closed: Promise<void>;
+  readonly remoteAddr: NetAddr;
+  #conn: DenoConnLike;
+  #label: string;
+  #readController: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #writeController: WritableStreamDefaultController | undefined;
+  #readDone = false;
+  #writeDone = false;
+  #closing = false;
+  #resolveClosed!: () => void;
+
+  constructor(conn: DenoConnLike) {
+    this.#conn = conn;
+    this.remoteAddr = { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port };
+    this.#label = formatAddr(this.remoteAddr);
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    let scratch: Uint8Array | undefined;
+    this.readable = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#readController = controller;
+      },
+      pull: async (controller) => {
+        if (this.#readDone) return;
+        scratch ??= new Uint8Array(READ_BUFFER_SIZE);
+        let n: number | null;
+        try {
+          n = await conn.read(scratch);
+        } catch (err) {
+          if (this.#readDone) return;
+          this.#readDone = true;
+          if (this.#closing) controller.close();
+          else controller.error(toConnectionError(`Cannot read from ${this.#label}`, err));
+          this.#shutdown();
+          return;
+        }
+        if (this.#readDone) return;
+        if (n === null) {
+          this.#readDone = true;
+          controller.close();
+          this.#maybeClosed();
+          return;
+        }
+        controller.enqueue(scratch.slice(0, n));
+      },
+      cancel: () => {
+        this.#readDone = true;
+        this.#maybeClosed();
+      },
+    });
+    this.writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+      },
+      write: async (chunk) => {
+        if (this.#closing) throw this.#closedError();
+        try {
+          let written = await conn.write(chunk);
+          while (written < chunk.byteLength) {
+            written += await conn.write(chunk.subarray(written));
+          }
+        } catch (err) {
+          if (this.#closing) throw this.#closedError();
+          this.#shutdown();
+          throw toConnectionError(`Cannot write to ${this.#label}`, err);
+        }
+      },
+      close: async () => {
+        try {
+          if (!this.#closing) await conn.closeWrite();
+        } catch (err) {
+          if (!this.#closing) {
+            this.#shutdown();
+            throw toConnectionError(`Cannot close the connection to ${this.#label}`, err);
+          }
+        }
+        this.#writeDone = true;
+        this.#maybeClosed();
+      },
+      abort: () => {
+        this.#shutdown();
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    this.#shutdown();
+    return this.closed;
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError(`Cannot write to ${this.#label}: connection closed`);
+  }
+
+  #maybeClosed(): void {
+    if (this.#readDone && this.#writeDone) this.#shutdown();
+  }
+
+  /** Closes everything once; ends the readable quietly and errors pending writes. */
+  #shutdown(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    if (!this.#readDone) {
+      this.#readDone = true;
+      try {
+        this.#readController?.close();
+      } catch {
+        // Already closed or errored.
+      }
+    }
+    if (!this.#writeDone) {
+      this.#writeDone = true;
+      this.#writeController?.error(this.#closedError());
+    }
+    this.#resolveClosed();
+  }
+}
+
+/**
+ * Opens a TCP or TLS connection with Deno's APIs.
+ *
+ * TLS uses `Deno.connect` then `Deno.startTls`, so no-delay is set on the TCP socket and
+ * `serverName` is honoured. `insecureSkipVerify` is not supported by Deno's per-connection API.
+ *
+ * @param options Address, TLS settings, abort signal and timeout.
+ * @returns The connection.
+ * @throws {ConnectionError} When the connection fails or times out.
+ * @throws {unknown} `options.signal.reason` when aborted.
+ */
+export async function connectDeno(options: ConnectOptions): Promise<Transport> {
+  const { hostname, port, tls } = options;
+  checkAddr(hostname, port);
+  const action = `Cannot connect to ${formatAddr({ hostname, port })}`;
+  if (tls?.insecureSkipVerify) {
+    throw new ConnectionError(`${action}: insecureSkipVerify is not supported on Deno`);
+  }
+  return await guardConnect<Transport>(
+    { signal: options.signal, timeoutMs: options.timeoutMs, action },
+    () => {
+      const controller = new AbortController();
+      let tcp: DenoConnLike | undefined;
+      const promise = (async (): Promise<Transport> => {
+        tcp = await deno().connect({
+          hostname,
+          port,
+          transport: "tcp",
+          signal: controller.signal,
+        });
+        if (controller.signal.aborted) {
+          tcp.close();
+          throw new ConnectionError(`${action}: cancelled`);
+        }
+        setNoDelay(tcp);
+        if (tls === undefined) return new DenoTransport(tcp);
+        const secure = await deno().startTls(tcp, {
+          hostname: tls.serverName ?? hostname,
+          ...(tls.caCerts !== undefined ? { caCerts: tls.caCerts } : {}),
+        });
+        try {
+          await secure.handshake?.();
+        } catch (err) {
+          secure.close();
+          throw err;
+        }
+        return new DenoTransport(secure);
+      })();
+      return {
+        promise,
+        cancel: () => {
+          controller.abort();
+          try {
+            tcp?.close();
+          } catch {
+            // Already closed or handed to TLS.
+          }
+        },
+      };
+    },
+    (transport) => void transport.close(),
+  );
+}
+
+/** A `Deno.Listener` as a {@linkcode Listener}. */
+class DenoListener implements Listener {
+  readonly addr: NetAddr;
+  #listener: DenoListenerLike;
+  #closed = false;
+
+  constructor(listener: DenoListenerLike) {
+    this.#listener = listener;
+    this.addr = { hostname: listener.addr.hostname, port: listener.addr.port };
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Transport> {
+    let backoffMs = 0;
+    while (!this.#closed) {
+      let conn: DenoConnLike;
+      try {
+        conn = await this.#listener.accept();
+      } catch (err) {
+        if (this.#closed || isListenerGone(err)) return;
+        // Transient failure (e.g. out of file descriptors): back off like Go's accept loop.
+        backoffMs = Math.min(Math.max(backoffMs * 2, 5), 1000);
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        continue;
+      }
+      backoffMs = 0;
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+      setNoDelay(conn);
+      yield new DenoTransport(conn);
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    return Promise.resolve();
+  }
+}
+
+function isListenerGone(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return name === "BadResource" || name === "Interrupted";
+}
+
+/**
+ * Binds a TCP or TLS listener with `Deno.listen` / `Deno.listenTls` (rustls: TLS 1.2 and 1.3
+ * only).
+ *
+ * @param options Address and TLS certificate.
+ * @returns The listener.
+ * @throws {ConnectionError} When binding fails (address in use, bad certificate).
+ */
+export async function listenDeno(options: ListenOptions): Promise<Listener> {
+  const { hostname, port, tls } = options;
+  checkAddr(hostname, port);
+  try {
+    const listener = tls === undefined
+      ? deno().listen({ hostname, port, transport: "tcp" })
+      : deno().listenTls({ hostname, port, transport: "tcp", cert: tls.cert, key: tls.key });
+    return await Promise.resolve(new DenoListener(listener));
+  } catch (err) {
+    throw toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err);
+  }
+}
+
+/** The Deno {@linkcode TransportAdapter}. */
+export const denoAdapter: TransportAdapter = {
+  runtime: "deno",
+  connect: connectDeno,
+  listen: listenDeno,
+};

@@ -1,0 +1,32 @@
+/**
+ * dflock's runtime-neutral transport layer: the {@linkcode Transport} / {@linkcode Listener}
+ * contract and `connect` / `listen` on the detected runtime's adapter. Runtime-specific adapters
+ * are separate modules (`./deno.ts`, `./bun.ts`, `./node.ts`) so pinning one never loads the
+ * others.
+ *
+ * @example Echo one message over loopback
+ * ```ts ignore
+ * import { connect, listen } from "./mod.ts";
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * await client.close();
+ * await listener.close();
+ * ```
+ *
+ * @module
+ */
+
+export type {
+  Connect,
+  ConnectOptions,
+  Listen,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  TlsConnectOptions,
+  TlsListenOptions,
+  Transport,
+  TransportAdapter,
+} from "./types.ts";
+export { connect, detectRuntime, getAdapter, listen } from "./auto.ts";
+export type { Runtime } from "./auto.ts";

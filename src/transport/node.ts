@@ -1,0 +1,309 @@
+/**
+ * The Node transport adapter: `node:net` / `node:tls` sockets as web streams. The conversion
+ * lives in one function, {@linkcode nodeSocketToTransport}, hand-written over `data` events with
+ * `pause()` / `resume()` driven by the stream's queue (instead of the experimental
+ * `Duplex.toWeb()`), so it can be replaced in one place.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { ConnectionError } from "../errors.ts";
+import { AcceptQueue } from "./_accept_queue.ts";
+import { guardConnect } from "./_connect_guard.ts";
+import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import { PushReadable } from "./_push_readable.ts";
+import type {
+  ConnectOptions,
+  Listener,
+  ListenOptions,
+  NetAddr,
+  Transport,
+  TransportAdapter,
+} from "./types.ts";
+
+/** How long `close()` waits for Node's write buffer to flush before dropping it. */
+const CLOSE_FLUSH_MS = 2000;
+
+/** A connected Node socket as a {@linkcode Transport}. */
+class NodeTransport implements Transport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  readonly closed: Promise<void>;
+  readonly remoteAddr: NetAddr;
+  #socket: net.Socket;
+  #label: string;
+  #in: PushReadable;
+  #writeController: WritableStreamDefaultController | undefined;
+  #drainResolve: (() => void) | undefined;
+  #drainReject: ((err: unknown) => void) | undefined;
+  #writeDone = false;
+  #closing = false;
+  #resolveClosed!: () => void;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.remoteAddr = { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    this.#label = formatAddr(this.remoteAddr);
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#in = new PushReadable(socket, () => this.#maybeEnd());
+    this.readable = this.#in.stream;
+    this.writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#end(),
+      abort: () => {
+        this.#shutdown();
+      },
+    });
+    socket.on("data", (chunk: Buffer) => {
+      // Hand out plain Uint8Arrays: Buffer#slice shares memory, Uint8Array#slice copies.
+      this.#in.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    });
+    socket.on("drain", () => {
+      const resolve = this.#drainResolve;
+      this.#drainResolve = this.#drainReject = undefined;
+      resolve?.();
+    });
+    socket.on("end", () => {
+      this.#in.end();
+      this.#maybeEnd();
+    });
+    socket.on("error", (err) => {
+      if (!this.#closing) {
+        this.#in.error(toConnectionError(`Connection to ${this.#label} failed`, err));
+      }
+      this.#shutdown();
+    });
+    socket.on("close", () => {
+      this.#shutdown();
+      this.#resolveClosed();
+    });
+    if (socket.destroyed) {
+      this.#shutdown();
+      this.#resolveClosed();
+    }
+  }
+
+  close(): Promise<void> {
+    this.#shutdown();
+    return this.closed;
+  }
+
+  #write(chunk: Uint8Array): Promise<void> | undefined {
+    if (this.#closing) throw this.#closedError();
+    if (this.#socket.write(chunk)) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.#drainResolve = resolve;
+      this.#drainReject = reject;
+    });
+  }
+
+  /** Half-close: flush, send FIN, keep reading. */
+  #end(): Promise<void> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    return new Promise<void>((resolve, reject) => {
+      this.#socket.end(() => {
+        if (this.#closing && !this.#writeDone) {
+          reject(this.#closedError());
+          return;
+        }
+        this.#writeDone = true;
+        resolve();
+        this.#maybeEnd();
+      });
+    });
+  }
+
+  #closedError(): ConnectionError {
+    return new ConnectionError(`Cannot write to ${this.#label}: connection closed`);
+  }
+
+  #maybeEnd(): void {
+    if (this.#in.done && this.#writeDone) this.#shutdown();
+  }
+
+  /** Closes everything once: flushes Node's write buffer (bounded), then destroys the socket. */
+  #shutdown(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#in.end();
+    const reject = this.#drainReject;
+    this.#drainResolve = this.#drainReject = undefined;
+    reject?.(this.#closedError());
+    if (!this.#writeDone) {
+      this.#writeDone = true;
+      this.#writeController?.error(this.#closedError());
+    }
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (socket.writableLength === 0 || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Bytes a resolved write() handed to Node but not yet to the OS: send them first.
+    const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
+    socket.once("close", () => clearTimeout(timer));
+    socket.end(() => socket.destroy());
+  }
+}
+
+/**
+ * Wraps a connected `net.Socket` (or `tls.TLSSocket`) as a {@linkcode Transport}: the one place
+ * that turns Node streams into web streams.
+ *
+ * @param socket A connected socket created with `allowHalfOpen: true`.
+ * @returns The transport; it owns the socket from now on.
+ */
+export function nodeSocketToTransport(socket: net.Socket): Transport {
+  socket.setNoDelay(true);
+  return new NodeTransport(socket);
+}
+
+/**
+ * Opens a TCP or TLS connection with `node:net` / `node:tls`. For TLS the promise resolves once
+ * the handshake and certificate check succeeded.
+ *
+ * @param options Address, TLS settings, abort signal and timeout.
+ * @returns The connection.
+ * @throws {ConnectionError} When the connection fails or times out.
+ * @throws {unknown} `options.signal.reason` when aborted.
+ */
+export async function connectNode(options: ConnectOptions): Promise<Transport> {
+  const { hostname, port, tls: tlsOptions } = options;
+  checkAddr(hostname, port);
+  const action = `Cannot connect to ${formatAddr({ hostname, port })}`;
+  return await guardConnect<Transport>(
+    { signal: options.signal, timeoutMs: options.timeoutMs, action },
+    () => {
+      const socket = tlsOptions === undefined
+        ? net.connect({ host: hostname, port, allowHalfOpen: true, noDelay: true })
+        : tls.connect({
+          host: hostname,
+          port,
+          // Honoured by tls.connect although @types/node omits it from ConnectionOptions.
+          allowHalfOpen: true,
+          ...(tlsOptions.caCerts !== undefined ? { ca: tlsOptions.caCerts } : {}),
+          ...(tlsOptions.serverName !== undefined
+            ? { servername: tlsOptions.serverName }
+            : net.isIP(hostname) === 0
+            ? { servername: hostname }
+            : {}),
+          rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
+        } as tls.ConnectionOptions);
+      const readyEvent = tlsOptions === undefined ? "connect" : "secureConnect";
+      const promise = new Promise<Transport>((resolve, reject) => {
+        const onReady = (): void => {
+          socket.off("error", onError);
+          socket.off("close", onClose);
+          resolve(nodeSocketToTransport(socket));
+        };
+        const onError = (err: Error): void => {
+          socket.off(readyEvent, onReady);
+          socket.off("close", onClose);
+          socket.destroy();
+          reject(err);
+        };
+        const onClose = (): void => {
+          socket.off(readyEvent, onReady);
+          socket.off("error", onError);
+          reject(new Error("connection closed"));
+        };
+        socket.once(readyEvent, onReady);
+        socket.once("error", onError);
+        socket.once("close", onClose);
+      });
+      return { promise, cancel: () => socket.destroy() };
+    },
+    (transport) => void transport.close(),
+  );
+}
+
+/** A Node server as a {@linkcode Listener}. */
+class NodeListener implements Listener {
+  readonly addr: NetAddr;
+  #server: net.Server;
+  #queue: AcceptQueue;
+  #closed = false;
+
+  constructor(server: net.Server, queue: AcceptQueue, addr: NetAddr) {
+    this.#server = server;
+    this.#queue = queue;
+    this.addr = addr;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Transport> {
+    return this.#queue[Symbol.asyncIterator]();
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      // Stops accepting at once; the callback (all connections gone) is not waited for.
+      this.#server.close(() => {});
+      this.#queue.end();
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Binds a TCP or TLS listener with `net.createServer` / `tls.createServer` (TLS 1.2 minimum).
+ * TLS connections are handed out once their handshake succeeded; failed handshakes only close
+ * that socket.
+ *
+ * @param options Address and TLS certificate.
+ * @returns The listener.
+ * @throws {ConnectionError} When binding fails (address in use, bad certificate).
+ */
+export async function listenNode(options: ListenOptions): Promise<Listener> {
+  const { hostname, port, tls: tlsOptions } = options;
+  checkAddr(hostname, port);
+  const action = `Cannot listen on ${formatAddr({ hostname, port })}`;
+  const queue = new AcceptQueue();
+  const accept = (socket: net.Socket): void => {
+    if (socket.destroyed) return;
+    queue.push(nodeSocketToTransport(socket));
+  };
+  let server: net.Server;
+  try {
+    if (tlsOptions === undefined) {
+      server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
+    } else {
+      server = tls.createServer({
+        cert: tlsOptions.cert,
+        key: tlsOptions.key,
+        minVersion: "TLSv1.2",
+        allowHalfOpen: true,
+      }, accept);
+      server.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+    }
+  } catch (err) {
+    throw toConnectionError(action, err);
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(toConnectionError(action, err));
+    server.once("error", onError);
+    server.listen({ host: hostname, port }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  // Later server errors (e.g. EMFILE on accept) must not crash the process.
+  server.on("error", () => {});
+  const bound = server.address();
+  const addr = typeof bound === "object" && bound !== null
+    ? { hostname: bound.address, port: bound.port }
+    : { hostname, port };
+  return new NodeListener(server, queue, addr);
+}
+
+/** The Node {@linkcode TransportAdapter}. */
+export const nodeAdapter: TransportAdapter = {
+  runtime: "node",
+  connect: connectNode,
+  listen: listenNode,
+};

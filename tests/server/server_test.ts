@@ -1,0 +1,381 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveServerOptions, serve, type Server } from "../../src/server/mod.ts";
+import type { ServerOptions } from "../../src/server/options.ts";
+import { eventually, LineClient } from "./_line_client.ts";
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "conformance", "fixtures");
+const TOKEN = /^ok ([0-9a-f]{32}) (\d+)$/;
+
+async function withServer(
+  options: ServerOptions,
+  fn: (server: Server, clients: LineClient[]) => Promise<void>,
+): Promise<void> {
+  const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, ...options });
+  const clients: LineClient[] = [];
+  try {
+    await fn(server, clients);
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
+  }
+}
+
+async function open(server: Server, clients: LineClient[]): Promise<LineClient> {
+  const c = await LineClient.connect(server.addr.port);
+  clients.push(c);
+  return c;
+}
+
+function token(line: string): string {
+  const m = TOKEN.exec(line);
+  assert.ok(m, `expected ok <token> <lease>, got ${JSON.stringify(line)}`);
+  return m[1]!;
+}
+
+describe("server", () => {
+  test("acquire, release, ping, stats, errors keep the connection", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      assert.equal(await a.request("ping", "_", "_"), "ok");
+      const t = token(await a.request("l", "k", "0 7"));
+      assert.match(await a.request("l", "k2", "0"), / 33$/);
+      assert.equal(await a.request("bogus", "k", "0"), "error");
+      assert.equal(await a.request("r", "k", t), "ok");
+      assert.equal(await a.request("r", "k", t), "error");
+      assert.match(
+        await a.request("stats", "_", ""),
+        /^ok \{"connections":1,"locks":\[\{"key":"k2","owner_conn_id":1,"lease_expires_in_s":3\d(\.\d+)?,"waiters":0\}\],"semaphores":\[\],"idle_locks":\[\{"key":"k","idle_s":[0-9.e-]+\}\],"idle_semaphores":\[\]\}$/,
+      );
+    });
+  });
+
+  test("pipelined requests are answered in order", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      a.sendRaw("l\np1\n0\nbogus\nx\ny\nl\np1\n0\ne\np2\n\nw\np2\n0\nping\n_\n_\n");
+      const t1 = token(await a.line());
+      assert.equal(await a.line(), "error");
+      assert.equal(await a.line(), "timeout");
+      const acq = await a.line();
+      assert.match(acq, /^acquired [0-9a-f]{32} 33$/);
+      assert.equal(token(await a.line()), acq.split(" ")[1]);
+      assert.equal(await a.line(), "ok");
+      assert.notEqual(t1, acq.split(" ")[1]);
+    });
+  });
+
+  test("a blocked waiter is granted on release; later pipelined requests wait for it", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      const ta = token(await a.request("l", "k", "0"));
+      b.sendRaw("l\nk\n5\nping\n_\n_\n");
+      assert.ok(await b.silent(200));
+      assert.equal(server.stats().locks[0]!.waiters, 1);
+      assert.equal(await a.request("r", "k", ta), "ok");
+      token(await b.line());
+      assert.equal(await b.line(), "ok");
+      assert.equal(server.stats().locks[0]!.ownerConnId, 2);
+    });
+  });
+
+  test("acquire timeout elapses", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      token(await a.request("l", "k", "0"));
+      const t0 = Date.now();
+      assert.equal(await b.request("l", "k", "1"), "timeout");
+      assert.ok(Date.now() - t0 >= 900);
+      assert.equal(server.stats().locks[0]!.waiters, 0);
+    });
+  });
+
+  test("a waiter whose client disconnects while blocked is dropped at once", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      const ta = token(await a.request("l", "k", "0"));
+      b.send("l", "k", "30");
+      assert.ok(await eventually(() => server.stats().locks[0]?.waiters === 1));
+      b.close();
+      assert.ok(
+        await eventually(() => server.stats().locks[0]?.waiters === 0),
+        "waiter removed without waiting for its timeout",
+      );
+      assert.ok(await eventually(() => server.stats().connections === 1));
+      assert.equal(await a.request("r", "k", ta), "ok");
+      const c = await open(server, clients);
+      token(await c.request("l", "k", "0"));
+    });
+  });
+
+  test("disconnect releases held slots and grants waiters", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      token(await a.request("l", "k", "0"));
+      b.send("l", "k", "10");
+      assert.ok(await b.silent(100));
+      a.close();
+      token(await b.line());
+      assert.equal(server.stats().locks[0]!.ownerConnId, 2);
+    });
+  });
+
+  test("fence tokens: counter half +1 per grant and close to the wall clock", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      const fences: bigint[] = [];
+      for (let i = 0; i < 5; i++) {
+        fences.push(BigInt("0x" + token(await a.request("sl", "s", "0 10")).slice(0, 16)));
+      }
+      for (let i = 1; i < fences.length; i++) assert.equal(fences[i], fences[i - 1]! + 1n);
+      const nowNs = BigInt(Date.now()) * 1_000_000n;
+      const diff = nowNs - fences[0]!;
+      assert.ok(diff >= 0n && diff < 60_000_000_000n, `fence ${fences[0]} vs now ${nowNs}`);
+    });
+  });
+
+  test("auth: wrong token closes with error_auth, right token works, no token = error", async () => {
+    await withServer({ authToken: "s3cret" }, async (server, clients) => {
+      const bad = await open(server, clients);
+      assert.equal(await bad.request("auth", "_", "wrong"), "error_auth");
+      assert.ok(await bad.closedByServer());
+      const first = await open(server, clients);
+      first.sendRaw("l\nk\n0\nping\n_\n_\n");
+      assert.equal(await first.line(), "error_auth");
+      assert.ok(await first.closedByServer(), "requests pipelined after a failure never run");
+      const good = await open(server, clients);
+      good.sendRaw("auth\nany key\n  s3cret \t\nl\nk\n0\n");
+      assert.equal(await good.line(), "ok");
+      token(await good.line());
+      assert.equal(await good.request("auth", "_", "s3cret"), "error");
+      assert.equal(server.stats().locks.length, 1);
+    });
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      assert.equal(await a.request("auth", "_", "x"), "error");
+      assert.equal(await a.request("ping", "_", "_"), "ok");
+    });
+  });
+
+  test("auth token file is read and trimmed", async () => {
+    await withServer({ authTokenFile: join(FIXTURES, "auth-token.txt") }, async (s, clients) => {
+      const a = await open(s, clients);
+      assert.equal(await a.request("auth", "_", "file-secret-42"), "ok");
+      const b = await open(s, clients);
+      assert.equal(await b.request("auth", "_", "file-secret-4"), "error_auth");
+    });
+  });
+
+  test("read timeout: idle and partial requests get error and a close", async () => {
+    await withServer({ readTimeout: 0.3 }, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      b.sendRaw("l\nk\n");
+      assert.ok(await a.silent(150));
+      assert.equal(await a.line(1000), "error");
+      assert.ok(await a.closedByServer());
+      assert.equal(await b.line(1000), "error");
+      assert.ok(await b.closedByServer());
+      assert.equal(server.stats().locks.length, 0);
+    });
+    await withServer({ readTimeout: 0.3, authToken: "x" }, async (server, clients) => {
+      const a = await open(server, clients);
+      assert.equal(await a.line(1000), "error_auth");
+      assert.ok(await a.closedByServer());
+    });
+  });
+
+  test("a blocked request is not subject to the read timeout", async () => {
+    await withServer({ readTimeout: 0.3 }, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      const ta = token(await a.request("l", "k", "0"));
+      b.send("l", "k", "5");
+      for (let i = 0; i < 4; i++) {
+        assert.ok(await a.silent(150));
+        assert.equal(await a.request("ping", "_", "_"), "ok", "a stays busy");
+      }
+      assert.ok(await b.silent(10), "b still blocked after twice the read timeout");
+      assert.equal(await a.request("r", "k", ta), "ok");
+      token(await b.line());
+    });
+  });
+
+  test("an over-long line closes only that connection and releases its locks", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      token(await a.request("l", "k1", "0"));
+      token(await b.request("l", "k2", "0"));
+      b.sendRaw("x".repeat(300));
+      assert.ok(await b.silent(100), "nothing before the newline arrives");
+      b.sendRaw("\nl\nk3\n0\n");
+      assert.equal(await b.line(), "error");
+      assert.ok(await b.closedByServer());
+      assert.ok(await eventually(() => server.stats().connections === 1));
+      const s = server.stats();
+      assert.deepEqual(s.locks.map((l) => l.key), ["k1"]);
+      assert.deepEqual(s.idleLocks.map((l) => l.key), ["k2"]);
+      assert.equal(await a.request("ping", "_", "_"), "ok");
+    });
+  });
+
+  test("256 bytes plus \\r\\n is too long, 256 bytes is fine", async () => {
+    await withServer({}, async (server, clients) => {
+      const a = await open(server, clients);
+      token(await a.request("l", "k".repeat(256), "0"));
+      const b = await open(server, clients);
+      b.sendRaw(`l\n${"d".repeat(256)}\r\n`);
+      assert.equal(await b.line(), "error");
+      assert.ok(await b.closedByServer());
+    });
+  });
+
+  test("graceful close: blocked waiters get error, open connections are still served", async () => {
+    const server = await serve({ port: 0, log: () => {}, shutdownTimeout: 0 });
+    const a = await LineClient.connect(server.addr.port);
+    const b = await LineClient.connect(server.addr.port);
+    try {
+      const ta = token(await a.request("l", "k", "0"));
+      b.send("l", "k", "30");
+      assert.ok(await b.silent(100));
+      const closing = server.close();
+      assert.equal(await b.line(), "error");
+      token(await a.request("l", "k2", "0"));
+      assert.equal(await b.request("l", "k2", "5"), "error", "would block: error at once");
+      assert.equal(await b.request("e", "k2", ""), "queued");
+      assert.equal(await b.request("w", "k2", "5"), "error");
+      assert.equal(await a.request("r", "k", ta), "ok");
+      token(await b.request("l", "k", "5"));
+      let done = false;
+      void closing.then(() => done = true);
+      assert.ok(await b.silent(100));
+      assert.equal(done, false, "still draining while clients are connected");
+      a.close();
+      b.close();
+      await closing;
+      await server.closed;
+      await assert.rejects(LineClient.connect(server.addr.port));
+    } finally {
+      a.close();
+      b.close();
+      await server.close();
+    }
+  });
+
+  test("graceful close force-closes remaining connections after shutdownTimeout", async () => {
+    const server = await serve({ port: 0, log: () => {}, shutdownTimeout: 0.3 });
+    const a = await LineClient.connect(server.addr.port);
+    try {
+      token(await a.request("l", "k", "0"));
+      const t0 = Date.now();
+      await server.close();
+      assert.ok(Date.now() - t0 >= 250);
+      assert.ok(await a.closedByServer());
+    } finally {
+      a.close();
+    }
+  });
+
+  test("await using disposes the server", async () => {
+    let port = 0;
+    {
+      await using server = await serve({ port: 0, log: () => {} });
+      port = server.addr.port;
+      const a = await LineClient.connect(port);
+      assert.equal(await a.request("ping", "_", "_"), "ok");
+      a.close();
+    }
+    await assert.rejects(LineClient.connect(port));
+  });
+
+  test("maxConnections: extra connections are closed without a byte and get no id", async () => {
+    await withServer({ maxConnections: 2 }, async (server, clients) => {
+      const a = await open(server, clients);
+      const b = await open(server, clients);
+      token(await b.request("l", "k2", "0"));
+      const c = await open(server, clients);
+      assert.ok(await c.closedByServer());
+      a.close();
+      assert.ok(await eventually(() => server.stats().connections === 1));
+      const d = await open(server, clients);
+      token(await d.request("l", "k1", "0"));
+      const owner = server.stats().locks.find((l) => l.key === "k1")!.ownerConnId;
+      assert.equal(owner, 3, "the refused connection consumed no id");
+      assert.equal(server.stats().connections, 2);
+    });
+  });
+
+  test("TLS from PEM text", async () => {
+    const cert = readFileSync(join(FIXTURES, "cert.pem"), "utf8");
+    const key = readFileSync(join(FIXTURES, "key.pem"), "utf8");
+    await withServer({ tls: { cert, key } }, async (server) => {
+      const a = await LineClient.connectTls(server.addr.port);
+      try {
+        token(await a.request("l", "k", "0"));
+        assert.equal(server.stats().locks.length, 1);
+      } finally {
+        a.close();
+      }
+    });
+  });
+
+  test("a client that stops reading is closed after the write timeout", async () => {
+    await withServer({ writeTimeout: 0.2, maxLocks: 2000 }, async (server, clients) => {
+      const a = await open(server, clients);
+      let batch = "";
+      for (let i = 0; i < 1000; i++) batch += `l\nkey-with-a-longish-name-${i}\n0\n`;
+      a.sendRaw(batch);
+      for (let i = 0; i < 1000; i++) token(await a.line());
+      const b = await open(server, clients);
+      b.pause();
+      b.sendRaw("stats\n_\n\n".repeat(2000)); // ~100 MB of answers
+      assert.ok(
+        await eventually(() => server.stats().connections === 1, 10_000),
+        "the stuck connection was closed",
+      );
+      assert.equal(server.stats().locks.length, 1000, "a's locks are untouched");
+    });
+  });
+
+  test("auto-release off keeps a closed holder's lock", async () => {
+    await withServer({ autoReleaseOnDisconnect: false }, async (server, clients) => {
+      const a = await open(server, clients);
+      token(await a.request("l", "k", "0 30"));
+      a.close();
+      assert.ok(await eventually(() => server.stats().connections === 0));
+      assert.equal(server.stats().locks[0]!.ownerConnId, 1);
+    });
+  });
+});
+
+describe("resolveServerOptions", () => {
+  test("fills defaults", () => {
+    const r = resolveServerOptions({ log: () => {} });
+    assert.equal(r.port, 6388);
+    assert.equal(r.defaultLeaseTtl, 33);
+    assert.equal(r.autoReleaseOnDisconnect, true);
+    assert.equal(r.authToken, undefined);
+  });
+
+  test("validates in Go's order with Go's messages", () => {
+    assert.throws(
+      () => resolveServerOptions({ maxLocks: 0, defaultLeaseTtl: 0 }),
+      { name: "RangeError", message: "--max-locks must be > 0 (got 0)" },
+    );
+    assert.throws(() => resolveServerOptions({ defaultLeaseTtl: 0 }), /--default-lease-ttl/);
+    assert.throws(() => resolveServerOptions({ gcMaxIdle: 0 }), /--gc-max-idle must be > 0/);
+    assert.throws(() => resolveServerOptions({ writeTimeout: -1 }), /--write-timeout must be >= 0/);
+    assert.throws(() => resolveServerOptions({ port: 70000 }), /--port/);
+    assert.throws(() => resolveServerOptions({ maxLocks: 1.5 }), /--max-locks must be an integer/);
+    assert.throws(() => resolveServerOptions({ readTimeout: NaN }), RangeError);
+    assert.throws(() => resolveServerOptions({ tlsCert: "c.pem" }), /tls/);
+  });
+});

@@ -1,0 +1,584 @@
+/**
+ * The behaviour every transport adapter must share, as one suite run per adapter
+ * (`deno_test.ts`, `bun_test.ts`, `node_test.ts`). Real sockets on 127.0.0.1, port 0.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { ConnectionError } from "../../src/errors.ts";
+import type { Listener, Transport, TransportAdapter } from "../../src/transport/types.ts";
+
+const HOST = "127.0.0.1";
+
+/** Finds `tests/<dir>/` next to this file, or in the source tree when run from a compiled copy. */
+function fixtureDir(dir: string): URL {
+  for (const up of ["../", "../../../../"]) {
+    const url = new URL(`${up}${dir}/`, import.meta.url);
+    if (existsSync(new URL("cert.pem", url))) return url;
+  }
+  throw new Error(`Cannot find the fixtures in tests/${dir}`);
+}
+
+const FIXTURES = fixtureDir("transport/fixtures");
+/** A self-signed leaf certificate (CA:FALSE; CN=localhost, SAN 127.0.0.1). */
+const CERT = readFileSync(new URL("cert.pem", FIXTURES), "utf8");
+const KEY = readFileSync(new URL("key.pem", FIXTURES), "utf8");
+const CONFORMANCE = fixtureDir("conformance/fixtures");
+
+/** A Node TLS client pinned to one protocol version; prints the negotiated one or the error. */
+const VERSION_PROBE = `
+const tls = require("node:tls");
+const [port, version] = [Number(process.argv[1]), process.argv[2]];
+const s = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false,
+  minVersion: version, maxVersion: version, ciphers: "DEFAULT@SECLEVEL=0" });
+s.on("secureConnect", () => { process.stdout.write("ok " + s.getProtocol()); s.destroy(); });
+s.on("error", (e) => process.stdout.write("error " + (e.code || e.message)));
+`;
+
+/** Runs {@linkcode VERSION_PROBE} with the system `node`; undefined when node is missing. */
+function probeTlsVersion(port: number, version: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile(
+      "node",
+      ["-e", VERSION_PROBE, String(port), version],
+      { timeout: 10_000 },
+      (err, stdout) => resolve(err !== null && stdout === "" ? undefined : stdout),
+    );
+  });
+}
+
+/** Deterministic xorshift32. */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function randomBytes(size: number, seed: number): Uint8Array {
+  const next = prng(seed);
+  const out = new Uint8Array(size);
+  const words = new Uint32Array(out.buffer, 0, size >>> 2);
+  for (let i = 0; i < words.length; i++) words[i] = next();
+  for (let i = words.length * 4; i < size; i++) out[i] = next() & 0xff;
+  return out;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves to `"pending"` when `promise` has not settled within `ms`. */
+async function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<"settled" | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"pending">((resolve) => timer = setTimeout(resolve, ms, "pending"));
+  try {
+    return await Promise.race([promise.then(() => "settled" as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Iterates a readable with a reader (the DOM lib in tsconfig lacks async iteration). */
+async function* chunksOf(readable: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = readable.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+async function readAll(transport: Transport): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunksOf(transport.readable)) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+async function write(transport: Transport, data: Uint8Array | string): Promise<void> {
+  const writer = transport.writable.getWriter();
+  try {
+    await writer.write(typeof data === "string" ? new TextEncoder().encode(data) : data);
+  } finally {
+    writer.releaseLock();
+  }
+}
+
+/** Echoes every accepted connection (half-close included) until the listener closes. */
+function serveEcho(listener: Listener): Promise<void> {
+  const conns: Promise<void>[] = [];
+  return (async () => {
+    for await (const conn of listener) {
+      conns.push(
+        conn.readable.pipeTo(conn.writable).catch(() => {}).finally(() => conn.close()),
+      );
+    }
+    await Promise.all(conns);
+  })();
+}
+
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  assert.equal(actual.byteLength, expected.byteLength);
+  for (let i = 0; i < expected.byteLength; i++) {
+    if (actual[i] !== expected[i]) assert.fail(`byte ${i} differs: ${actual[i]} != ${expected[i]}`);
+  }
+}
+
+/** Sends `data` in random chunk sizes (1 B .. 64 KiB) while reading the echo slowly at times. */
+async function echoRoundTrip(client: Transport, data: Uint8Array, seed: number): Promise<void> {
+  const next = prng(seed);
+  const sending = (async () => {
+    const writer = client.writable.getWriter();
+    let offset = 0;
+    while (offset < data.byteLength) {
+      const size = Math.min(1 + (next() % 65536), data.byteLength - offset);
+      await writer.write(data.subarray(offset, offset + size));
+      offset += size;
+    }
+    await writer.close();
+  })();
+  const received = new Uint8Array(data.byteLength);
+  let offset = 0;
+  let reads = 0;
+  for await (const chunk of chunksOf(client.readable)) {
+    assert.ok(offset + chunk.byteLength <= received.byteLength, "more bytes than sent");
+    received.set(chunk, offset);
+    offset += chunk.byteLength;
+    reads++;
+    if (reads % 37 === 0) await delay(reads % 111 === 0 ? 30 : 2);
+  }
+  await sending;
+  assert.equal(offset, data.byteLength, "bytes echoed");
+  assertSameBytes(received, data);
+}
+
+/** Options for {@linkcode transportSuite}. */
+export interface SuiteOptions {
+  /** Skip the whole suite (adapter not for this runtime). */
+  skip: boolean;
+  /** Whether the adapter's TLS client accepts the conformance fixture (a CA:TRUE self-signed cert). */
+  acceptsCaAsLeaf: boolean;
+}
+
+/**
+ * Registers the shared adapter suite.
+ *
+ * @param name Suite name, e.g. `denoAdapter`.
+ * @param adapter The adapter under test.
+ * @param options Skip flags.
+ */
+export function transportSuite(
+  name: string,
+  adapter: TransportAdapter,
+  options: SuiteOptions,
+): void {
+  const tlsListen = { hostname: HOST, port: 0, tls: { cert: CERT, key: KEY } };
+
+  describe(name, { skip: options.skip }, () => {
+    test("listen() reports the real port when 0 is asked for", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      try {
+        assert.equal(listener.addr.hostname, HOST);
+        assert.ok(listener.addr.port > 0 && listener.addr.port < 65536);
+      } finally {
+        await listener.close();
+      }
+    });
+
+    test("echoes 8 MiB in random chunks byte-exactly with a slow reader", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const serving = serveEcho(listener);
+      try {
+        const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+        try {
+          assert.equal(client.remoteAddr.port, listener.addr.port);
+          await echoRoundTrip(client, randomBytes(8 * 1024 * 1024, 0x5eed), 42);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test("writes block while the peer does not read, then all bytes arrive", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        const chunk = randomBytes(64 * 1024, 7);
+        const writer = client.writable.getWriter();
+        let sent = 0;
+        let blocked: Promise<void> | undefined;
+        while (sent < 256 * 1024 * 1024) {
+          const pending = writer.write(chunk);
+          sent += chunk.byteLength;
+          if (await settlesWithin(pending, 200) === "pending") {
+            blocked = pending;
+            break;
+          }
+        }
+        assert.ok(blocked !== undefined, `no backpressure after ${sent} bytes`);
+        const closing = blocked.then(() => writer.close());
+        const received = await readAll(server);
+        await closing;
+        assert.equal(received.byteLength, sent);
+      } finally {
+        await client.close();
+        await server.close();
+        await listener.close();
+      }
+    });
+
+    test("writable.close() half-closes: the peer sees EOF and can still reply", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const serving = (async () => {
+        for await (const conn of listener) {
+          try {
+            const request = new TextDecoder().decode(await readAll(conn));
+            await write(conn, `got ${request}`);
+            await conn.writable.close();
+            await conn.closed;
+          } finally {
+            await conn.close();
+          }
+          return;
+        }
+      })();
+      try {
+        const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+        try {
+          await write(client, "hello");
+          await client.writable.close();
+          const reply = new TextDecoder().decode(await readAll(client));
+          assert.equal(reply, "got hello");
+          // Both directions finished: closed resolves without calling close().
+          await client.closed;
+        } finally {
+          await client.close();
+        }
+        await serving;
+      } finally {
+        await listener.close();
+      }
+    });
+
+    test("close() is idempotent and the peer sees EOF", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        await write(client, "x");
+        const first = client.close();
+        const second = client.close();
+        await Promise.all([first, second, client.close()]);
+        await client.closed;
+        assert.deepEqual([...await readAll(server)], [0x78]);
+        await assert.rejects(write(client, "y"), ConnectionError);
+        const reader = client.readable.getReader();
+        assert.equal((await reader.read()).done, true);
+        reader.releaseLock();
+      } finally {
+        await server.close();
+        await listener.close();
+      }
+    });
+
+    test("closed resolves when the peer resets the connection", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        // Unread bytes in the server's kernel buffer make its close() send a reset.
+        const writer = client.writable.getWriter();
+        const writes: Promise<void>[] = [];
+        const chunk = new Uint8Array(64 * 1024);
+        for (let i = 0; i < 64; i++) writes.push(writer.write(chunk).catch(() => {}));
+        await delay(50);
+        await server.close();
+        const reading = (async () => {
+          try {
+            await readAll(client);
+            return "ended";
+          } catch (err) {
+            assert.ok(err instanceof ConnectionError, `unexpected ${err}`);
+            return "errored";
+          }
+        })();
+        await client.closed;
+        assert.ok(["ended", "errored"].includes(await reading));
+        await Promise.all(writes);
+      } finally {
+        await client.close();
+        await listener.close();
+      }
+    });
+
+    test("connect() rejects with ConnectionError when refused", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const port = listener.addr.port;
+      await listener.close();
+      const err = await adapter.connect({ hostname: HOST, port }).then(
+        () => assert.fail("connected to a closed port"),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ConnectionError);
+      assert.ok(err.cause !== undefined);
+      assert.equal(err.message, `Cannot connect to ${HOST}:${port}: connection refused`);
+    });
+
+    test("connect() rejects with the reason of an already-aborted signal", async () => {
+      const reason = new Error("stop");
+      await assert.rejects(
+        adapter.connect({ hostname: HOST, port: 9, signal: AbortSignal.abort(reason) }),
+        (err) => err === reason,
+      );
+    });
+
+    test("connect() rejects with signal.reason when aborted while connecting", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const serving = serveEcho(listener);
+      try {
+        const controller = new AbortController();
+        const reason = new Error("changed my mind");
+        const pending = adapter.connect({
+          hostname: HOST,
+          port: listener.addr.port,
+          signal: controller.signal,
+        });
+        controller.abort(reason);
+        await assert.rejects(pending, (err) => err === reason);
+        // The listener is unaffected: a later connection works.
+        const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+        try {
+          await client.writable.close();
+          assert.equal((await readAll(client)).byteLength, 0);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test("connect() times out with ConnectionError when the TLS handshake stalls", async () => {
+      // A plain listener that never answers: the TLS client waits for a ServerHello forever.
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const held: Transport[] = [];
+      const holding = (async () => {
+        for await (const conn of listener) held.push(conn);
+      })();
+      try {
+        const started = performance.now();
+        const err = await adapter.connect({
+          hostname: HOST,
+          port: listener.addr.port,
+          tls: { caCerts: [CERT] },
+          timeoutMs: 150,
+        }).then(() => assert.fail("handshake completed"), (e: unknown) => e);
+        assert.ok(err instanceof ConnectionError, `unexpected ${err}`);
+        assert.match(err.message, /timed out after 150 ms/);
+        assert.ok(performance.now() - started >= 140);
+      } finally {
+        await listener.close();
+        await holding;
+        await Promise.all(held.map((conn) => conn.close()));
+      }
+    });
+
+    test("listener.close() is idempotent, ends iteration and refuses new connects", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const iterator = listener[Symbol.asyncIterator]();
+      const accepted = iterator.next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        const ended = iterator.next();
+        await Promise.all([listener.close(), listener.close()]);
+        assert.equal((await ended).done, true);
+        await assert.rejects(
+          adapter.connect({ hostname: HOST, port: listener.addr.port }),
+          ConnectionError,
+        );
+        // The accepted connection still works.
+        await write(client, "still here");
+        await client.writable.close();
+        assert.equal(new TextDecoder().decode(await readAll(server)), "still here");
+      } finally {
+        await client.close();
+        await server.close();
+      }
+    });
+
+    test("listen() rejects with ConnectionError when the address is in use", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      try {
+        await assert.rejects(
+          adapter.listen({ hostname: HOST, port: listener.addr.port }),
+          (err) =>
+            err instanceof ConnectionError && err.cause !== undefined &&
+            err.message ===
+              `Cannot listen on ${HOST}:${listener.addr.port}: address already in use`,
+        );
+      } finally {
+        await listener.close();
+      }
+    });
+
+    test("listen() rejects with ConnectionError on a bad PEM", async () => {
+      await assert.rejects(
+        adapter.listen({ hostname: HOST, port: 0, tls: { cert: "junk", key: "junk" } }),
+        ConnectionError,
+      );
+    });
+
+    test("connect() rejects bad arguments with TypeError / RangeError", async () => {
+      await assert.rejects(adapter.connect({ hostname: "", port: 1 }), TypeError);
+      await assert.rejects(adapter.connect({ hostname: HOST, port: 70000 }), RangeError);
+      await assert.rejects(
+        adapter.connect({ hostname: HOST, port: 1, timeoutMs: -1 }),
+        RangeError,
+      );
+    });
+
+    test("TLS: echoes 1 MiB with the fixture certificate trusted via caCerts", async () => {
+      const listener = await adapter.listen(tlsListen);
+      const serving = serveEcho(listener);
+      try {
+        const client = await adapter.connect({
+          hostname: HOST,
+          port: listener.addr.port,
+          tls: { caCerts: [CERT] },
+        });
+        try {
+          await echoRoundTrip(client, randomBytes(1024 * 1024, 0xc0ffee), 3);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test("TLS: connect() rejects an untrusted certificate with ConnectionError", async () => {
+      const listener = await adapter.listen(tlsListen);
+      const serving = serveEcho(listener);
+      try {
+        await assert.rejects(
+          adapter.connect({ hostname: HOST, port: listener.addr.port, tls: {} }),
+          (err) => err instanceof ConnectionError && err.cause !== undefined,
+        );
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test("TLS: a plain-text client fails alone and later TLS clients still work", async () => {
+      const listener = await adapter.listen(tlsListen);
+      const serving = serveEcho(listener);
+      try {
+        const plain = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+        try {
+          await write(plain, "l\nsome-key\n10\n".repeat(50));
+          // The server drops the connection: the readable ends or errors.
+          await readAll(plain).catch(() => new Uint8Array());
+        } finally {
+          await plain.close();
+        }
+        const client = await adapter.connect({
+          hostname: HOST,
+          port: listener.addr.port,
+          tls: { caCerts: [CERT] },
+        });
+        try {
+          await write(client, "ping");
+          await client.writable.close();
+          assert.equal(new TextDecoder().decode(await readAll(client)), "ping");
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test("TLS: the listener refuses TLS 1.1 and accepts TLS 1.2", async (t) => {
+      const listener = await adapter.listen(tlsListen);
+      const serving = serveEcho(listener);
+      try {
+        const modern = await probeTlsVersion(listener.addr.port, "TLSv1.2");
+        if (modern === undefined) {
+          t.skip("no system node to act as a TLS 1.1 client");
+          return;
+        }
+        assert.equal(modern, "ok TLSv1.2");
+        const old = await probeTlsVersion(listener.addr.port, "TLSv1.1");
+        assert.match(old ?? "", /^error /);
+        // The listener survived the refused handshake.
+        assert.equal(await probeTlsVersion(listener.addr.port, "TLSv1.3"), "ok TLSv1.3");
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test(
+      "TLS: trusts the conformance fixture (self-signed CA:TRUE certificate)",
+      { skip: !options.acceptsCaAsLeaf },
+      async () => {
+        const cert = readFileSync(new URL("cert.pem", CONFORMANCE), "utf8");
+        const key = readFileSync(new URL("key.pem", CONFORMANCE), "utf8");
+        const listener = await adapter.listen({ hostname: HOST, port: 0, tls: { cert, key } });
+        const serving = serveEcho(listener);
+        try {
+          const client = await adapter.connect({
+            hostname: HOST,
+            port: listener.addr.port,
+            tls: { caCerts: [cert] },
+          });
+          try {
+            await write(client, "conformance");
+            await client.writable.close();
+            assert.equal(new TextDecoder().decode(await readAll(client)), "conformance");
+          } finally {
+            await client.close();
+          }
+        } finally {
+          await listener.close();
+          await serving;
+        }
+      },
+    );
+  });
+}

@@ -1,0 +1,102 @@
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { args, env, envAll, readTextFile } from "../../src/transport/process.ts";
+
+describe("process facilities", () => {
+  test("args() returns a fresh array of strings", () => {
+    const first = args();
+    assert.ok(Array.isArray(first));
+    for (const arg of first) assert.equal(typeof arg, "string");
+    first.push("mutated");
+    assert.notEqual(args().at(-1), "mutated");
+  });
+
+  test("env() and envAll() read the environment", () => {
+    const name = "DFLOCK_TRANSPORT_TEST_VAR";
+    process.env[name] = "value 1";
+    try {
+      assert.equal(env(name), "value 1");
+      assert.equal(envAll()[name], "value 1");
+      assert.equal(env("DFLOCK_TRANSPORT_TEST_UNSET"), undefined);
+    } finally {
+      delete process.env[name];
+    }
+    assert.equal(env(name), undefined);
+  });
+
+  test("readTextFile() reads UTF-8 text", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dflock-"));
+    try {
+      const path = join(dir, "token.txt");
+      writeFileSync(path, "s3cr\u00e9t\n");
+      assert.equal(await readTextFile(path), "s3cr\u00e9t\n");
+      await assert.rejects(readTextFile(join(dir, "missing.txt")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a child process sees its arguments, writes stdout/stderr and exits with a code", async () => {
+    const result = await runChild(["io", "b c"]);
+    assert.equal(result.stdout, '["io","b c"]\n');
+    assert.equal(result.stderr, "to stderr\n");
+    assert.equal(result.code, 3);
+  });
+
+  test("onSignal() runs the handler on SIGTERM in a child process", async () => {
+    let sent = false;
+    const result = await runChild(["signal"], (child, stdout) => {
+      if (!sent && stdout.includes("ready")) {
+        sent = true;
+        // process.kill, not child.kill: Deno then reports the signal instead of the exit code.
+        if (child.pid !== undefined) process.kill(child.pid, "SIGTERM");
+      }
+    });
+    assert.equal(result.stdout, "ready\ngot SIGTERM\n");
+    assert.equal(result.code, 4);
+  });
+});
+
+interface ChildResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `_process_child.ts` on the current runtime (its compiled `.js` on Node). */
+function runChild(
+  childArgs: string[],
+  onStdout?: (child: ChildProcess, stdout: string) => void,
+): Promise<ChildResult> {
+  const script = fileURLToPath(new URL("./_process_child.ts", import.meta.url));
+  const argv = "Deno" in globalThis
+    ? ["run", "-A", script, ...childArgs]
+    : "Bun" in globalThis
+    ? [script, ...childArgs]
+    : [script.replace(/\.ts$/, ".js"), ...childArgs];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (text: string) => {
+      stdout += text;
+      onStdout?.(child, stdout);
+    });
+    child.stderr.setEncoding("utf8").on("data", (text: string) => stderr += text);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
