@@ -126,6 +126,13 @@ function main(args: string[]): void {
   }
   console.log(`built ${pkg.name}@${version} in ${relative(root, outDir)}/`);
 
+  // Test data the compiled tests read next to themselves.
+  for (const dir of ["scenarios", "fixtures"]) {
+    cpSync(join(root, "tests", "conformance", dir), join(esmDir, "tests", "conformance", dir), {
+      recursive: true,
+    });
+  }
+
   if (!skipTests) {
     const tests = findTests(join(esmDir, "tests"));
     run("node", ["--test", ...tests]);
