@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 bin=node_modules/.bin
 out=.test-output
-rm -rf "$out"
+# A previous npm build would be picked up by `bun test` (its path filter matches npm/esm/tests).
+rm -rf "$out" npm
 mkdir -p "$out"
 
 failed_steps=()

@@ -405,9 +405,13 @@ class BunListener implements Listener {
  * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  */
-export async function listenBun(options: ListenOptions): Promise<Listener> {
+export function listenBun(options: ListenOptions): Promise<Listener> {
   const { hostname, port, tls } = options;
-  checkAddr(hostname, port);
+  try {
+    checkAddr(hostname, port);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const queue = new AcceptQueue();
   const isTls = tls !== undefined;
   let server: BunServerLike;
@@ -427,9 +431,11 @@ export async function listenBun(options: ListenOptions): Promise<Listener> {
       },
     });
   } catch (err) {
-    throw toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err);
+    return Promise.reject(
+      toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err),
+    );
   }
-  return await Promise.resolve(new BunListener(server, queue));
+  return Promise.resolve(new BunListener(server, queue));
 }
 
 /** The Bun {@linkcode TransportAdapter}. */

@@ -325,16 +325,22 @@ function isListenerGone(err: unknown): boolean {
  * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  */
-export async function listenDeno(options: ListenOptions): Promise<Listener> {
+export function listenDeno(options: ListenOptions): Promise<Listener> {
   const { hostname, port, tls } = options;
-  checkAddr(hostname, port);
+  try {
+    checkAddr(hostname, port);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   try {
     const listener = tls === undefined
       ? deno().listen({ hostname, port, transport: "tcp" })
       : deno().listenTls({ hostname, port, transport: "tcp", cert: tls.cert, key: tls.key });
-    return await Promise.resolve(new DenoListener(listener));
+    return Promise.resolve(new DenoListener(listener));
   } catch (err) {
-    throw toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err);
+    return Promise.reject(
+      toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err),
+    );
   }
 }
 

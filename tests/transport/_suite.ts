@@ -16,7 +16,7 @@ const HOST = "127.0.0.1";
 
 /** Finds `tests/<dir>/` next to this file, or in the source tree when run from a compiled copy. */
 function fixtureDir(dir: string): URL {
-  for (const up of ["../", "../../../../"]) {
+  for (const up of ["../", "../../../../tests/"]) {
     const url = new URL(`${up}${dir}/`, import.meta.url);
     if (existsSync(new URL("cert.pem", url))) return url;
   }

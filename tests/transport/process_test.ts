@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -74,12 +74,10 @@ function runChild(
   childArgs: string[],
   onStdout?: (child: ChildProcess, stdout: string) => void,
 ): Promise<ChildResult> {
-  const script = fileURLToPath(new URL("./_process_child.ts", import.meta.url));
-  const argv = "Deno" in globalThis
-    ? ["run", "-A", script, ...childArgs]
-    : "Bun" in globalThis
-    ? [script, ...childArgs]
-    : [script.replace(/\.ts$/, ".js"), ...childArgs];
+  // Beside the source it is the .ts file; in a compiled copy (npm/esm/...) only the .js exists.
+  const source = fileURLToPath(new URL("./_process_child.ts", import.meta.url));
+  const script = existsSync(source) ? source : source.replace(/\.ts$/, ".js");
+  const argv = "Deno" in globalThis ? ["run", "-A", script, ...childArgs] : [script, ...childArgs];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
     const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
