@@ -62,7 +62,7 @@ step lint "$bin/deno" lint
 step check "$bin/deno" check mod.ts src tests scripts bench
 step check-protocol-pure "$bin/tsc" -p tsconfig.protocol.json
 step test-deno "$bin/deno" test -A tests/
-step test-bun "$bin/bun" test --timeout 120000 tests/
+step test-bun "$bin/bun" test --timeout 120000 ./tests/
 step build-and-test-node "$bin/deno" run -A scripts/build_npm.ts
 
 echo
