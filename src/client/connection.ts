@@ -1,0 +1,457 @@
+/**
+ * One client connection to a dflockd server: connect (TCP or TLS, optional `auth`), then
+ * pipelined request/reply with FIFO matching over any {@linkcode Transport}.
+ *
+ * @module
+ */
+
+import { getAdapter } from "../transport/auto.ts";
+import type { TlsConnectOptions, Transport, TransportAdapter } from "../transport/types.ts";
+import { COMMAND, STATUS } from "../protocol/commands.ts";
+import type { Command } from "../protocol/commands.ts";
+import { encodeRequest } from "../protocol/encode.ts";
+import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/line_decoder.ts";
+import { decodeUtf8 } from "../protocol/utf8.ts";
+import { AuthError, ConnectionError, LockError, ProtocolError } from "../errors.ts";
+
+/**
+ * Default server host.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await connect({ host: DEFAULT_HOST });
+ * ```
+ */
+export const DEFAULT_HOST = "127.0.0.1";
+/**
+ * Default server port.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await connect({ port: DEFAULT_PORT });
+ * ```
+ */
+export const DEFAULT_PORT = 6388;
+/**
+ * Default bound on TCP/TLS connect plus the auth round trip, in milliseconds.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await connect({ connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS / 5 });
+ * ```
+ */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Options of {@linkcode connect}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: ConnectionOptions = {
+ *   host: "locks.internal",
+ *   port: 6388,
+ *   tls: { caCerts: [caPem] },
+ *   authToken: "s3cret",
+ *   connectTimeoutMs: 5000,
+ * };
+ * const conn = await connect(options);
+ * ```
+ */
+export interface ConnectionOptions {
+  /** Server host name or IP address. @default {"127.0.0.1"} */
+  host?: string;
+  /** Server port. @default {6388} */
+  port?: number;
+  /** `true`: TLS with the system trust store; an object: TLS with these settings. */
+  tls?: boolean | TlsConnectOptions;
+  /** Shared secret, sent as `auth\n_\n<token>\n` before anything else. */
+  authToken?: string;
+  /** Bound on connecting plus authenticating, in milliseconds. @default {10000} */
+  connectTimeoutMs?: number;
+  /** Aborting cancels connecting; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Transport adapter. @default {the running runtime's, from `getAdapter()`} */
+  transport?: TransportAdapter;
+}
+
+/**
+ * Options of {@linkcode Connection.request}.
+ *
+ * @example
+ * ```ts ignore
+ * const line = await conn.request("l", "k", "5", { signal: AbortSignal.timeout(1000) });
+ * ```
+ */
+export interface RequestOptions {
+  /**
+   * Aborting rejects the call with `signal.reason`. If the request was already written, the
+   * connection is closed (its reply could never be matched safely afterwards).
+   */
+  signal?: AbortSignal;
+}
+
+interface Pending {
+  resolve: (line: string) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  done: boolean;
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * An open connection to a dflockd server. Create it with {@linkcode connect}.
+ *
+ * Requests may be pipelined; replies are matched to requests in order. A connection with an
+ * aborted, unanswered request is closed and never reused.
+ *
+ * @example Send a raw request
+ * ```ts ignore
+ * import { connect } from "./connection.ts";
+ * await using conn = await connect({ host: "127.0.0.1", port: 6388 });
+ * const line = await conn.request("l", "jobs/1", "10"); // "ok <token> <lease>" or "timeout"
+ * ```
+ */
+export class Connection implements AsyncDisposable {
+  /** The server address, `host:port`. */
+  readonly address: string;
+  /** Resolves (never rejects) once the connection is closed, by either side. */
+  readonly closed: Promise<void>;
+
+  readonly #transport: Transport;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #pending: Pending[] = [];
+  #closedError: LockError | undefined;
+  #lastActivity: number;
+  #resolveClosed!: () => void;
+  #shutdown: Promise<void> | undefined;
+
+  /**
+   * Wraps an open transport. Applications call {@linkcode connect} instead.
+   *
+   * @param transport The open byte stream.
+   * @param address The server address, `host:port`, for messages.
+   */
+  constructor(transport: Transport, address: string) {
+    this.address = address;
+    this.#transport = transport;
+    this.#writer = transport.writable.getWriter();
+    this.#lastActivity = performance.now();
+    this.closed = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    // Writes are awaited per request; a failing writer must not surface as unhandled.
+    this.#writer.closed.catch(() => {});
+    // Normally the read loop sees EOF first. This is a backstop; the macrotask delay lets the
+    // loop drain chunks already queued (a last reply, e.g. `error_auth`) before failing.
+    const onClosed = (): void => {
+      setTimeout(() => this.#fail(new ConnectionError(`Connection to ${address} closed`)), 0);
+    };
+    transport.closed.then(onClosed, onClosed);
+    void this.#readLoop();
+  }
+
+  /** `true` once the connection is closed or closing; requests then reject. */
+  get isClosed(): boolean {
+    return this.#closedError !== undefined;
+  }
+
+  /** Milliseconds since the last request was written or reply received. */
+  get idleMs(): number {
+    return performance.now() - this.#lastActivity;
+  }
+
+  /** Number of requests written and not yet answered. */
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /**
+   * Writes one request (`command\nkey\narg\n`, in one write) and waits for its reply line.
+   *
+   * @param command The command (from `COMMAND`).
+   * @param key The key line (`_` for `stats`, `auth`, `ping`).
+   * @param arg The argument line (may be empty).
+   * @param options `signal` to abort the call.
+   * @returns The reply line as text, without its `\n`.
+   * @throws {ConnectionError} When the connection is or gets closed before the reply.
+   * @throws {ProtocolError} When the reply line is longer than 1 MiB.
+   * @throws {TypeError} When a line contains a line feed.
+   * @throws {unknown} `options.signal.reason` when aborted.
+   *
+   * @example Pipeline two requests
+   * ```ts ignore
+   * const [a, b] = await Promise.all([
+   *   conn.request("stats", "_", ""),
+   *   conn.request("ping", "_", "_"),
+   * ]);
+   * ```
+   */
+  request(command: Command, key: string, arg: string, options?: RequestOptions): Promise<string> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const closedError = this.#closedError;
+    if (closedError !== undefined) {
+      return Promise.reject(
+        new ConnectionError(`Connection to ${this.address} is closed`, { cause: closedError }),
+      );
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeRequest(command, key, arg);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<string>((resolve, reject) => {
+      const p: Pending = { resolve, reject, signal, onAbort: undefined, done: false };
+      if (signal !== undefined) {
+        p.onAbort = () => this.#abort(p);
+        signal.addEventListener("abort", p.onAbort, { once: true });
+      }
+      this.#pending.push(p);
+      this.#lastActivity = performance.now();
+      this.#writer.write(bytes).catch((err) =>
+        this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }))
+      );
+    });
+  }
+
+  /**
+   * Closes the connection. Pending requests reject with {@linkcode ConnectionError}.
+   * Idempotent.
+   *
+   * @returns Resolves once the transport is closed.
+   *
+   * @example
+   * ```ts ignore
+   * await conn.close();
+   * ```
+   */
+  close(): Promise<void> {
+    this.#fail(new ConnectionError(`Connection to ${this.address} closed by the client`));
+    return this.closed;
+  }
+
+  /**
+   * Closes the connection without waiting (like `socket.destroy()`).
+   *
+   * @example
+   * ```ts ignore
+   * conn.destroy();
+   * ```
+   */
+  destroy(): void {
+    void this.close();
+  }
+
+  /**
+   * Closes the connection (for `await using`).
+   *
+   * @returns Resolves once the transport is closed.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #settle(p: Pending): void {
+    p.done = true;
+    if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
+  }
+
+  #abort(p: Pending): void {
+    if (p.done) return;
+    this.#settle(p);
+    const reason = p.signal!.reason;
+    p.reject(reason);
+    this.#fail(
+      new ConnectionError(`Connection to ${this.address} closed: a pending request was aborted`, {
+        cause: reason,
+      }),
+    );
+  }
+
+  #deliver(line: string): void {
+    this.#lastActivity = performance.now();
+    const p = this.#pending.shift();
+    if (p === undefined) {
+      this.#fail(new ProtocolError(`Unexpected reply from ${this.address}`, line));
+      return;
+    }
+    if (p.done) return;
+    this.#settle(p);
+    p.resolve(line);
+  }
+
+  /** Closes with `err`: the first pending request gets `err`, the others a ConnectionError. */
+  #fail(err: LockError): void {
+    if (this.#closedError !== undefined) return;
+    this.#closedError = err;
+    const pending = this.#pending;
+    this.#pending = [];
+    let first = true;
+    for (const p of pending) {
+      if (p.done) continue;
+      this.#settle(p);
+      p.reject(
+        first || err instanceof ConnectionError
+          ? err
+          : new ConnectionError(`Connection to ${this.address} closed`, { cause: err }),
+      );
+      first = false;
+    }
+    this.#shutdown ??= this.#transport.close().then(
+      () => this.#resolveClosed(),
+      () => this.#resolveClosed(),
+    );
+  }
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#transport.readable.getReader();
+    const decoder = new LineDecoder(CLIENT_MAX_LINE_BYTES);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (this.#closedError !== undefined) return;
+        if (done) {
+          const partial = decoder.buffered > 0 ? " in the middle of a reply" : "";
+          this.#fail(
+            new ConnectionError(`Connection to ${this.address} closed by the server${partial}`),
+          );
+          return;
+        }
+        decoder.push(value);
+        for (;;) {
+          const line = decoder.nextLine();
+          if (line === null) break;
+          if (line === LINE_TOO_LONG) {
+            this.#failTooLong();
+            return;
+          }
+          this.#deliver(decodeUtf8(line));
+          if (this.#closedError !== undefined) return;
+        }
+        if (decoder.inLongLine) {
+          this.#failTooLong();
+          return;
+        }
+      }
+    } catch (err) {
+      this.#fail(
+        err instanceof LockError
+          ? err
+          : new ConnectionError(`Connection to ${this.address} failed`, { cause: err }),
+      );
+    } finally {
+      try {
+        reader.releaseLock();
+      } catch {
+        // already released
+      }
+    }
+  }
+
+  #failTooLong(): void {
+    this.#fail(
+      new ProtocolError(
+        `Reply from ${this.address} is longer than ${CLIENT_MAX_LINE_BYTES} bytes`,
+      ),
+    );
+  }
+}
+
+/**
+ * Sends `auth` on a fresh connection.
+ *
+ * @throws {AuthError} On any answer but `ok`.
+ */
+async function authenticate(conn: Connection, token: string, signal: AbortSignal): Promise<void> {
+  if (token.includes("\n") || token.includes("\r")) {
+    throw new TypeError("authToken must not contain CR or LF");
+  }
+  const line = await conn.request(COMMAND.auth, "_", token, { signal });
+  if (line.trim() !== STATUS.ok) {
+    throw new AuthError(`Cannot authenticate to ${conn.address}: server answered "${line}"`);
+  }
+}
+
+/**
+ * Opens a connection to a dflockd server and authenticates when `authToken` is set.
+ *
+ * @param options Address, TLS, auth token, timeout, abort signal, transport.
+ * @returns The open connection.
+ * @throws {ConnectionError} When connecting fails or takes longer than `connectTimeoutMs`.
+ * @throws {AuthError} When the server refuses the auth token (the connection is closed).
+ * @throws {TypeError} On a bad host or auth token.
+ * @throws {RangeError} On a bad port or timeout.
+ * @throws {unknown} `options.signal.reason` when aborted.
+ *
+ * @example Connect, ping, close
+ * ```ts ignore
+ * import { connect } from "./connection.ts";
+ * const conn = await connect({ host: "127.0.0.1", port: 6388, connectTimeoutMs: 2000 });
+ * try {
+ *   console.log(await conn.request("stats", "_", ""));
+ * } finally {
+ *   await conn.close();
+ * }
+ * ```
+ */
+export async function connect(options: ConnectionOptions = {}): Promise<Connection> {
+  const host = options.host ?? DEFAULT_HOST;
+  const port = options.port ?? DEFAULT_PORT;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (typeof host !== "string" || host === "") {
+    throw new TypeError("host must be a non-empty string");
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`port must be an integer from 1 to 65535 (got ${port})`);
+  }
+  if (typeof timeoutMs !== "number" || !(timeoutMs > 0)) {
+    throw new RangeError(`connectTimeoutMs must be a positive number (got ${timeoutMs})`);
+  }
+  const authToken = options.authToken;
+  if (authToken !== undefined && (authToken.includes("\n") || authToken.includes("\r"))) {
+    throw new TypeError("authToken must not contain CR or LF");
+  }
+  const userSignal = options.signal;
+  userSignal?.throwIfAborted();
+  const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+  const address = formatAddress(host, port);
+
+  const deadline = new AbortController();
+  const timer = setTimeout(() => {
+    deadline.abort(
+      new ConnectionError(`Cannot connect to ${address}: timed out after ${timeoutMs} ms`),
+    );
+  }, timeoutMs);
+  const signal = userSignal === undefined
+    ? deadline.signal
+    : AbortSignal.any([userSignal, deadline.signal]);
+  try {
+    const adapter = options.transport ?? await getAdapter();
+    signal.throwIfAborted();
+    let transport: Transport;
+    try {
+      transport = await adapter.connect({ hostname: host, port, tls, signal });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (err instanceof LockError) throw err;
+      throw new ConnectionError(`Cannot connect to ${address}`, { cause: err });
+    }
+    const conn = new Connection(transport, address);
+    if (authToken !== undefined) {
+      try {
+        await authenticate(conn, authToken, signal);
+      } catch (err) {
+        await conn.close();
+        throw err;
+      }
+    }
+    return conn;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,645 @@
+/**
+ * Low-level dflockd calls: one function per protocol command, on a connection you manage
+ * (the names follow the original TypeScript, Go and Python clients).
+ *
+ * Every function checks its arguments locally first (`TypeError`/`RangeError`, nothing is
+ * sent), maps error statuses to the typed errors of `errors.ts`, and turns malformed reply
+ * lines into {@linkcode ProtocolError}. Every function takes a final options bag with
+ * `signal`; aborting a call that is waiting for its reply closes the connection.
+ *
+ * @example Lock, renew, release
+ * ```ts ignore
+ * import { connect } from "./connection.ts";
+ * import { acquire, release, renew } from "./low_level.ts";
+ *
+ * const conn = await connect({ host: "127.0.0.1", port: 6388 });
+ * const { token, lease } = await acquire(conn, "my-key", 10);
+ * const seconds = await renew(conn, "my-key", token, 60);
+ * await release(conn, "my-key", token);
+ * conn.destroy();
+ * ```
+ *
+ * @module
+ */
+
+import { COMMAND, STATUS } from "../protocol/commands.ts";
+import type { Command } from "../protocol/commands.ts";
+import { validateKey, validateSeconds } from "../protocol/encode.ts";
+import { parseReply } from "../protocol/reply.ts";
+import type { FailureReply, ReplyByShape, ReplyShape, TimeoutReply } from "../protocol/reply.ts";
+import { AuthError, errorForStatus, ProtocolError } from "../errors.ts";
+import type { LockError } from "../errors.ts";
+import type { RequestOptions } from "./connection.ts";
+import { toServerStats } from "./stats_types.ts";
+import type { ServerStats } from "./stats_types.ts";
+
+export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "./stats_types.ts";
+
+/**
+ * Largest semaphore limit newer servers accept (PROTOCOL-NEWER.md 9).
+ *
+ * @example
+ * ```ts ignore
+ * await semAcquire(conn, "pool", 0, MAX_SEMAPHORE_LIMIT);
+ * ```
+ */
+export const MAX_SEMAPHORE_LIMIT = 1_048_576;
+
+/**
+ * What the low-level functions need from a connection: a `Connection` fits.
+ *
+ * @example
+ * ```ts ignore
+ * const conn: Requester = await connect({ port: 6388 });
+ * ```
+ */
+export interface Requester {
+  /**
+   * Sends one request and resolves with its reply line.
+   *
+   * @param command The command.
+   * @param key The key line.
+   * @param arg The argument line.
+   * @param options `signal` to abort.
+   * @returns The reply line without `\n`.
+   */
+  request(command: Command, key: string, arg: string, options?: RequestOptions): Promise<string>;
+}
+
+/**
+ * The final options bag of every low-level call.
+ *
+ * @example
+ * ```ts ignore
+ * await release(conn, "k", token, { signal: AbortSignal.timeout(2000) });
+ * ```
+ */
+export interface CallOptions {
+  /** Aborting rejects with `signal.reason`; an already written request closes the connection. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of calls that create a holder (`acquire`, `enqueue` and their semaphore twins).
+ *
+ * @example
+ * ```ts ignore
+ * await acquire(conn, "k", 10, { leaseTtlS: 60, signal: AbortSignal.timeout(15_000) });
+ * ```
+ */
+export interface LeaseOptions extends CallOptions {
+  /** Lease in whole seconds (>= 1); the server default (33 s) when absent. */
+  leaseTtlS?: number;
+}
+
+/**
+ * A granted lock or semaphore slot.
+ *
+ * @example
+ * ```ts ignore
+ * const grant: Grant = await acquire(conn, "k", 10);
+ * console.log(grant.token, grant.lease);
+ * ```
+ */
+export interface Grant {
+  /** The holder's token (opaque; needed for renew and release). */
+  token: string;
+  /** The lease the server granted, in seconds. */
+  lease: number;
+}
+
+/**
+ * The answer of {@linkcode enqueue}: granted at once, or queued (collect with {@linkcode wait}).
+ *
+ * @example
+ * ```ts ignore
+ * const r: EnqueueResult = await enqueue(conn, "k");
+ * if (r.status === "queued") await wait(conn, "k", 10);
+ * ```
+ */
+export type EnqueueResult =
+  | { status: "acquired"; token: string; lease: number }
+  | { status: "queued"; token?: undefined; lease?: undefined };
+
+function validateToken(token: unknown): string {
+  if (typeof token !== "string") {
+    throw new TypeError(`token must be a string (got ${typeof token})`);
+  }
+  if (token.length === 0 || token.length > 256 || /\s/.test(token)) {
+    throw new TypeError(`token must be a non-empty string without white space`);
+  }
+  return token;
+}
+
+function validateLimit(limit: unknown): number {
+  if (typeof limit !== "number") {
+    throw new TypeError(`limit must be a number (got ${typeof limit})`);
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEMAPHORE_LIMIT) {
+    throw new RangeError(
+      `limit must be a whole number from 1 to ${MAX_SEMAPHORE_LIMIT} (got ${limit})`,
+    );
+  }
+  return limit;
+}
+
+function leaseSuffix(options: LeaseOptions | undefined): string {
+  const lease = options?.leaseTtlS;
+  return lease === undefined ? "" : " " + validateSeconds(lease, { min: 1, name: "leaseTtlS" });
+}
+
+/** The error for a failure (or unexpected timeout) reply. */
+function failure(r: FailureReply | TimeoutReply, action: string): LockError {
+  if (r.status === "malformed") {
+    return new ProtocolError(`${action}: unexpected reply "${r.line}"`, r.line);
+  }
+  if (r.status === STATUS.errorNotLeader) return errorForStatus(r.status, action, r.leader);
+  if (r.status === STATUS.timeout) return errorForStatus(r.status, action);
+  // Unknown `error_*` words are reported as `error` by parseReply; keep the real word as code.
+  return errorForStatus(r.line.trim(), action);
+}
+
+async function call<S extends ReplyShape>(
+  conn: Requester,
+  command: Command,
+  key: string,
+  arg: string,
+  shape: S,
+  options: CallOptions | undefined,
+): Promise<ReplyByShape[S]> {
+  const signal = options?.signal;
+  const line = await conn.request(command, key, arg, signal ? { signal } : undefined);
+  return parseReply(line, shape);
+}
+
+async function grant(
+  conn: Requester,
+  command: Command,
+  key: string,
+  arg: string,
+  action: string,
+  options: CallOptions | undefined,
+): Promise<Grant> {
+  const r = await call(conn, command, key, arg, "grant", options);
+  if (r.status === STATUS.ok) return { token: r.token, lease: r.leaseS };
+  throw failure(r, action);
+}
+
+async function enqueueAny(
+  conn: Requester,
+  command: Command,
+  key: string,
+  arg: string,
+  action: string,
+  options: CallOptions | undefined,
+): Promise<EnqueueResult> {
+  const r = await call(conn, command, key, arg, "enqueue", options);
+  if (r.status === STATUS.acquired) return { status: "acquired", token: r.token, lease: r.leaseS };
+  if (r.status === STATUS.queued) return { status: "queued" };
+  throw failure(r, action);
+}
+
+async function plain(
+  conn: Requester,
+  command: Command,
+  key: string,
+  arg: string,
+  action: string,
+  options: CallOptions | undefined,
+): Promise<void> {
+  const r = await call(conn, command, key, arg, "plain", options);
+  if (r.status !== STATUS.ok) throw failure(r, action);
+}
+
+async function renewAny(
+  conn: Requester,
+  command: Command,
+  key: string,
+  arg: string,
+  action: string,
+  options: CallOptions | undefined,
+): Promise<number> {
+  const r = await call(conn, command, key, arg, "renew", options);
+  if (r.status === STATUS.ok) return r.leaseS;
+  throw failure(r, action);
+}
+
+/**
+ * Acquires a lock (`l`), waiting up to `acquireTimeoutS` seconds on the server.
+ *
+ * @param conn The connection.
+ * @param key The lock key.
+ * @param acquireTimeoutS Whole seconds to wait; 0 tries once.
+ * @param options `leaseTtlS` (server default when absent) and `signal`.
+ * @returns The token and the granted lease in seconds.
+ * @throws {AcquireTimeoutError} When the server answers `timeout`.
+ * @throws {MaxLocksError} When the server tracks its maximum number of keys.
+ * @throws {MaxWaitersError} When the key's queue is full.
+ * @throws {LockError} On other error statuses; {@linkcode ProtocolError} on a malformed reply.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key.
+ * @throws {RangeError} On a bad timeout or lease.
+ *
+ * @example
+ * ```ts ignore
+ * const { token, lease } = await acquire(conn, "my-key", 10, { leaseTtlS: 60 });
+ * ```
+ */
+export async function acquire(
+  conn: Requester,
+  key: string,
+  acquireTimeoutS: number,
+  options?: LeaseOptions,
+): Promise<Grant> {
+  validateKey(key);
+  const t = validateSeconds(acquireTimeoutS, { name: "acquireTimeoutS" });
+  const arg = t + leaseSuffix(options);
+  return await grant(conn, COMMAND.lock, key, arg, `Cannot acquire lock "${key}"`, options);
+}
+
+/**
+ * Releases a lock (`r`).
+ *
+ * @param conn The connection (any connection works; the token proves ownership).
+ * @param key The lock key.
+ * @param token The token from acquire or wait.
+ * @param options `signal`.
+ * @returns Resolves once released.
+ * @throws {LockError} With code `error` when the token does not hold the key.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key or token.
+ *
+ * @example
+ * ```ts ignore
+ * await release(conn, "my-key", token);
+ * ```
+ */
+export async function release(
+  conn: Requester,
+  key: string,
+  token: string,
+  options?: CallOptions,
+): Promise<void> {
+  validateKey(key);
+  validateToken(token);
+  await plain(conn, COMMAND.release, key, token, `Cannot release lock "${key}"`, options);
+}
+
+/**
+ * Renews a lock's lease (`n`).
+ *
+ * @param conn The connection.
+ * @param key The lock key.
+ * @param token The holder's token.
+ * @param leaseTtlS New lease in whole seconds; the server default when absent (not the
+ *   lease the lock was acquired with).
+ * @param options `signal`.
+ * @returns The new lease in seconds, as the server reports it.
+ * @throws {LockError} With code `error` when the token no longer holds the key.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key or token.
+ * @throws {RangeError} On a bad lease.
+ *
+ * @example
+ * ```ts ignore
+ * const seconds = await renew(conn, "my-key", token, 60);
+ * ```
+ */
+export async function renew(
+  conn: Requester,
+  key: string,
+  token: string,
+  leaseTtlS?: number,
+  options?: CallOptions,
+): Promise<number> {
+  validateKey(key);
+  validateToken(token);
+  const arg = token + leaseSuffix({ leaseTtlS });
+  return await renewAny(conn, COMMAND.renew, key, arg, `Cannot renew lock "${key}"`, options);
+}
+
+/**
+ * Enqueues for a lock (`e`, two-phase step 1). Collect a queued slot with {@linkcode wait}
+ * on the same connection.
+ *
+ * @param conn The connection.
+ * @param key The lock key.
+ * @param options `leaseTtlS` and `signal`.
+ * @returns `{ status: "acquired", token, lease }` or `{ status: "queued" }`.
+ * @throws {AlreadyEnqueuedError} When this connection is already enqueued for the key.
+ * @throws {MaxLocksError} When the server tracks its maximum number of keys.
+ * @throws {MaxWaitersError} When the key's queue is full.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key.
+ * @throws {RangeError} On a bad lease.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await enqueue(conn, "my-key");
+ * const { token } = r.status === "acquired" ? r : await wait(conn, "my-key", 10);
+ * ```
+ */
+export async function enqueue(
+  conn: Requester,
+  key: string,
+  options?: LeaseOptions,
+): Promise<EnqueueResult> {
+  validateKey(key);
+  const arg = leaseSuffix(options).trimStart();
+  return await enqueueAny(
+    conn,
+    COMMAND.enqueue,
+    key,
+    arg,
+    `Cannot enqueue for lock "${key}"`,
+    options,
+  );
+}
+
+/**
+ * Waits for an enqueued lock (`w`, two-phase step 2).
+ *
+ * @param conn The connection that enqueued.
+ * @param key The lock key.
+ * @param waitTimeoutS Whole seconds to wait; 0 does not block.
+ * @param options `signal`.
+ * @returns The token and lease.
+ * @throws {AcquireTimeoutError} On `timeout` (the queue slot is gone; enqueue again).
+ * @throws {NotEnqueuedError} Without a pending enqueue on this connection.
+ * @throws {LeaseExpiredError} When the grant's lease ran out before it was collected.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key.
+ * @throws {RangeError} On a bad timeout.
+ *
+ * @example
+ * ```ts ignore
+ * const { token, lease } = await wait(conn, "my-key", 10);
+ * ```
+ */
+export async function wait(
+  conn: Requester,
+  key: string,
+  waitTimeoutS: number,
+  options?: CallOptions,
+): Promise<Grant> {
+  validateKey(key);
+  const t = validateSeconds(waitTimeoutS, { name: "waitTimeoutS" });
+  return await grant(conn, COMMAND.wait, key, String(t), `Cannot wait for lock "${key}"`, options);
+}
+
+/**
+ * Alias of {@linkcode wait} (the original TypeScript client's name).
+ *
+ * @example
+ * ```ts ignore
+ * const granted = await waitForLock(conn, "my-key", 10);
+ * ```
+ */
+export const waitForLock: typeof wait = wait;
+
+/**
+ * Acquires a semaphore slot (`sl`).
+ *
+ * @param conn The connection.
+ * @param key The semaphore key.
+ * @param acquireTimeoutS Whole seconds to wait; 0 tries once.
+ * @param limit The semaphore's limit, 1..1048576 (must match the key's existing limit).
+ * @param options `leaseTtlS` and `signal`.
+ * @returns The token and lease.
+ * @throws {AcquireTimeoutError} When the server answers `timeout`.
+ * @throws {LimitMismatchError} When the key exists with another limit.
+ * @throws {MaxLocksError} When the server tracks its maximum number of keys.
+ * @throws {MaxWaitersError} When the key's queue is full.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key.
+ * @throws {RangeError} On a bad timeout, limit or lease.
+ *
+ * @example
+ * ```ts ignore
+ * const { token } = await semAcquire(conn, "pool", 10, 3);
+ * ```
+ */
+export async function semAcquire(
+  conn: Requester,
+  key: string,
+  acquireTimeoutS: number,
+  limit: number,
+  options?: LeaseOptions,
+): Promise<Grant> {
+  validateKey(key);
+  const t = validateSeconds(acquireTimeoutS, { name: "acquireTimeoutS" });
+  const arg = t + " " + validateLimit(limit) + leaseSuffix(options);
+  return await grant(
+    conn,
+    COMMAND.semAcquire,
+    key,
+    arg,
+    `Cannot acquire semaphore "${key}"`,
+    options,
+  );
+}
+
+/**
+ * Releases a semaphore slot (`sr`).
+ *
+ * @param conn The connection.
+ * @param key The semaphore key.
+ * @param token The slot's token.
+ * @param options `signal`.
+ * @returns Resolves once released.
+ * @throws {LockError} With code `error` when the token does not hold a slot.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key or token.
+ *
+ * @example
+ * ```ts ignore
+ * await semRelease(conn, "pool", token);
+ * ```
+ */
+export async function semRelease(
+  conn: Requester,
+  key: string,
+  token: string,
+  options?: CallOptions,
+): Promise<void> {
+  validateKey(key);
+  validateToken(token);
+  await plain(conn, COMMAND.semRelease, key, token, `Cannot release semaphore "${key}"`, options);
+}
+
+/**
+ * Renews a semaphore slot's lease (`sn`).
+ *
+ * @param conn The connection.
+ * @param key The semaphore key.
+ * @param token The slot's token.
+ * @param leaseTtlS New lease in whole seconds; the server default when absent.
+ * @param options `signal`.
+ * @returns The new lease in seconds.
+ * @throws {LockError} With code `error` when the token no longer holds a slot.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key or token.
+ * @throws {RangeError} On a bad lease.
+ *
+ * @example
+ * ```ts ignore
+ * const seconds = await semRenew(conn, "pool", token, 60);
+ * ```
+ */
+export async function semRenew(
+  conn: Requester,
+  key: string,
+  token: string,
+  leaseTtlS?: number,
+  options?: CallOptions,
+): Promise<number> {
+  validateKey(key);
+  validateToken(token);
+  const arg = token + leaseSuffix({ leaseTtlS });
+  return await renewAny(
+    conn,
+    COMMAND.semRenew,
+    key,
+    arg,
+    `Cannot renew semaphore "${key}"`,
+    options,
+  );
+}
+
+/**
+ * Enqueues for a semaphore slot (`se`, two-phase step 1).
+ *
+ * @param conn The connection.
+ * @param key The semaphore key.
+ * @param limit The semaphore's limit, 1..1048576.
+ * @param options `leaseTtlS` and `signal`.
+ * @returns `{ status: "acquired", token, lease }` or `{ status: "queued" }`.
+ * @throws {AlreadyEnqueuedError} When this connection is already enqueued for the key.
+ * @throws {LimitMismatchError} When the key exists with another limit.
+ * @throws {MaxLocksError} When the server tracks its maximum number of keys.
+ * @throws {MaxWaitersError} When the key's queue is full.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key.
+ * @throws {RangeError} On a bad limit or lease.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await semEnqueue(conn, "pool", 3);
+ * ```
+ */
+export async function semEnqueue(
+  conn: Requester,
+  key: string,
+  limit: number,
+  options?: LeaseOptions,
+): Promise<EnqueueResult> {
+  validateKey(key);
+  const arg = validateLimit(limit) + leaseSuffix(options);
+  const action = `Cannot enqueue for semaphore "${key}"`;
+  return await enqueueAny(conn, COMMAND.semEnqueue, key, arg, action, options);
+}
+
+/**
+ * Waits for an enqueued semaphore slot (`sw`, two-phase step 2).
+ *
+ * @param conn The connection that enqueued.
+ * @param key The semaphore key.
+ * @param waitTimeoutS Whole seconds to wait; 0 does not block.
+ * @param options `signal`.
+ * @returns The token and lease.
+ * @throws {AcquireTimeoutError} On `timeout` (the queue slot is gone).
+ * @throws {NotEnqueuedError} Without a pending enqueue on this connection.
+ * @throws {LeaseExpiredError} When the grant's lease ran out before it was collected.
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} On a bad key.
+ * @throws {RangeError} On a bad timeout.
+ *
+ * @example
+ * ```ts ignore
+ * const { token } = await semWait(conn, "pool", 10);
+ * ```
+ */
+export async function semWait(
+  conn: Requester,
+  key: string,
+  waitTimeoutS: number,
+  options?: CallOptions,
+): Promise<Grant> {
+  validateKey(key);
+  const t = validateSeconds(waitTimeoutS, { name: "waitTimeoutS" });
+  const action = `Cannot wait for semaphore "${key}"`;
+  return await grant(conn, COMMAND.semWait, key, String(t), action, options);
+}
+
+/**
+ * Reads the server's statistics (`stats`).
+ *
+ * @param conn The connection.
+ * @param options `signal`.
+ * @returns The typed statistics (camelCase fields).
+ * @throws {ProtocolError} On a malformed reply.
+ * @throws {ConnectionError} When the connection fails.
+ *
+ * @example
+ * ```ts ignore
+ * const s = await stats(conn);
+ * console.log(s.connections, s.locks.map((l) => l.key));
+ * ```
+ */
+export async function stats(conn: Requester, options?: CallOptions): Promise<ServerStats> {
+  const r = await call(conn, COMMAND.stats, "_", "", "stats", options);
+  if (r.status !== STATUS.ok) throw failure(r, "Cannot read stats");
+  return toServerStats(r.stats);
+}
+
+/**
+ * Authenticates the connection (`auth`). {@linkcode connect} does this itself when given
+ * `authToken`.
+ *
+ * @param conn A fresh connection (auth must be its first request).
+ * @param token The shared secret.
+ * @param options `signal`.
+ * @returns Resolves on `ok`.
+ * @throws {AuthError} On any other answer (the server closes the connection after `error_auth`).
+ * @throws {ConnectionError} When the connection fails.
+ * @throws {TypeError} When the token is not a string or contains CR or LF.
+ *
+ * @example
+ * ```ts ignore
+ * await auth(conn, "s3cret");
+ * ```
+ */
+export async function auth(conn: Requester, token: string, options?: CallOptions): Promise<void> {
+  if (typeof token !== "string") {
+    throw new TypeError(`token must be a string (got ${typeof token})`);
+  }
+  if (token.includes("\n") || token.includes("\r")) {
+    throw new TypeError("auth token must not contain CR or LF");
+  }
+  const r = await call(conn, COMMAND.auth, "_", token, "plain", options);
+  if (r.status !== STATUS.ok) {
+    throw new AuthError(`Cannot authenticate: server answered "${r.line}"`);
+  }
+}
+
+/**
+ * Checks that the server is alive (`ping`). Newer servers answer `ok`; v1.10 servers do not
+ * know `ping` and answer `error` (and the request still resets their idle timer).
+ *
+ * @param conn The connection.
+ * @param options `signal`.
+ * @returns `true` on `ok`, `false` on `error`; both mean the server is alive.
+ * @throws {LockError} On other error statuses (`error_auth`, `error_draining`, ...).
+ * @throws {ConnectionError} When the connection fails.
+ *
+ * @example
+ * ```ts ignore
+ * const knowsPing = await ping(conn);
+ * ```
+ */
+export async function ping(conn: Requester, options?: CallOptions): Promise<boolean> {
+  const r = await call(conn, COMMAND.ping, "_", "_", "plain", options);
+  if (r.status === STATUS.ok) return true;
+  if (r.status === STATUS.error && r.line.trim() === STATUS.error) return false;
+  throw failure(r, "Cannot ping");
+}
