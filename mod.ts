@@ -2,10 +2,22 @@
  * dflock: distributed locks and semaphores for Deno, Bun and Node over the dflockd wire
  * protocol.
  *
- * This entry point holds the client surface: typed errors, the CRC-32 shard function shared
- * with the Go and Python clients, fence-token decoding, and the transport contract. The
- * embeddable dflockd server lives in `@dflock/dflock/server`, the command line in
- * `@dflock/dflock/cli`.
+ * This entry point holds the client: the high-level {@linkcode DistributedLock} and
+ * {@linkcode DistributedSemaphore} (with {@linkcode acquireLock} / {@linkcode acquireSemaphore}
+ * for `await using`), the low-level one-function-per-command API on a {@linkcode Connection},
+ * typed errors, the CRC-32 shard function shared with the Go and Python clients, fence-token
+ * decoding, and the transport contract. The embeddable dflockd server lives in
+ * `@dflock/dflock/server`, the command line in `@dflock/dflock/cli`.
+ *
+ * @example Hold a lock for a scope
+ * ```ts ignore
+ * import { acquireLock } from "@dflock/dflock";
+ *
+ * {
+ *   await using lock = await acquireLock("jobs/nightly", { servers: ["127.0.0.1:6388"] });
+ *   // critical section; lock.signal aborts if the lease is lost
+ * } // released here
+ * ```
  *
  * @example Pick the server for a key among three shards
  * ```ts
@@ -18,7 +30,64 @@
  * @module
  */
 
-export { ConnectionError, LockError, ProtocolError } from "./src/errors.ts";
+// High-level client.
+export { acquireLock, DistributedLock } from "./src/lock.ts";
+export type { SignalOption } from "./src/lock.ts";
+export { acquireSemaphore, DistributedSemaphore } from "./src/semaphore.ts";
+export type { CommonLockOptions, LockOptions, SemaphoreOptions } from "./src/client/options.ts";
+export type { ServerAddress, ShardingStrategy } from "./src/client/servers.ts";
+
+// Connection and low-level calls.
+export { connect, Connection } from "./src/client/connection.ts";
+export type { ConnectionOptions, RequestOptions } from "./src/client/connection.ts";
+export {
+  acquire,
+  auth,
+  enqueue,
+  ping,
+  release,
+  renew,
+  semAcquire,
+  semEnqueue,
+  semRelease,
+  semRenew,
+  semWait,
+  stats,
+  wait,
+  waitForLock,
+} from "./src/client/low_level.ts";
+export type {
+  CallOptions,
+  EnqueueResult,
+  Grant,
+  IdleKeyInfo,
+  LeaseOptions,
+  LockInfo,
+  Requester,
+  SemaphoreInfo,
+  ServerStats,
+} from "./src/client/low_level.ts";
+
+// Errors.
+export {
+  AcquireTimeoutError,
+  AlreadyEnqueuedError,
+  AuthError,
+  ConnectionError,
+  DrainingError,
+  isRetryable,
+  LeaseExpiredError,
+  LeaseLostError,
+  LimitMismatchError,
+  LockError,
+  MaxLocksError,
+  MaxWaitersError,
+  NotEnqueuedError,
+  NotLeaderError,
+  ProtocolError,
+} from "./src/errors.ts";
+
+// Sharding, fencing, transports.
 export { crc32, stableHashShard } from "./src/protocol/crc32.ts";
 export { fenceFromToken } from "./src/protocol/fence.ts";
 export type {

@@ -127,10 +127,8 @@ function main(args: string[]): void {
   console.log(`built ${pkg.name}@${version} in ${relative(root, outDir)}/`);
 
   // Test data the compiled tests read next to themselves.
-  for (const dir of ["scenarios", "fixtures"]) {
-    cpSync(join(root, "tests", "conformance", dir), join(esmDir, "tests", "conformance", dir), {
-      recursive: true,
-    });
+  for (const dir of ["conformance/scenarios", "conformance/fixtures", "transport/fixtures"]) {
+    cpSync(join(root, "tests", dir), join(esmDir, "tests", dir), { recursive: true });
   }
 
   if (!skipTests) {

@@ -1,0 +1,302 @@
+/**
+ * The high-level distributed lock: one connection per lock object, blocking or two-phase
+ * acquisition, background lease renewal, keepalive, loss detection and `await using`.
+ *
+ * @module
+ */
+
+import { AcquireTimeoutError } from "./errors.ts";
+import * as low from "./client/low_level.ts";
+import { LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
+import type { LeaseOps, SignalOption } from "./client/_lease_holder.ts";
+import { resolveLeaseOptions, wholeSeconds } from "./client/options.ts";
+import type { LockOptions, ResolvedLeaseOptions } from "./client/options.ts";
+
+export type { SignalOption } from "./client/_lease_holder.ts";
+
+function lockOps(o: ResolvedLeaseOptions): LeaseOps {
+  const lease = o.leaseTtlS === undefined ? {} : { leaseTtlS: o.leaseTtlS };
+  return {
+    noun: "lock",
+    acquire: (conn, t, signal) => low.acquire(conn, o.key, t, { ...lease, signal }),
+    enqueue: (conn, signal) => low.enqueue(conn, o.key, { ...lease, signal }),
+    wait: (conn, t, signal) => low.wait(conn, o.key, t, { signal }),
+    renew: (conn, token) => low.renew(conn, o.key, token, o.leaseTtlS),
+    release: (conn, token, signal) => low.release(conn, o.key, token, { signal }),
+  };
+}
+
+/**
+ * A distributed lock on one key of a dflockd server (chosen among `servers` by sharding).
+ *
+ * The object connects lazily on {@linkcode DistributedLock.acquire} or
+ * {@linkcode DistributedLock.enqueue} (authenticating first when `authToken` is set), renews
+ * the lease in the background every `lease * renewRatio` seconds, pings when the connection
+ * would otherwise stay silent longer than `keepaliveIntervalMs`, and closes the connection on
+ * release. Losing the lease aborts {@linkcode DistributedLock.signal} with `LeaseLostError`
+ * and calls `onLockLost` once.
+ *
+ * @example Run a critical section
+ * ```ts ignore
+ * import { DistributedLock } from "@dflock/dflock";
+ *
+ * const lock = new DistributedLock({ key: "my-resource" });
+ * await lock.withLock(async (_lock, signal) => {
+ *   // critical section; `signal` aborts if the lease is lost
+ * });
+ * ```
+ *
+ * @example Manual acquire and release
+ * ```ts ignore
+ * import { DistributedLock } from "@dflock/dflock";
+ *
+ * const lock = new DistributedLock({ key: "my-resource", acquireTimeoutS: 10, leaseTtlS: 20 });
+ * if (await lock.acquire()) {
+ *   try {
+ *     // critical section
+ *   } finally {
+ *     await lock.release();
+ *   }
+ * }
+ * ```
+ */
+export class DistributedLock implements AsyncDisposable {
+  readonly #holder: LeaseHolder;
+
+  /**
+   * Creates the lock object; nothing is sent until `acquire()` or `enqueue()`.
+   *
+   * @param options Key, timeouts, servers, TLS, auth and callbacks.
+   * @throws {TypeError} On a missing or malformed key or server entry.
+   * @throws {RangeError} On out-of-range timeouts, leases, ratios or ports.
+   *
+   * @example Three shards, custom lease
+   * ```ts ignore
+   * const lock = new DistributedLock({
+   *   key: "jobs/nightly",
+   *   leaseTtlS: 60,
+   *   servers: ["10.0.0.1:6388", "10.0.0.2:6388", "10.0.0.3:6388"],
+   * });
+   * ```
+   */
+  constructor(options: LockOptions) {
+    const resolved = resolveLeaseOptions(options);
+    this.#holder = new LeaseHolder(resolved, lockOps(resolved));
+  }
+
+  /** The key. */
+  get key(): string {
+    return this.#holder.key;
+  }
+
+  /** The token while the lock is held, else `undefined`. */
+  get token(): string | undefined {
+    return this.#holder.token;
+  }
+
+  /** The lease in seconds the server last reported while held, else `undefined`. */
+  get lease(): number | undefined {
+    return this.#holder.lease;
+  }
+
+  /**
+   * The fencing number of the held token (its first 16 hex digits; meaningful on dflockd
+   * v2.1+ only, compare per key), else `undefined`.
+   */
+  get fence(): bigint | undefined {
+    return this.#holder.fence;
+  }
+
+  /**
+   * Aborted with `LeaseLostError` when the current lease is lost. A fresh signal is used for
+   * every acquisition; release and close do not abort it.
+   */
+  get signal(): AbortSignal {
+    return this.#holder.signal;
+  }
+
+  /**
+   * Acquires the lock, waiting up to `acquireTimeoutS` seconds.
+   *
+   * @param options `signal`: aborting closes this object's connection (the server drops the
+   * queue entry) and rejects with `signal.reason`.
+   * @returns `true` once held, `false` on timeout.
+   * @throws {LockError} When closed, already held or enqueued, or on a server error
+   * (`MaxLocksError`, `MaxWaitersError`, `AuthError`, `NotLeaderError` after 3 hops, ...).
+   * @throws {ConnectionError} When the server cannot be reached.
+   *
+   * @example Acquire with a deadline of our own
+   * ```ts ignore
+   * const ok = await lock.acquire({ signal: AbortSignal.timeout(5_000) });
+   * ```
+   */
+  acquire(options: SignalOption = {}): Promise<boolean> {
+    return this.#holder.acquire(options.signal);
+  }
+
+  /**
+   * Releases the lock (`r`) and closes the connection. Only queued: just closes the
+   * connection. Not held: does nothing.
+   *
+   * @param options `signal` to stop waiting for the answer.
+   * @returns Resolves once released.
+   * @throws {LeaseLostError} Once, when the lease had been lost before this call.
+   * @throws {LockError} When the server refuses the release (the lease expired).
+   * @throws {ConnectionError} When the connection fails.
+   *
+   * @example Release the lock
+   * ```ts ignore
+   * await lock.release();
+   * ```
+   */
+  release(options: SignalOption = {}): Promise<void> {
+    return this.#holder.release(options.signal);
+  }
+
+  /**
+   * Two-phase step 1: joins the key's FIFO queue (`e`) without blocking. With `"acquired"`
+   * the lock is held at once and renewal runs.
+   *
+   * @param options `signal`.
+   * @returns `"acquired"` or `"queued"`.
+   * @throws {LockError} When closed, already held or enqueued, or on a server error.
+   * @throws {ConnectionError} When the server cannot be reached.
+   *
+   * @example Notify between queueing and blocking
+   * ```ts ignore
+   * const status = await lock.enqueue();
+   * notifyExternalSystem(status);
+   * if (await lock.wait(10)) await lock.release();
+   * ```
+   */
+  enqueue(options: SignalOption = {}): Promise<"acquired" | "queued"> {
+    return this.#holder.enqueue(options.signal);
+  }
+
+  /**
+   * Two-phase step 2: blocks until the queued lock is granted (`w`). After `"acquired"` it
+   * returns `true` at once without a round trip. After a timeout the queue place is gone and
+   * the connection is closed; enqueue again to retry.
+   *
+   * @param timeoutS Seconds to wait (fractions round up). @default {acquireTimeoutS}
+   * @param options `signal`: aborting closes the connection and rejects with `signal.reason`.
+   * @returns `true` once held, `false` on timeout.
+   * @throws {NotEnqueuedError} Without a preceding `enqueue()`.
+   * @throws {LockError} When closed, or on a server error (`LeaseExpiredError`, ...).
+   * @throws {ConnectionError} When the connection was lost while queued.
+   *
+   * @example Two-phase with an explicit wait timeout
+   * ```ts ignore
+   * if ((await lock.enqueue()) === "queued") console.log("waiting");
+   * const granted = await lock.wait(30);
+   * ```
+   */
+  wait(timeoutS?: number, options: SignalOption = {}): Promise<boolean> {
+    const t = wholeSeconds(timeoutS ?? this.#holder.acquireTimeoutS, "timeoutS", 0);
+    return this.#holder.wait(t, options.signal);
+  }
+
+  /**
+   * Acquires, runs `fn`, and releases even when `fn` throws.
+   *
+   * @param fn The critical section; gets this lock and its {@linkcode DistributedLock.signal}.
+   * @param options `signal` to abort the acquire.
+   * @returns What `fn` returned.
+   * @throws {AcquireTimeoutError} When the lock was not acquired within `acquireTimeoutS`.
+   * @throws {LeaseLostError} When `fn` returned but the lease was lost meanwhile.
+   * @throws {unknown} What `fn` threw (after releasing).
+   *
+   * @example Guard a fetch with the lease signal
+   * ```ts ignore
+   * const n = await lock.withLock(async (_lock, signal) => {
+   *   const res = await fetch("https://example.com/work", { signal });
+   *   return res.status;
+   * });
+   * ```
+   */
+  withLock<T>(
+    fn: (lock: DistributedLock, signal: AbortSignal) => T | Promise<T>,
+    options: SignalOption = {},
+  ): Promise<T> {
+    return runWithLease(
+      this.#holder,
+      `lock "${this.key}"`,
+      () => fn(this, this.signal),
+      options.signal,
+    );
+  }
+
+  /**
+   * Stops renewing and closes the connection without releasing (the server auto-releases
+   * the lock when configured to). Later `acquire()`/`enqueue()` calls throw. Idempotent.
+   *
+   * @returns Resolves once the connection is closed.
+   *
+   * @example Close without releasing
+   * ```ts ignore
+   * await lock.close();
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#holder.close();
+  }
+
+  /**
+   * Releases (quietly when already released or lost) and closes: `await using` support.
+   *
+   * @returns Resolves once done.
+   * @throws {LockError} When the server refused the release for another reason.
+   *
+   * @example Scope-bound release
+   * ```ts ignore
+   * {
+   *   await using held = new DistributedLock({ key: "k" });
+   *   await held.acquire();
+   * } // released and closed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#holder.dispose();
+  }
+}
+
+/**
+ * Creates a {@linkcode DistributedLock} and acquires it, throwing on timeout: the one-call
+ * form for `await using`.
+ *
+ * @param key The key.
+ * @param options Lock options (without `key`) plus `signal`.
+ * @returns The held lock.
+ * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
+ * @throws {LockError} On server or connection errors.
+ * @throws {TypeError} On a malformed key or option.
+ * @throws {RangeError} On an out-of-range option.
+ *
+ * @example Hold a lock for a scope
+ * ```ts ignore
+ * import { acquireLock } from "@dflock/dflock";
+ *
+ * {
+ *   await using lock = await acquireLock("jobs/nightly", { servers: ["127.0.0.1:6388"] });
+ *   console.log(lock.token);
+ * } // released here
+ * ```
+ */
+export async function acquireLock(
+  key: string,
+  options: Omit<LockOptions, "key"> & SignalOption = {},
+): Promise<DistributedLock> {
+  const { signal, ...rest } = options;
+  const lock = new DistributedLock({ ...rest, key });
+  try {
+    if (!await lock.acquire({ signal })) {
+      throw new AcquireTimeoutError(
+        `Cannot acquire lock "${key}": timed out after ${options.acquireTimeoutS ?? 10} s`,
+      );
+    }
+  } catch (err) {
+    await lock.close();
+    throw err;
+  }
+  return lock;
+}
