@@ -35,7 +35,7 @@ export { acquireLock, DistributedLock } from "./src/lock.ts";
 export type { SignalOption } from "./src/lock.ts";
 export { acquireSemaphore, DistributedSemaphore } from "./src/semaphore.ts";
 export type { CommonLockOptions, LockOptions, SemaphoreOptions } from "./src/client/options.ts";
-export type { ServerAddress, ShardingStrategy } from "./src/client/servers.ts";
+export type { ServerAddress, ServerListOptions, ShardingStrategy } from "./src/client/servers.ts";
 
 // Connection and low-level calls.
 export { connect, Connection } from "./src/client/connection.ts";
@@ -88,6 +88,8 @@ export {
 } from "./src/errors.ts";
 
 // Sharding, fencing, transports.
+export { COMMAND, STATUS } from "./src/protocol/commands.ts";
+export type { Command, Status } from "./src/protocol/commands.ts";
 export { crc32, stableHashShard } from "./src/protocol/crc32.ts";
 export { fenceFromToken } from "./src/protocol/fence.ts";
 export type {

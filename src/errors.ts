@@ -16,6 +16,8 @@ export class LockError extends Error {
   readonly code: string;
 
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param code Wire status or local code.
    * @param options Standard error options (`cause`).
@@ -30,6 +32,8 @@ export class LockError extends Error {
 /** The transport failed: connect refused or timed out, reset, or closed mid-request. */
 export class ConnectionError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options; `cause` carries the platform error.
    */
@@ -45,6 +49,8 @@ export class ProtocolError extends LockError {
   readonly line: string | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param line The raw line that could not be understood.
    * @param options Standard error options.
@@ -59,6 +65,8 @@ export class ProtocolError extends LockError {
 /** The server answered `timeout`, or a blocking acquire ran out of time. */
 export class AcquireTimeoutError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -71,6 +79,8 @@ export class AcquireTimeoutError extends LockError {
 /** Authentication failed (`error_auth`, or any non-`ok` answer to `auth`). */
 export class AuthError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -83,6 +93,8 @@ export class AuthError extends LockError {
 /** The server already tracks its maximum number of keys (`error_max_locks`). */
 export class MaxLocksError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -95,6 +107,8 @@ export class MaxLocksError extends LockError {
 /** The key's wait queue is full (`error_max_waiters`). */
 export class MaxWaitersError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -107,6 +121,8 @@ export class MaxWaitersError extends LockError {
 /** The key exists with another limit (`error_limit_mismatch`). */
 export class LimitMismatchError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -119,6 +135,8 @@ export class LimitMismatchError extends LockError {
 /** `wait` without a pending `enqueue` on this connection (`error_not_enqueued`). */
 export class NotEnqueuedError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -131,6 +149,8 @@ export class NotEnqueuedError extends LockError {
 /** A second `enqueue` on the same key before `wait` (`error_already_enqueued`). */
 export class AlreadyEnqueuedError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -143,6 +163,8 @@ export class AlreadyEnqueuedError extends LockError {
 /** The grant's lease ran out before `wait` collected it (`error_lease_expired`). */
 export class LeaseExpiredError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -158,6 +180,8 @@ export class LeaseLostError extends LockError {
   readonly key: string;
 
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param key The key whose lease was lost.
    * @param options Standard error options; `cause` carries what made it fail.
@@ -172,6 +196,8 @@ export class LeaseLostError extends LockError {
 /** The server is shutting down and did not run the request (`error_draining`, newer servers). */
 export class DrainingError extends LockError {
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param options Standard error options.
    */
@@ -187,6 +213,8 @@ export class NotLeaderError extends LockError {
   readonly leader: string | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param message Human-readable description.
    * @param leader The leader's `host:port`, if known.
    * @param options Standard error options.

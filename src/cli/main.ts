@@ -17,6 +17,9 @@ import { isMainModule } from "../transport/entry.ts";
 import { args, exit, writeStderr } from "../transport/process.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { runServe, type StartServer } from "./serve.ts";
+
+export type { CliIo, StopSignal } from "./io.ts";
+export type { ServerHandle, StartServer } from "./serve.ts";
 import { versionLine } from "./version.ts";
 
 /** The top-level help text. */

@@ -11,32 +11,47 @@ import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
 
 /** One held or contended lock (limit 1). Keys are byte strings. */
 export interface LockStats {
+  /** The key (byte string). */
   key: string;
+  /** Id of the connection the holder was granted to; 0 without a holder. */
   ownerConnId: number;
+  /** Seconds until the holder's lease expires, never below 0; 0 without a holder. */
   leaseExpiresInS: number;
+  /** Queued waiters. */
   waiters: number;
 }
 
 /** One held or contended semaphore (limit > 1). */
 export interface SemaphoreStats {
+  /** The key (byte string). */
   key: string;
+  /** The semaphore's limit. */
   limit: number;
+  /** Current holders. */
   holders: number;
+  /** Queued waiters. */
   waiters: number;
 }
 
 /** One idle key. */
 export interface IdleStats {
+  /** The key (byte string). */
   key: string;
+  /** Seconds since the key's last activity. */
   idleS: number;
 }
 
 /** Everything `stats` reports. */
 export interface StatsSnapshot {
+  /** Open client connections, including the one asking. */
   connections: number;
+  /** Limit-1 keys with a holder or waiters. */
   locks: LockStats[];
+  /** Limit > 1 keys with holders or waiters. */
   semaphores: SemaphoreStats[];
+  /** Limit-1 keys with neither. */
   idleLocks: IdleStats[];
+  /** Limit > 1 keys with neither. */
   idleSemaphores: IdleStats[];
 }
 
