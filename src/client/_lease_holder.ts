@@ -187,7 +187,7 @@ export class LeaseHolder {
         }
         throw err;
       }
-    }, { signal });
+    }, { signal, cluster: this.#o.cluster });
   }
 
   // ---- acquisition --------------------------------------------------------------------------

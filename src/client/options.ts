@@ -76,6 +76,8 @@ export interface ResolvedLeaseOptions {
   readonly acquireTimeoutS: number;
   readonly leaseTtlS: number | undefined;
   readonly servers: readonly ServerEndpoint[];
+  /** The servers form one cluster. */
+  readonly cluster: boolean;
   readonly shardingStrategy: ShardingStrategy;
   readonly renewRatio: number;
   readonly tls: boolean | TlsConnectOptions | undefined;
@@ -179,6 +181,7 @@ export function resolveLeaseOptions(options: CommonLockOptions): ResolvedLeaseOp
     acquireTimeoutS,
     leaseTtlS,
     servers: resolveServers(options),
+    cluster: options.cluster === true,
     shardingStrategy,
     renewRatio,
     tls: options.tls,

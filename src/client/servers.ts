@@ -46,6 +46,15 @@ export interface ServerListOptions {
   host?: string;
   /** Shorthand for a single server's port (ignored when `servers` is given). */
   port?: number;
+  /**
+   * The servers are the members of one dflockd Raft cluster rather than independent shards.
+   * A cluster member that answers `error_draining` is left for the next member. Independent
+   * shards never hand a key to another shard: a draining shard is retried itself after a pause,
+   * because a holder may still hold the key there. Leader redirects (`error_not_leader`) are
+   * followed either way, since only cluster members send them.
+   * @default {false}
+   */
+  cluster?: boolean;
 }
 
 /**
@@ -168,12 +177,14 @@ export function shardIndex(
 /**
  * Where to go after a redirect-type failure, or `undefined` when `err` is not one.
  *
- * `error_not_leader <addr>` with a configured address goes there; a bare `error_not_leader`, an
- * unknown leader address or `error_draining` goes to the next server in list order (wrapping).
+ * `error_not_leader <addr>` with a configured address goes there; a bare `error_not_leader` or an
+ * unknown leader address goes to the next server in list order (wrapping). `error_draining` goes
+ * to the next member of a cluster, and back to the same server for independent shards.
  *
  * @param err The failure.
  * @param servers The configured servers.
  * @param current The index that failed.
+ * @param cluster Whether the servers form one cluster.
  * @returns The next index to try, or `undefined`.
  *
  * @example A bare redirect moves on
@@ -185,6 +196,7 @@ export function redirectTarget(
   err: unknown,
   servers: readonly ServerEndpoint[],
   current: number,
+  cluster = false,
 ): number | undefined {
   if (err instanceof NotLeaderError) {
     if (err.leader !== undefined) {
@@ -193,7 +205,7 @@ export function redirectTarget(
     }
     return (current + 1) % servers.length;
   }
-  if (err instanceof DrainingError) return (current + 1) % servers.length;
+  if (err instanceof DrainingError) return cluster ? (current + 1) % servers.length : current;
   return undefined;
 }
 
@@ -205,6 +217,8 @@ export interface FollowRedirectsOptions {
   maxHops?: number;
   /** Pause before a hop, in ms; called per hop. @default {50-200 ms, uniformly random} */
   backoffMs?: () => number;
+  /** The servers form one cluster (see {@linkcode ServerListOptions.cluster}). @default {false} */
+  cluster?: boolean;
 }
 
 function randomUnit(): number {
@@ -267,7 +281,7 @@ export async function followRedirects<T>(
     try {
       return await attempt(index);
     } catch (err) {
-      const next = redirectTarget(err, servers, index);
+      const next = redirectTarget(err, servers, index, options.cluster);
       if (next === undefined || hop >= maxHops) throw err;
       await pause(backoffMs(), options.signal);
       index = next;

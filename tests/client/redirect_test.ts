@@ -36,7 +36,7 @@ describe("leader redirects", () => {
     });
   });
 
-  test("bare error_not_leader, unknown leader, error_draining: next listed server", async () => {
+  test("bare error_not_leader, unknown leader, draining cluster member: next listed server", async () => {
     await withServer({}, async (server, real) => {
       for (
         const step of ["error_not_leader\n", "error_not_leader 10.255.0.1:6388\n", {
@@ -47,6 +47,7 @@ describe("leader redirects", () => {
         const lock = new DistributedLock({
           key: "nx",
           servers: [address(peer), real],
+          cluster: true,
           shardingStrategy: first,
         });
         try {
@@ -57,6 +58,30 @@ describe("leader redirects", () => {
         } finally {
           await lock.close();
         }
+      }
+    });
+  });
+
+  test("a draining shard is retried itself, never another shard", async () => {
+    await withServer({}, async (server, real) => {
+      let answered = 0;
+      await using peer = await startScriptedPeer([
+        () => answered++ === 0 ? { end: "error_draining\n" } : "error_max_locks\n",
+      ]);
+      const lock = new DistributedLock({
+        key: "sh",
+        servers: [address(peer), real],
+        shardingStrategy: first,
+      });
+      try {
+        await assert.rejects(
+          lock.acquire(),
+          (err) => err instanceof Error && /max locks/.test(err.message),
+        );
+        assert.equal(peer.requests.length, 2, "the second attempt went to the same shard");
+        assert.equal(isHeld(server, "sh"), false, "the key never moved to the other shard");
+      } finally {
+        await lock.close();
       }
     });
   });
