@@ -41,6 +41,42 @@ export function byteStringToBytes(s: string): Uint8Array {
   return out;
 }
 
+/** Size of each {@linkcode ByteStringSlab} buffer. */
+const SLAB_BYTES = 65536;
+
+/**
+ * Encodes byte strings into consecutive slices of large buffers, so that many small
+ * results share one `ArrayBuffer` instead of allocating one each (cheaper to create, and
+ * cheaper for runtimes that hand the bytes to the OS). A slice is never written again once
+ * returned: when a buffer is full a new one is started, and the old one lives on only as
+ * long as slices of it are referenced.
+ */
+export class ByteStringSlab {
+  #buffer = new Uint8Array(SLAB_BYTES);
+  #pos = 0;
+
+  /**
+   * Converts a byte string to bytes (each char's low 8 bits), like
+   * {@linkcode byteStringToBytes}.
+   *
+   * @param s A byte string.
+   * @returns The bytes: a slice of a shared buffer (a fresh array when `s` is large).
+   */
+  encode(s: string): Uint8Array {
+    const len = s.length;
+    if (len > SLAB_BYTES >> 4) return byteStringToBytes(s);
+    if (this.#pos + len > SLAB_BYTES) {
+      this.#buffer = new Uint8Array(SLAB_BYTES);
+      this.#pos = 0;
+    }
+    const buffer = this.#buffer;
+    const start = this.#pos;
+    for (let i = 0; i < len; i++) buffer[start + i] = s.charCodeAt(i);
+    this.#pos = start + len;
+    return buffer.subarray(start, start + len);
+  }
+}
+
 /**
  * Number of bytes the UTF-8 encoding of `text` takes (a lone surrogate counts as the
  * 3-byte U+FFFD, like `TextEncoder`).

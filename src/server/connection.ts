@@ -14,7 +14,7 @@ import {
 } from "../protocol/line_decoder.ts";
 import { parseRequest, type Request } from "../protocol/request.ts";
 import { formatStats } from "../protocol/stats.ts";
-import { byteStringToBytes } from "../protocol/utf8.ts";
+import { ByteStringSlab } from "../protocol/utf8.ts";
 import type { Transport } from "../transport/types.ts";
 import { Holder, type LockTable, type TableConn, Waiter } from "./lock_table.ts";
 
@@ -57,6 +57,9 @@ const EV_NONE = 0;
 const EV_GRANTED = 1;
 const EV_TIMEOUT = 2;
 const EV_DRAIN = 3;
+
+/** Encodes responses; shared by all connections (every call returns its own bytes). */
+const slab = new ByteStringSlab();
 
 const READ_EOF: unique symbol = Symbol("eof");
 type ReadResult = string | typeof LINE_TOO_LONG | typeof READ_EOF;
@@ -118,6 +121,8 @@ export class Connection {
   #event = EV_NONE;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
   #waitUntil = 0;
+  /** The clock reading taken for the request answered last (ms). */
+  #now = 0;
 
   /**
    * @param transport The accepted connection.
@@ -210,9 +215,10 @@ export class Connection {
   async #readMore(): Promise<ReadResult> {
     const dec = this.#decoder;
     let line: ReturnType<LineDecoder["nextLine"]>;
-    await this.#flush();
-    this.#readDeadline = this.#host.now() + this.#host.readTimeoutMs;
-    this.#armTimer(this.#readDeadline);
+    await this.#flush(this.#now);
+    const now = this.#host.now();
+    this.#readDeadline = now + this.#host.readTimeoutMs;
+    this.#armTimer(this.#readDeadline, now);
     try {
       for (;;) {
         if (this.#closing) return READ_EOF;
@@ -260,11 +266,17 @@ export class Connection {
 
   // ---- deadlines ----
 
-  #armTimer(at: number): void {
+  /**
+   * Makes sure the deadline timer fires no later than `at`.
+   *
+   * @param at The deadline (ms).
+   * @param now The current time (ms).
+   */
+  #armTimer(at: number, now: number): void {
     if (at >= this.#timerAt) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    const delay = Math.min(Math.max(0, at - this.#host.now()), MAX_TIMER_MS);
+    const delay = Math.min(Math.max(0, at - now), MAX_TIMER_MS);
     this.#timer = setTimeout(this.#onTimer, delay);
   }
 
@@ -278,7 +290,7 @@ export class Connection {
         void this.#finish();
         return;
       }
-      this.#armTimer(this.#writeDeadline);
+      this.#armTimer(this.#writeDeadline, now);
     }
     if (this.#readDeadline !== 0) {
       if (now >= this.#readDeadline) {
@@ -286,23 +298,28 @@ export class Connection {
         void this.#readTimedOut();
         return;
       }
-      this.#armTimer(this.#readDeadline);
+      this.#armTimer(this.#readDeadline, now);
     }
   };
 
   // ---- writing ----
 
-  async #flush(): Promise<void> {
+  /**
+   * Sends the pending answers.
+   *
+   * @param now A recent clock reading, where the write deadline starts.
+   */
+  async #flush(now: number): Promise<void> {
     const out = this.#out;
     if (out === "") return;
     this.#out = "";
-    const bytes = byteStringToBytes(out);
+    const bytes = slab.encode(out);
     const wt = this.#host.writeTimeoutMs;
     if (wt > 0) {
-      this.#writeDeadline = this.#host.now() + wt;
+      this.#writeDeadline = now + wt;
       // A timer firing up to one write timeout late is good enough; this avoids re-arming
       // the timer for every response.
-      if (this.#timerAt > this.#writeDeadline + wt) this.#armTimer(this.#writeDeadline);
+      if (this.#timerAt > this.#writeDeadline + wt) this.#armTimer(this.#writeDeadline, now);
     }
     try {
       await this.#writer.write(bytes);
@@ -315,7 +332,7 @@ export class Connection {
   async #failAndClose(line: string, delayMs: number): Promise<void> {
     this.#out += line + LF;
     try {
-      await this.#flush();
+      await this.#flush(this.#host.now());
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     } catch {
       // The peer is gone; closing anyway.
@@ -342,16 +359,19 @@ export class Connection {
       if (!this.#authed) {
         if (req.type === "auth" && constantTimeEqual(req.secret, host.authSecret!)) {
           this.#authed = true;
+          this.#now = host.now();
           this.#out += OK + LF;
           continue;
         }
         return await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
       }
-      let answer = this.#execute(req);
+      // One clock reading per request: the table's `now` and the answer's write deadline.
+      this.#now = host.now();
+      let answer = this.#execute(req, this.#now);
       if (answer === null) answer = await this.#block(req);
       if (answer === null) return; // peer gone while blocked
       this.#out += answer + LF;
-      if (this.#out.length >= FLUSH_BYTES) await this.#flush();
+      if (this.#out.length >= FLUSH_BYTES) await this.#flush(this.#now);
     }
   }
 
@@ -359,7 +379,7 @@ export class Connection {
     if (this.#closing || this.#finished) return;
     if (r === READ_EOF) {
       if (!this.#authed) await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
-      else await this.#flush().catch(() => {});
+      else await this.#flush(this.#host.now()).catch(() => {});
       return;
     }
     this.#closing = true;
@@ -371,13 +391,17 @@ export class Connection {
     return prefix + " " + h.token + " " + leaseSeconds(h.leaseMs, this.#host.defaultLeaseS);
   }
 
-  /** Runs a request; `null` means it has to block on `this.#blocked`. */
-  #execute(req: Request): string | null {
+  /**
+   * Runs a request; `null` means it has to block on `this.#blocked`.
+   *
+   * @param req The request.
+   * @param now The current time (ms).
+   */
+  #execute(req: Request, now: number): string | null {
     const host = this.#host;
     const table = host.table;
     switch (req.type) {
       case "acquire": {
-        const now = host.now();
         const mode = req.timeoutMs <= 0 ? "timeout" : host.isDraining() ? "error" : "queue";
         const r = table.acquire(
           this.#state,
@@ -396,13 +420,12 @@ export class Connection {
         return r;
       }
       case "enqueue": {
-        const r = table.enqueue(this.#state, req.key, req.limit, req.leaseMs, host.now());
+        const r = table.enqueue(this.#state, req.key, req.limit, req.leaseMs, now);
         if (r instanceof Holder) return this.#okLine(r, STATUS.acquired);
         if (r instanceof Waiter) return STATUS.queued;
         return r;
       }
       case "wait": {
-        const now = host.now();
         const r = table.wait(this.#state, req.key, now);
         if (r instanceof Holder) return this.#okLine(r, OK);
         if (r instanceof Waiter) {
@@ -418,13 +441,13 @@ export class Connection {
         return r;
       }
       case "release":
-        return table.release(req.key, req.token, host.now()) ? OK : ERROR;
+        return table.release(req.key, req.token, now) ? OK : ERROR;
       case "renew": {
-        const lease = table.renew(req.key, req.token, req.leaseMs, host.now());
+        const lease = table.renew(req.key, req.token, req.leaseMs, now);
         return lease === null ? ERROR : OK + " " + Math.trunc(lease / 1000);
       }
       case "stats":
-        return OK + " " + formatStats(table.stats(host.now(), host.connectionCount()));
+        return OK + " " + formatStats(table.stats(now, host.connectionCount()));
       case "ping":
         return OK;
       default:
@@ -464,7 +487,7 @@ export class Connection {
     const table = this.#host.table;
     const isWait = req.type === "wait";
     try {
-      await this.#flush();
+      await this.#flush(this.#now);
       void this.#watch();
       while (this.#event === EV_NONE && !this.#eof && !this.#finished) await this.#sleep();
     } finally {
@@ -473,6 +496,7 @@ export class Connection {
       this.#blocked = null;
     }
     const now = this.#host.now();
+    this.#now = now;
     if (this.#event === EV_NONE) {
       // Peer closed (or reset) while blocked: drop the waiter at once.
       table.cancelWaiter(w, now);
