@@ -37,6 +37,15 @@ export { acquireSemaphore, DistributedSemaphore } from "./src/semaphore.ts";
 export type { CommonLockOptions, LockOptions, SemaphoreOptions } from "./src/client/options.ts";
 export type { ServerAddress, ServerListOptions, ShardingStrategy } from "./src/client/servers.ts";
 
+// LockApi: backend-neutral tryAcquire locks; DflockdLockApi runs them on dflockd.
+export { acquireWithRetry, DflockdLockApi, withLock } from "./src/lock_api.ts";
+export type {
+  AcquireWithRetryOptions,
+  DflockdLockApiOptions,
+  Lock,
+  LockApi,
+} from "./src/lock_api.ts";
+
 // Connection and low-level calls.
 export { connect, Connection } from "./src/client/connection.ts";
 export type { ConnectionOptions, RequestOptions } from "./src/client/connection.ts";

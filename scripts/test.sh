@@ -61,7 +61,7 @@ step fmt "$bin/deno" fmt --check
 step lint "$bin/deno" lint
 step check "$bin/deno" check mod.ts src tests scripts bench
 step check-protocol-pure "$bin/tsc" -p tsconfig.protocol.json
-step doc-lint "$bin/deno" doc --lint mod.ts src/server/mod.ts src/transport/mod.ts src/cli/main.ts
+step doc-lint "$bin/deno" doc --lint mod.ts src/server/mod.ts src/transport/mod.ts src/cli/main.ts src/testing.ts
 step publish-dry-run "$bin/deno" publish --dry-run --allow-dirty --quiet
 step test-deno "$bin/deno" test -A tests/
 step test-bun "$bin/bun" test --timeout 120000 ./tests/

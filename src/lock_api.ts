@@ -1,0 +1,26 @@
+/**
+ * The `LockApi`: a minimal, backend-neutral locking interface (`tryAcquire(key, ttlS)` without
+ * waiting, locks that expire by themselves), its dflockd implementation
+ * {@linkcode DflockdLockApi}, and the helpers {@linkcode withLock} and
+ * {@linkcode acquireWithRetry}. Test doubles live in `./testing.ts`.
+ *
+ * @example Guard work with a lock on dflockd
+ * ```ts ignore
+ * import { DflockdLockApi, withLock } from "@dflock/dflock";
+ *
+ * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
+ * const done = await withLock(lockApi, "counter:visits", 10, async () => {
+ *   await setCounterValue("visits", (await getCounterValue("visits")) + 1);
+ *   return true;
+ * });
+ * ```
+ *
+ * @module
+ */
+
+export type { Lock, LockApi } from "./lock_api/types.ts";
+export { DflockdLockApi } from "./lock_api/dflockd_lock_api.ts";
+export type { DflockdLockApiOptions } from "./lock_api/dflockd_lock_api.ts";
+export { withLock } from "./lock_api/with_lock.ts";
+export { acquireWithRetry } from "./lock_api/acquire_with_retry.ts";
+export type { AcquireWithRetryOptions } from "./lock_api/acquire_with_retry.ts";

@@ -1,0 +1,54 @@
+/**
+ * The lock guard pattern: take a lock, run a function, release.
+ *
+ * @module
+ */
+
+import type { LockApi } from "./types.ts";
+
+/**
+ * Takes the lock on `key` without waiting, runs `fn` while holding it, and releases it
+ * afterwards, also when `fn` throws.
+ *
+ * @param lockApi Where to take the lock.
+ * @param key The key.
+ * @param ttlS Seconds until the lock expires by itself.
+ * @param fn The guarded work.
+ * @returns What `fn` returned, or `undefined` when the lock was not acquired (`fn` did not run).
+ * @throws {unknown} What `fn` threw (after releasing), what `tryAcquire` threw, or what
+ * `release` threw when `fn` succeeded.
+ *
+ * @example Guard a resource
+ * ```ts ignore
+ * import { DflockdLockApi, withLock } from "@dflock/dflock";
+ *
+ * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
+ * const result = await withLock(lockApi, "resource:123", 30, async () => {
+ *   return await processResource();
+ * });
+ * if (result === undefined) console.log("busy, try later");
+ * ```
+ */
+export async function withLock<T>(
+  lockApi: LockApi,
+  key: string,
+  ttlS: number,
+  fn: () => T | Promise<T>,
+): Promise<T | undefined> {
+  if (typeof fn !== "function") throw new TypeError("fn must be a function");
+  const lock = await lockApi.tryAcquire(key, ttlS);
+  if (lock === undefined) return undefined;
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    try {
+      await lock.release();
+    } catch {
+      // The error of `fn` matters more than a failed release.
+    }
+    throw err;
+  }
+  await lock.release();
+  return result;
+}
