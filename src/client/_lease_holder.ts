@@ -22,6 +22,7 @@ import { ping } from "./low_level.ts";
 import type { EnqueueResult, Grant } from "./low_level.ts";
 import { followRedirects, shardIndex } from "./servers.ts";
 import type { ResolvedLeaseOptions } from "./options.ts";
+import { randomUnit } from "./_timing.ts";
 
 /** The wire operations of one kind of lease (lock or semaphore), bound to a key. */
 export interface LeaseOps {
@@ -38,12 +39,6 @@ type State = "idle" | "busy" | "queued" | "held" | "releasing";
 
 const MAX_TIMER_MS = 0x7fffffff;
 const RENEW_JITTER = 0.1;
-
-function randomUnit(): number {
-  const buf = new Uint32Array(1);
-  crypto.getRandomValues(buf);
-  return buf[0]! / 0x1_0000_0000;
-}
 
 function quietly(p: Promise<unknown> | undefined): Promise<void> {
   return p === undefined ? Promise.resolve() : p.then(() => {}, () => {});

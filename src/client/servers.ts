@@ -8,6 +8,7 @@
 
 import { DrainingError, NotLeaderError } from "../errors.ts";
 import { stableHashShard } from "../protocol/crc32.ts";
+import { pause, randomUnit } from "./_timing.ts";
 
 /** Default server host. */
 export const DEFAULT_SERVER_HOST = "127.0.0.1";
@@ -221,32 +222,8 @@ export interface FollowRedirectsOptions {
   cluster?: boolean;
 }
 
-function randomUnit(): number {
-  const buf = new Uint32Array(1);
-  crypto.getRandomValues(buf);
-  return buf[0]! / 0x1_0000_0000;
-}
-
 function defaultBackoffMs(): number {
   return 50 + randomUnit() * 150;
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

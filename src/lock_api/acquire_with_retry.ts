@@ -5,6 +5,7 @@
  */
 
 import type { Lock, LockApi } from "./types.ts";
+import { pause, randomUnit } from "../client/_timing.ts";
 
 /** Default number of `tryAcquire` calls. */
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -36,12 +37,6 @@ export interface AcquireWithRetryOptions {
   jitter?: boolean;
   /** Aborting stops retrying; the promise rejects with `signal.reason`. */
   signal?: AbortSignal;
-}
-
-function randomUnit(): number {
-  const buf = new Uint32Array(1);
-  crypto.getRandomValues(buf);
-  return buf[0]! / 0x1_0000_0000;
 }
 
 function nonNegative(value: unknown, name: string, fallback: number): number {
@@ -81,24 +76,6 @@ export function backoffDelayMs(
 ): number {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
   return jitter ? random() * ceiling : ceiling;
-}
-
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**
