@@ -16,6 +16,7 @@ import {
   parseGoInt,
 } from "../cli/go_flag.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { firstSettingViolation, type NumericSetting } from "./setting_rules.ts";
 
 /** Fully resolved server settings. Empty strings mean "not set" (as in Go). */
 export interface ResolvedConfig {
@@ -80,23 +81,10 @@ export type ReadTextFile = (path: string) => Promise<string>;
 /** Name of the program in the usage text (as the Go server prints it). */
 export const USAGE_PROGRAM = "dflockd";
 
-type NumberKey =
-  | "port"
-  | "defaultLeaseTtl"
-  | "leaseSweepInterval"
-  | "gcInterval"
-  | "gcMaxIdle"
-  | "maxLocks"
-  | "maxConnections"
-  | "maxWaiters"
-  | "readTimeout"
-  | "writeTimeout"
-  | "shutdownTimeout";
-
 interface Setting {
   flag: string;
   env: string;
-  key: NumberKey | "host" | "tlsCert" | "tlsKey" | "autoReleaseOnDisconnect" | "debug";
+  key: NumericSetting | "host" | "tlsCert" | "tlsKey" | "autoReleaseOnDisconnect" | "debug";
 }
 
 /** Flags with their environment variables, in the order of PROTOCOL.md 12.1. */
@@ -270,36 +258,6 @@ export function parseEnvInt(text: string): number | undefined {
   return typeof value === "number" ? value : undefined;
 }
 
-interface Rule {
-  flag: string;
-  key: NumberKey;
-  check: (value: number) => boolean;
-  expect: string;
-}
-
-const positive = (v: number): boolean => v > 0;
-const nonNegative = (v: number): boolean => v >= 0;
-
-/** Validation rules in the Go server's order (PROTOCOL.md 12.4). */
-const RULES: readonly Rule[] = [
-  { flag: "max-locks", key: "maxLocks", check: positive, expect: "> 0" },
-  { flag: "default-lease-ttl", key: "defaultLeaseTtl", check: positive, expect: "> 0" },
-  { flag: "lease-sweep-interval", key: "leaseSweepInterval", check: positive, expect: "> 0" },
-  { flag: "gc-interval", key: "gcInterval", check: positive, expect: "> 0" },
-  { flag: "read-timeout", key: "readTimeout", check: positive, expect: "> 0" },
-  { flag: "write-timeout", key: "writeTimeout", check: nonNegative, expect: ">= 0" },
-  { flag: "shutdown-timeout", key: "shutdownTimeout", check: nonNegative, expect: ">= 0" },
-  {
-    flag: "port",
-    key: "port",
-    check: (v) => v >= 0 && v <= 65535,
-    expect: "between 0 and 65535",
-  },
-  { flag: "max-connections", key: "maxConnections", check: nonNegative, expect: ">= 0" },
-  { flag: "max-waiters", key: "maxWaiters", check: nonNegative, expect: ">= 0" },
-  { flag: "gc-max-idle", key: "gcMaxIdle", check: positive, expect: "> 0" },
-];
-
 /**
  * Checks the settings in the Go server's order.
  *
@@ -307,11 +265,7 @@ const RULES: readonly Rule[] = [
  * @returns The first violation (`--max-locks must be > 0 (got 0)`), or `undefined`.
  */
 export function validateConfig(config: ResolvedConfig): string | undefined {
-  for (const rule of RULES) {
-    const value = config[rule.key];
-    if (!rule.check(value)) return `--${rule.flag} must be ${rule.expect} (got ${value})`;
-  }
-  return undefined;
+  return firstSettingViolation(config);
 }
 
 function configError(message: string): ServerConfigResult {

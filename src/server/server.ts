@@ -15,6 +15,7 @@ import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../t
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { LockTable } from "./lock_table.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { firstSettingViolation } from "./setting_rules.ts";
 import { createTokenGenerator } from "./token.ts";
 
 /** {@linkcode ServerOptions} with every default filled in and every value validated. */
@@ -86,81 +87,6 @@ export interface Server extends AsyncDisposable {
   stats(): StatsSnapshot;
 }
 
-type NumberKey =
-  | "port"
-  | "defaultLeaseTtl"
-  | "leaseSweepInterval"
-  | "gcInterval"
-  | "gcMaxIdle"
-  | "maxLocks"
-  | "maxConnections"
-  | "maxWaiters"
-  | "readTimeout"
-  | "writeTimeout"
-  | "shutdownTimeout";
-
-interface Rule {
-  flag: string;
-  key: NumberKey;
-  integer: boolean;
-  check: (v: number) => boolean;
-  expect: string;
-}
-
-const positive = (v: number): boolean => v > 0;
-const nonNegative = (v: number): boolean => v >= 0;
-
-/** Go's validation order (PROTOCOL.md 12.4). */
-const RULES: readonly Rule[] = [
-  { flag: "max-locks", key: "maxLocks", integer: true, check: positive, expect: "> 0" },
-  {
-    flag: "default-lease-ttl",
-    key: "defaultLeaseTtl",
-    integer: false,
-    check: positive,
-    expect: "> 0",
-  },
-  {
-    flag: "lease-sweep-interval",
-    key: "leaseSweepInterval",
-    integer: false,
-    check: positive,
-    expect: "> 0",
-  },
-  { flag: "gc-interval", key: "gcInterval", integer: false, check: positive, expect: "> 0" },
-  { flag: "read-timeout", key: "readTimeout", integer: false, check: positive, expect: "> 0" },
-  {
-    flag: "write-timeout",
-    key: "writeTimeout",
-    integer: false,
-    check: nonNegative,
-    expect: ">= 0",
-  },
-  {
-    flag: "shutdown-timeout",
-    key: "shutdownTimeout",
-    integer: false,
-    check: nonNegative,
-    expect: ">= 0",
-  },
-  {
-    flag: "port",
-    key: "port",
-    integer: true,
-    check: (v) => v >= 0 && v <= 65535,
-    expect: "between 0 and 65535",
-  },
-  {
-    flag: "max-connections",
-    key: "maxConnections",
-    integer: true,
-    check: nonNegative,
-    expect: ">= 0",
-  },
-  { flag: "max-waiters", key: "maxWaiters", integer: true, check: nonNegative, expect: ">= 0" },
-  { flag: "gc-max-idle", key: "gcMaxIdle", integer: false, check: positive, expect: "> 0" },
-];
-
 const stderrLog = (line: string): void => writeStderr(line + "\n");
 
 /**
@@ -199,17 +125,8 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     log: options.log ?? stderrLog,
     transport: options.transport,
   };
-  for (const rule of RULES) {
-    const v = r[rule.key];
-    if (typeof v !== "number" || Number.isNaN(v) || !rule.check(v)) {
-      throw new RangeError(`--${rule.flag} must be ${rule.expect} (got ${v})`);
-    }
-    if (rule.integer ? !Number.isSafeInteger(v) : !Number.isFinite(v)) {
-      throw new RangeError(
-        `--${rule.flag} must be ${rule.integer ? "an integer" : "finite"} (got ${v})`,
-      );
-    }
-  }
+  const violation = firstSettingViolation(r);
+  if (violation !== undefined) throw new RangeError(violation);
   if (r.tls === undefined && (r.tlsCert === undefined) !== (r.tlsKey === undefined)) {
     throw new TypeError("both --tls-cert and --tls-key must be given to enable TLS");
   }
