@@ -3,8 +3,8 @@
  *
  * ```sh
  * deno run -A src/cli/main.ts serve --port 6388
- * bun src/cli/main.ts serve --port 6388
- * node npm/esm/src/cli/main.js serve --port 6388
+ * bun src/cli/main.ts stats --server 127.0.0.1:6388
+ * node npm/esm/src/cli/main.js run --key nightly -- ./backup.sh
  * ```
  *
  * Importing this module has no side effects; {@linkcode main} runs the command line.
@@ -14,12 +14,16 @@
 
 import { serve } from "../server/mod.ts";
 import { isMainModule } from "../transport/entry.ts";
-import { args, exit, writeStderr } from "../transport/process.ts";
+import { args, exit, stdoutIsTty, writeStderr } from "../transport/process.ts";
 import { type CliIo, processIo } from "./io.ts";
+import { runDemo } from "./demo.ts";
+import { type RunDeps, runRun } from "./run.ts";
 import { runServe, type StartServer } from "./serve.ts";
+import { runStats } from "./stats.ts";
 
 export type { CliIo, StopSignal } from "./io.ts";
 export type { ServerHandle, StartServer } from "./serve.ts";
+export type { RunDeps } from "./run.ts";
 import { versionLine } from "./version.ts";
 
 /** The top-level help text. */
@@ -27,11 +31,17 @@ export const USAGE: string = `Usage: dflock <command> [flags]
 
 Commands:
   serve      run a dflockd-compatible lock server (flags as Go dflockd; serve -h lists them)
+  stats      show a server's locks, semaphores, waiters and idle keys
+  run        run a command while holding a distributed lock (a distributed flock)
+  demo       start a local server and show FIFO locks, semaphores and lease loss
   version    print the version
 
 Flags:
   -h, --help       show this help
   --version        print the version
+
+"dflock <command> --help" describes a command. Exit status 2 means a usage error, except for
+serve, which keeps the Go server's status 1 for a bad flag.
 `;
 
 /** Options for {@linkcode main}, for tests. */
@@ -40,6 +50,10 @@ export interface MainOptions {
   io?: CliIo;
   /** Starts the server for `serve`. @default {serve from src/server/mod.ts} */
   startServer?: StartServer;
+  /** Starts the command of `run`. @default {spawnChild from src/transport/process.ts} */
+  spawn?: RunDeps["spawn"];
+  /** `stats --watch` clears the screen between refreshes. @default {stdout is a terminal} */
+  clearScreen?: boolean;
 }
 
 /**
@@ -47,8 +61,9 @@ export interface MainOptions {
  *
  * @param argv Arguments after the script name (`["serve", "--port", "0"]`).
  * @param options Injected process facilities and server factory (tests only).
- * @returns The exit status: 0 on success, 1 on configuration or startup errors, 2 on an
- *   unknown or missing command.
+ * @returns The exit status: 0 on success, 1 on runtime errors, 2 on an unknown or missing
+ *   command or a usage error (`serve`: 1, as the Go server), and what each command documents
+ *   (`run` returns its command's status).
  */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo();
@@ -56,6 +71,14 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   switch (command) {
     case "serve":
       return await runServe(rest, io, options.startServer ?? serve);
+    case "stats":
+      return await runStats(rest, io, {
+        clearScreen: options.clearScreen ?? (options.io === undefined && stdoutIsTty()),
+      });
+    case "run":
+      return await runRun(rest, io, options.spawn === undefined ? {} : { spawn: options.spawn });
+    case "demo":
+      return await runDemo(rest, io);
     case "-h":
     case "-help":
     case "--help":

@@ -1,0 +1,254 @@
+/**
+ * `dflock stats`: asks dflockd servers for their `stats` and prints a table of held locks,
+ * semaphores, waiters and idle keys, or the raw JSON; `--watch` refreshes every second.
+ *
+ * @module
+ */
+
+import { connect } from "../client/connection.ts";
+import type { Connection } from "../client/connection.ts";
+import type { ServerEndpoint } from "../client/servers.ts";
+import type { IdleKeyInfo, ServerStats } from "../client/stats_types.ts";
+import { toServerStats } from "../client/stats_types.ts";
+import { LockError, ProtocolError } from "../errors.ts";
+import { COMMAND, STATUS } from "../protocol/commands.ts";
+import {
+  type ClientSettings,
+  clientSettings,
+  CONNECTION_FLAGS,
+  describeFailure,
+} from "./_client_flags.ts";
+import { boolFlag, type CommandSpec, numberFlag, parseOrExit, usageError } from "./_flags.ts";
+import type { CliIo } from "./io.ts";
+
+/** The `stats` subcommand: synopsis, flags and help text. */
+export const STATS_COMMAND: CommandSpec = {
+  name: "stats",
+  synopsis: "[--server host:port ...] [--json] [--watch]",
+  description:
+    "Prints what a dflockd server holds: locks (owner connection, lease left, waiters),\n" +
+    "semaphores (holders/limit, waiters) and idle keys. Several --server flags print one\n" +
+    "section per server.",
+  flags: [
+    {
+      name: "server",
+      kind: "strings",
+      placeholder: "host:port",
+      usage: "server to ask; repeat for several (default 127.0.0.1:6388)",
+    },
+    {
+      name: "json",
+      kind: "bool",
+      usage: "print the server's JSON object as sent, one line per server",
+    },
+    { name: "watch", kind: "bool", usage: "refresh every second until interrupted" },
+    ...CONNECTION_FLAGS,
+    { name: "count", kind: "int", min: 1, usage: "", hidden: true },
+    { name: "interval", kind: "number", min: 0.01, usage: "", hidden: true },
+  ],
+  epilog: "Exit status: 0 on success, 1 when a server cannot be reached or refuses, 2 on a\n" +
+    "usage error. --watch stops with 0 on SIGINT or SIGTERM.\n",
+};
+
+/** Options of {@linkcode runStats} (tests). */
+export interface StatsDeps {
+  /** Clear the screen between `--watch` refreshes. @default {false} */
+  clearScreen?: boolean;
+}
+
+/** Asks one server for its stats; returns the JSON text after `ok `. */
+async function fetchRaw(conn: Connection, signal: AbortSignal): Promise<string> {
+  const line = await conn.request(COMMAND.stats, "_", "", { signal });
+  const prefix = `${STATUS.ok} `;
+  if (line.startsWith(prefix)) return line.slice(prefix.length);
+  throw new LockError(`${conn.address} answered "${line}" to stats`, line.split(" ")[0]);
+}
+
+function seconds(s: number): string {
+  return `${s.toFixed(1)}s`;
+}
+
+/** Lays out rows under a header, left-aligned, two spaces apart. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ");
+  return [line(header), ...rows.map(line)].map((l) => `  ${l}\n`).join("");
+}
+
+function section(title: string, count: number, body: () => string): string {
+  return `${title} (${count})\n${count === 0 ? "  (none)\n" : body()}`;
+}
+
+/**
+ * Formats a stats snapshot as text tables.
+ *
+ * @param address The server's `host:port`.
+ * @param s The snapshot.
+ * @returns The text, ending in a newline.
+ *
+ * @example
+ * ```ts ignore
+ * io.writeStdout(formatStatsTable("127.0.0.1:6388", await stats(conn)));
+ * ```
+ */
+export function formatStatsTable(address: string, s: ServerStats): string {
+  const waiting = s.locks.reduce((n, l) => n + l.waiters, 0) +
+    s.semaphores.reduce((n, m) => n + m.waiters, 0);
+  const idle: (IdleKeyInfo & { kind: string })[] = [
+    ...s.idleLocks.map((i) => ({ ...i, kind: "lock" })),
+    ...s.idleSemaphores.map((i) => ({ ...i, kind: "semaphore" })),
+  ];
+  let out = `server ${address}: ${s.connections} connection${s.connections === 1 ? "" : "s"}, ` +
+    `${waiting} waiter${waiting === 1 ? "" : "s"}\n\n`;
+  out += section("locks", s.locks.length, () =>
+    table(
+      ["KEY", "OWNER CONN", "LEASE LEFT", "WAITERS"],
+      s.locks.map((l) => [
+        l.key,
+        l.ownerConnId === 0 ? "-" : String(l.ownerConnId),
+        l.ownerConnId === 0 ? "-" : seconds(l.leaseExpiresInS),
+        String(l.waiters),
+      ]),
+    ));
+  out += "\n";
+  out += section("semaphores", s.semaphores.length, () =>
+    table(
+      ["KEY", "HOLDERS", "WAITERS"],
+      s.semaphores.map((m) => [m.key, `${m.holders}/${m.limit}`, String(m.waiters)]),
+    ));
+  out += "\n";
+  out += section(
+    "idle keys",
+    idle.length,
+    () => table(["KEY", "TYPE", "IDLE"], idle.map((i) => [i.key, i.kind, seconds(i.idleS)])),
+  );
+  return out;
+}
+
+/** One open connection per server, opened on first use and reused by `--watch`. */
+class Servers {
+  readonly #settings: ClientSettings;
+  readonly #conns = new Map<string, Connection>();
+
+  constructor(settings: ClientSettings) {
+    this.#settings = settings;
+  }
+
+  async stats(server: ServerEndpoint, signal: AbortSignal): Promise<string> {
+    let conn = this.#conns.get(server.address);
+    if (conn === undefined) {
+      conn = await connect({
+        host: server.host,
+        port: server.port,
+        tls: this.#settings.tls,
+        authToken: this.#settings.authToken,
+        connectTimeoutMs: 5_000,
+        signal,
+      });
+      this.#conns.set(server.address, conn);
+    }
+    return await fetchRaw(conn, signal);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#conns.values()].map((c) => c.close()));
+    this.#conns.clear();
+  }
+}
+
+/**
+ * Runs `dflock stats`.
+ *
+ * @param argv Arguments after `stats`.
+ * @param io Process facilities.
+ * @param deps Terminal behaviour.
+ * @returns 0 on success (and after SIGINT/SIGTERM in `--watch`), 1 when a server cannot be
+ *   reached or answers with an error, 2 on a usage error.
+ */
+export async function runStats(
+  argv: readonly string[],
+  io: CliIo,
+  deps: StatsDeps = {},
+): Promise<number> {
+  const parsed = parseOrExit(STATS_COMMAND, argv, io);
+  if (typeof parsed === "number") return parsed;
+  if (parsed.rest.length > 0) {
+    return usageError(STATS_COMMAND, `unexpected argument ${JSON.stringify(parsed.rest[0])}`, io);
+  }
+  const settings = await clientSettings(parsed.values, io);
+  if ("usage" in settings) return usageError(STATS_COMMAND, settings.usage, io);
+  if ("failure" in settings) {
+    io.writeStderr(`dflock stats: ${settings.failure}\n`);
+    return 1;
+  }
+  const json = boolFlag(parsed.values, "json");
+  const watch = boolFlag(parsed.values, "watch");
+  const rounds = watch ? numberFlag(parsed.values, "count") ?? Infinity : 1;
+  const intervalMs = (numberFlag(parsed.values, "interval") ?? 1) * 1000;
+
+  const stop = new AbortController();
+  const removers = watch
+    ? [
+      io.onSignal("SIGINT", () => stop.abort()),
+      io.onSignal("SIGTERM", () => stop.abort()),
+    ]
+    : [];
+  const servers = new Servers(settings);
+  try {
+    for (let round = 0; round < rounds && !stop.signal.aborted; round++) {
+      if (round > 0) {
+        await sleep(intervalMs, stop.signal);
+        if (stop.signal.aborted) break;
+      }
+      let out = "";
+      if (watch && !json) {
+        out += deps.clearScreen === true ? "\x1b[H\x1b[2J" : round > 0 ? "\n" : "";
+        out += `every ${intervalMs / 1000}s, ${new Date().toISOString()}\n\n`;
+      }
+      for (const [n, server] of settings.servers.entries()) {
+        let raw: string;
+        try {
+          raw = await servers.stats(server, stop.signal);
+        } catch (error) {
+          if (stop.signal.aborted) return 0;
+          io.writeStdout(out);
+          io.writeStderr(`dflock stats: ${describeFailure(error)}\n`);
+          return 1;
+        }
+        if (json) {
+          out += `${raw}\n`;
+          continue;
+        }
+        let snapshot: ServerStats;
+        try {
+          snapshot = toServerStats(JSON.parse(raw) as Record<string, unknown>);
+        } catch (error) {
+          const reason = error instanceof ProtocolError ? error.message : "not JSON";
+          io.writeStderr(`dflock stats: bad stats reply from ${server.address}: ${reason}\n`);
+          return 1;
+        }
+        if (n > 0) out += "\n";
+        out += formatStatsTable(server.address, snapshot);
+      }
+      io.writeStdout(out);
+    }
+    return 0;
+  } finally {
+    for (const remove of removers) remove();
+    await servers.close();
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
