@@ -245,10 +245,11 @@ class DflockServer implements Server {
         const id = ++this.#nextId;
         const conn = new Connection(transport, id, this.#host);
         this.#conns.add(conn);
-        if (debug) this.#options.log(`connection ${id} from ${formatAddr(transport.remoteAddr)}`);
+        const peer = debug ? formatAddr(transport.remoteAddr) : "";
+        if (debug) this.#options.log(`connection ${id} from ${peer}`);
         void conn.run().then(() => {
           this.#conns.delete(conn);
-          if (debug) this.#options.log(`connection ${id} closed`);
+          if (debug) this.#options.log(`connection ${id} closed (${peer})`);
           this.#checkDrained();
         });
       }
