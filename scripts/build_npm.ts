@@ -6,8 +6,13 @@
  * 2. writes `npm/package.json` from `deno.json` (name `dflock`, version, `exports` with types
  *    for every subpath, `bin`, `engines`, `files`), and checks that its exports match
  *    `deno.json`'s;
- * 3. copies README.md and LICENSE;
- * 4. runs the test suite with `node --test` against the build (skip with `--no-test`).
+ * 3. copies README.md and LICENSE, and gives the `bin` script a `#!/usr/bin/env node` line and
+ *    the executable bit;
+ * 4. runs `npm pack --dry-run --json` and fails if the packed file list holds anything a user
+ *    does not need (tests, benchmarks, source maps, TypeScript sources, test data) or misses a
+ *    needed file (every export target, the bin target, README.md, LICENSE, package.json), or if a
+ *    packed module imports a relative path that is not packed; prints the file count and size;
+ * 5. runs the test suite with `node --test` against the build (skip with `--no-test`).
  *
  * Usage: `deno run -A scripts/build_npm.ts [version] [--no-test]`. Uses only `node:` builtins,
  * so Bun can run it as well.
@@ -17,6 +22,7 @@
 
 import { spawnSync } from "node:child_process";
 import {
+  chmodSync,
   cpSync,
   existsSync,
   readdirSync,
@@ -25,7 +31,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, posix, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -82,6 +88,115 @@ function checkExports(denoExports: Record<string, string>, pkg: Record<string, u
   }
 }
 
+/** Makes the `bin` target runnable as a command: a node shebang and the executable bit. */
+function makeExecutable(file: string): void {
+  const text = readFileSync(file, "utf8");
+  if (!text.startsWith("#!")) writeFileSync(file, `#!/usr/bin/env node\n${text}`);
+  chmodSync(file, 0o755);
+}
+
+/** Files in the npm package that a user never needs. */
+const UNWANTED: readonly RegExp[] = [
+  /(^|\/)tests?\//,
+  /(^|\/)bench\//,
+  /(^|\/)scripts\//,
+  /(^|\/)scenarios\//,
+  /(^|\/)fixtures\//,
+  /(^|\/)\.test-output(\/|$)/,
+  /_test\.(js|d\.ts)$/,
+  /\.map$/,
+  /(?<!\.d)\.ts$/,
+  /(^|\/)(deno\.json|deno\.lock|tsconfig[^/]*\.json|package-lock\.json)$/,
+];
+
+interface PackedFile {
+  path: string;
+  size: number;
+  mode: number;
+}
+
+/** Relative module specifiers in a built `.js` or `.d.ts` file, outside comments. */
+function relativeImports(text: string): string[] {
+  const found: string[] = [];
+  // JSDoc examples mention `.ts` modules; only the code counts.
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g;
+  for (const match of code.matchAll(pattern)) found.push(match[1]!);
+  return found;
+}
+
+/**
+ * Runs `npm pack --dry-run --json` in `npm/` and checks the packed file list against what the
+ * package needs.
+ */
+function checkPackedFiles(pkg: Record<string, unknown>): void {
+  console.log("$ npm pack --dry-run --json (in npm/)");
+  const result = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+    cwd: outDir,
+    encoding: "utf8",
+    shell: process.platform === "win32",
+  });
+  if (result.status !== 0) {
+    throw new Error(
+      `npm pack --dry-run exited with ${result.status ?? result.signal}:\n` +
+        result.stderr,
+    );
+  }
+  const report = JSON.parse(result.stdout) as {
+    files: PackedFile[];
+    entryCount: number;
+    size: number;
+    unpackedSize: number;
+  }[];
+  const packed = report[0];
+  if (packed === undefined) throw new Error("npm pack --dry-run reported no package");
+  const paths = new Set(packed.files.map((f) => f.path));
+  const problems: string[] = [];
+
+  for (const path of paths) {
+    if (UNWANTED.some((re) => re.test(path))) problems.push(`packed but not needed: ${path}`);
+  }
+
+  const needed = ["package.json", "README.md", "LICENSE"];
+  const exports = pkg.exports as Record<string, { types: string; default: string } | string>;
+  for (const entry of Object.values(exports)) {
+    if (typeof entry === "string") needed.push(entry);
+    else needed.push(entry.types, entry.default);
+  }
+  const bin = pkg.bin as Record<string, string> | undefined;
+  for (const target of Object.values(bin ?? {})) needed.push(target);
+  for (const file of needed) {
+    const path = file.replace(/^\.\//, "");
+    if (!paths.has(path)) problems.push(`needed but not packed: ${path}`);
+  }
+  for (const target of Object.values(bin ?? {})) {
+    const path = target.replace(/^\.\//, "");
+    const mode = packed.files.find((f) => f.path === path)?.mode ?? 0;
+    if ((mode & 0o111) === 0) problems.push(`bin target not executable: ${path}`);
+  }
+
+  // Every relative import of a packed module must be packed too.
+  for (const path of paths) {
+    if (!path.endsWith(".js") && !path.endsWith(".d.ts")) continue;
+    const text = readFileSync(join(outDir, path), "utf8");
+    for (const specifier of relativeImports(text)) {
+      let target = posix.join(posix.dirname(path), specifier);
+      // Declarations keep `.ts` specifiers, which TypeScript resolves to the `.d.ts`.
+      if (path.endsWith(".d.ts")) target = target.replace(/(?<!\.d)\.[jt]s$/, ".d.ts");
+      if (!paths.has(target)) problems.push(`${path} imports ${specifier}, which is not packed`);
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new Error(`npm package file list is wrong:\n  ${problems.join("\n  ")}`);
+  }
+  const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
+  console.log(
+    `npm pack: ${packed.entryCount} files, ${kib(packed.size)} packed, ` +
+      `${kib(packed.unpackedSize)} unpacked; all ${needed.length} needed files present`,
+  );
+}
+
 function findTests(dir: string): string[] {
   const found: string[] = [];
   for (const name of readdirSync(dir)) {
@@ -124,6 +239,10 @@ function main(args: string[]): void {
   for (const file of ["README.md", "LICENSE"]) {
     if (existsSync(join(root, file))) cpSync(join(root, file), join(outDir, file));
   }
+  for (const target of Object.values((pkg.bin ?? {}) as Record<string, string>)) {
+    makeExecutable(join(outDir, target));
+  }
+  checkPackedFiles(pkg);
   console.log(`built ${pkg.name}@${version} in ${relative(root, outDir)}/`);
 
   // Test data the compiled tests read next to themselves.

@@ -61,6 +61,8 @@ step fmt "$bin/deno" fmt --check
 step lint "$bin/deno" lint
 step check "$bin/deno" check mod.ts src tests scripts bench
 step check-protocol-pure "$bin/tsc" -p tsconfig.protocol.json
+# Every TypeScript example in the README, with the npm names mapped to the sources.
+step readme "$bin/deno" check --import-map tests/docs/readme_import_map.json --doc-only README.md
 step doc-lint "$bin/deno" doc --lint mod.ts src/server/mod.ts src/transport/mod.ts src/cli/main.ts src/testing.ts
 step publish-dry-run "$bin/deno" publish --dry-run --allow-dirty --quiet
 step test-deno "$bin/deno" test -A tests/
