@@ -19,7 +19,7 @@ export interface FlowControl {
 /**
  * A readable stream plus the producer-side methods that feed it. Chunks are enqueued as given
  * (no copies); the socket is paused once `highWaterMark` bytes are queued and resumed when the
- * consumer catches up.
+ * consumer catches up (a lazy stream: when the consumer has read everything and waits).
  */
 export class PushReadable {
   /** The consumer side. */
@@ -28,19 +28,39 @@ export class PushReadable {
   #flow: FlowControl;
   #paused = false;
   #done = false;
+  #limit: number;
+  #streamMark: number;
 
   /**
    * @param flow Pauses and resumes the socket.
    * @param onCancel Called when the consumer cancels the stream.
    * @param highWaterMark Bytes to queue before pausing.
+   * @param onFirstRead When given, the stream is lazy: nothing is pulled from the socket until
+   *   the consumer first reads, and this is called at that moment (e.g. to start a TLS
+   *   handshake). The socket must be paused until then.
    */
-  constructor(flow: FlowControl, onCancel: () => void, highWaterMark = READ_HIGH_WATER_MARK) {
+  constructor(
+    flow: FlowControl,
+    onCancel: () => void,
+    highWaterMark = READ_HIGH_WATER_MARK,
+    onFirstRead?: () => void,
+  ) {
     this.#flow = flow;
+    this.#limit = highWaterMark;
+    // A lazy stream has no queue target of its own, so `pull` runs only for a waiting read.
+    this.#streamMark = onFirstRead === undefined ? highWaterMark : 0;
+    let first = onFirstRead;
+    this.#paused = first !== undefined;
     this.stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
       },
       pull: () => {
+        if (first !== undefined) {
+          const start = first;
+          first = undefined;
+          if (!this.#done) start();
+        }
         if (this.#paused && !this.#done) {
           this.#paused = false;
           this.#flow.resume();
@@ -50,7 +70,7 @@ export class PushReadable {
         this.#done = true;
         onCancel();
       },
-    }, { highWaterMark, size: (chunk) => chunk.byteLength });
+    }, { highWaterMark: this.#streamMark, size: (chunk) => chunk.byteLength });
   }
 
   /** Whether the stream has ended, errored or been cancelled. */
@@ -67,7 +87,7 @@ export class PushReadable {
     const controller = this.#controller;
     if (this.#done || controller === undefined) return;
     controller.enqueue(chunk);
-    if (!this.#paused && (controller.desiredSize ?? 0) <= 0) {
+    if (!this.#paused && this.#streamMark - (controller.desiredSize ?? 0) >= this.#limit) {
       this.#paused = true;
       this.#flow.pause();
     }

@@ -12,6 +12,7 @@ import { ConnectionError } from "../errors.ts";
 import { AcceptQueue } from "./_accept_queue.ts";
 import { guardConnect } from "./_connect_guard.ts";
 import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import { listenNode } from "./node.ts";
 import { PushReadable } from "./_push_readable.ts";
 import type {
   ConnectOptions,
@@ -69,7 +70,6 @@ interface BunLike {
   listen(options: {
     hostname: string;
     port: number;
-    tls?: { cert: string; key: string };
     allowHalfOpen: boolean;
     binaryType: "uint8array";
     socket: BunSocketHandlers;
@@ -398,8 +398,14 @@ class BunListener implements Listener {
 }
 
 /**
- * Binds a TCP or TLS listener with `Bun.listen`. TLS connections are handed out once their
- * handshake succeeded; failed handshakes only close that socket.
+ * Binds a TCP listener with `Bun.listen`, or a TLS listener (1.2 minimum) with Bun's
+ * `node:net` / `node:tls` (see {@linkcode listenNode}): every TCP connection is handed out
+ * before any TLS byte and the handshake runs on the first read or write.
+ *
+ * `Bun.listen({ tls })` is not used for TLS: its sockets open before the handshake, but a write
+ * before the handshake completes is refused (returns 0) rather than queued, so an answer to a
+ * client that never finishes its handshake (the read-timeout `error`) would block until the
+ * write timeout instead of being dropped with the connection.
  *
  * @param options Address and TLS certificate.
  * @returns The listener.
@@ -412,20 +418,19 @@ export function listenBun(options: ListenOptions): Promise<Listener> {
   } catch (err) {
     return Promise.reject(err);
   }
+  if (tls !== undefined) return listenNode(options);
   const queue = new AcceptQueue();
-  const isTls = tls !== undefined;
   let server: BunServerLike;
   try {
     server = bun().listen({
       hostname,
       port,
-      ...(tls === undefined ? {} : { tls: { cert: tls.cert, key: tls.key } }),
       allowHalfOpen: true,
       binaryType: "uint8array",
       socket: {
         ...HANDLERS,
         open(socket) {
-          socket.data = { queue, tls: isTls };
+          socket.data = { queue, tls: false };
           HANDLERS.open(socket);
         },
       },

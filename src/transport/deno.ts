@@ -9,6 +9,7 @@
 import { ConnectionError } from "../errors.ts";
 import { guardConnect } from "./_connect_guard.ts";
 import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import { listenNode } from "./node.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -49,13 +50,6 @@ interface DenoLike {
     options: { hostname: string; caCerts?: string[] },
   ): Promise<DenoConnLike>;
   listen(options: { hostname: string; port: number; transport: "tcp" }): DenoListenerLike;
-  listenTls(options: {
-    hostname: string;
-    port: number;
-    transport: "tcp";
-    cert: string;
-    key: string;
-  }): DenoListenerLike;
 }
 
 /** Bytes read per `conn.read()`; each chunk handed out is a copy of just the bytes read. */
@@ -318,8 +312,15 @@ function isListenerGone(err: unknown): boolean {
 }
 
 /**
- * Binds a TCP or TLS listener with `Deno.listen` / `Deno.listenTls` (rustls: TLS 1.2 and 1.3
- * only).
+ * Binds a TCP listener with `Deno.listen`, or a TLS listener (1.2 minimum) with Deno's
+ * `node:net` / `node:tls` (see {@linkcode listenNode}): every TCP connection is handed out
+ * before any TLS byte and the handshake runs on the first read or write.
+ *
+ * `Deno.listenTls` is not used: its accept also returns before the handshake, but closing such
+ * a connection before the handshake completes leaves the TCP connection open (Deno 2.x), so a
+ * connection refused by `max_connections` or timed out mid-handshake would never be closed.
+ * Deno's `node:tls` also loses the peer's EOF if it arrives while the socket is paused, so
+ * accepted TLS connections are read without flow control (see {@linkcode listenNode}).
  *
  * @param options Address and TLS certificate.
  * @returns The listener.
@@ -332,10 +333,9 @@ export function listenDeno(options: ListenOptions): Promise<Listener> {
   } catch (err) {
     return Promise.reject(err);
   }
+  if (tls !== undefined) return listenNode(options, true);
   try {
-    const listener = tls === undefined
-      ? deno().listen({ hostname, port, transport: "tcp" })
-      : deno().listenTls({ hostname, port, transport: "tcp", cert: tls.cert, key: tls.key });
+    const listener = deno().listen({ hostname, port, transport: "tcp" });
     return Promise.resolve(new DenoListener(listener));
   } catch (err) {
     return Promise.reject(

@@ -33,6 +33,8 @@ class NodeTransport implements Transport {
   readonly closed: Promise<void>;
   readonly remoteAddr: NetAddr;
   #socket: net.Socket;
+  /** Server-side TLS not started yet: the context to start it with on first read or write. */
+  #lazyTls: tls.SecureContext | undefined;
   #label: string;
   #in: PushReadable;
   #writeController: WritableStreamDefaultController | undefined;
@@ -42,12 +44,28 @@ class NodeTransport implements Transport {
   #closing = false;
   #resolveClosed!: () => void;
 
-  constructor(socket: net.Socket) {
+  /**
+   * @param socket A connected socket.
+   * @param lazyTls When given, `socket` is a paused raw TCP socket of a TLS listener: the
+   *   server-side handshake with this context starts on the first read or write, and closing
+   *   before that closes the TCP connection without sending a byte.
+   * @param noReadPause Never pause the TLS socket (reads are then not flow-controlled).
+   */
+  constructor(socket: net.Socket, lazyTls?: tls.SecureContext, noReadPause = false) {
     this.#socket = socket;
+    this.#lazyTls = lazyTls;
     this.remoteAddr = { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     this.#label = formatAddr(this.remoteAddr);
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.#in = new PushReadable(socket, () => this.#maybeEnd());
+    const flow = {
+      pause: () => {
+        if (!noReadPause) this.#socket.pause();
+      },
+      resume: () => this.#socket.resume(),
+    };
+    this.#in = lazyTls === undefined
+      ? new PushReadable(socket, () => this.#maybeEnd())
+      : new PushReadable(flow, () => this.#maybeEnd(), undefined, () => this.#startTls());
     this.readable = this.#in.stream;
     this.writable = new WritableStream<Uint8Array>({
       start: (controller) => {
@@ -59,6 +77,37 @@ class NodeTransport implements Transport {
         this.#shutdown();
       },
     });
+    if (lazyTls === undefined) {
+      this.#listen(socket);
+      return;
+    }
+    // Until the handshake starts only a reset or close of the raw socket matters.
+    socket.on("error", () => {
+      if (this.#lazyTls !== undefined) this.#shutdown();
+    });
+    socket.on("close", () => {
+      if (this.#lazyTls === undefined) return;
+      this.#shutdown();
+      this.#resolveClosed();
+    });
+    if (socket.destroyed) {
+      this.#shutdown();
+      this.#resolveClosed();
+    }
+  }
+
+  /** Starts the server-side TLS handshake over the raw socket (first read or write). */
+  #startTls(): void {
+    const context = this.#lazyTls;
+    if (context === undefined || this.#closing) return;
+    this.#lazyTls = undefined;
+    const secure = new tls.TLSSocket(this.#socket, { isServer: true, secureContext: context });
+    this.#socket = secure;
+    this.#listen(secure);
+  }
+
+  /** Wires the socket's events to the streams. */
+  #listen(socket: net.Socket): void {
     socket.on("data", (chunk: Buffer) => {
       // Hand out plain Uint8Arrays: Buffer#slice shares memory, Uint8Array#slice copies.
       this.#in.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -95,6 +144,8 @@ class NodeTransport implements Transport {
 
   #write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#closing) throw this.#closedError();
+    // Written before the handshake completes, the bytes wait in the TLS socket for it.
+    this.#startTls();
     if (this.#socket.write(chunk)) return undefined;
     return new Promise<void>((resolve, reject) => {
       this.#drainResolve = resolve;
@@ -105,6 +156,7 @@ class NodeTransport implements Transport {
   /** Half-close: flush, send FIN, keep reading. */
   #end(): Promise<void> {
     if (this.#closing) return Promise.reject(this.#closedError());
+    this.#startTls();
     return new Promise<void>((resolve, reject) => {
       this.#socket.end(() => {
         if (this.#closing && !this.#writeDone) {
@@ -156,11 +208,19 @@ class NodeTransport implements Transport {
  * that turns Node streams into web streams.
  *
  * @param socket A connected socket created with `allowHalfOpen: true`.
+ * @param lazyTls For a server-side TLS connection: the socket is the raw TCP socket, accepted
+ *   paused (`pauseOnConnect`), and the handshake with this context runs on the transport's
+ *   first read or write. Closing the transport before that sends nothing.
+ * @param noReadPause With `lazyTls`: never pause the TLS socket (see {@linkcode listenNode}).
  * @returns The transport; it owns the socket from now on.
  */
-export function nodeSocketToTransport(socket: net.Socket): Transport {
+export function nodeSocketToTransport(
+  socket: net.Socket,
+  lazyTls?: tls.SecureContext,
+  noReadPause = false,
+): Transport {
   socket.setNoDelay(true);
-  return new NodeTransport(socket);
+  return new NodeTransport(socket, lazyTls, noReadPause);
 }
 
 /**
@@ -251,36 +311,46 @@ class NodeListener implements Listener {
 }
 
 /**
- * Binds a TCP or TLS listener with `net.createServer` / `tls.createServer` (TLS 1.2 minimum).
- * TLS connections are handed out once their handshake succeeded; failed handshakes only close
- * that socket.
+ * Binds a TCP or TLS listener with `net.createServer`. With TLS (1.2 minimum, `node:tls`) every
+ * TCP connection is handed out as soon as it is accepted, before any TLS byte: the server-side
+ * handshake runs lazily on the transport's first read or write (so it counts against the
+ * reader's deadline, like Go's `tls.Conn`), and closing an unused transport closes the TCP
+ * connection without a handshake. A failed handshake errors only that transport's readable.
+ *
+ * Also used by the Deno and Bun adapters for TLS listeners: `Deno.listenTls` cannot close a
+ * connection whose handshake has not completed, and a lazy handshake behaves the same on all
+ * three runtimes this way.
  *
  * @param options Address and TLS certificate.
+ * @param noReadPause For Deno: never pause accepted TLS sockets. Deno 2.x's `node:tls` loses
+ *   the peer's EOF when it arrives while a `TLSSocket` is paused, so there reads are not
+ *   flow-controlled (bytes a client sends while nothing reads are buffered without limit).
  * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  */
-export async function listenNode(options: ListenOptions): Promise<Listener> {
+export async function listenNode(options: ListenOptions, noReadPause = false): Promise<Listener> {
   const { hostname, port, tls: tlsOptions } = options;
   checkAddr(hostname, port);
   const action = `Cannot listen on ${formatAddr({ hostname, port })}`;
   const queue = new AcceptQueue();
-  const accept = (socket: net.Socket): void => {
-    if (socket.destroyed) return;
-    queue.push(nodeSocketToTransport(socket));
-  };
+  let context: tls.SecureContext | undefined;
   let server: net.Server;
   try {
-    if (tlsOptions === undefined) {
-      server = net.createServer({ allowHalfOpen: true, noDelay: true }, accept);
-    } else {
-      server = tls.createServer({
+    if (tlsOptions !== undefined) {
+      context = tls.createSecureContext({
         cert: tlsOptions.cert,
         key: tlsOptions.key,
         minVersion: "TLSv1.2",
-        allowHalfOpen: true,
-      }, accept);
-      server.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
+      });
+      checkPem(tlsOptions);
     }
+    server = net.createServer(
+      { allowHalfOpen: true, noDelay: true, pauseOnConnect: context !== undefined },
+      (socket: net.Socket): void => {
+        if (socket.destroyed) return;
+        queue.push(nodeSocketToTransport(socket, context, noReadPause));
+      },
+    );
   } catch (err) {
     throw toConnectionError(action, err);
   }
@@ -299,6 +369,19 @@ export async function listenNode(options: ListenOptions): Promise<Listener> {
     ? { hostname: bound.address, port: bound.port }
     : { hostname, port };
   return new NodeListener(server, queue, addr);
+}
+
+/**
+ * Rejects PEM text without a certificate or private key block (Deno's `createSecureContext`
+ * accepts anything and only fails at handshake time).
+ */
+function checkPem(options: { cert: string; key: string }): void {
+  if (!/-----BEGIN CERTIFICATE-----/.test(options.cert)) {
+    throw new TypeError("the TLS certificate is not a PEM certificate");
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(options.key)) {
+    throw new TypeError("the TLS key is not a PEM private key");
+  }
 }
 
 /** The Node {@linkcode TransportAdapter}. */
