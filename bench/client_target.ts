@@ -1,0 +1,115 @@
+/**
+ * The server the client benchmark talks to: the one named by `DFLOCKD_ADDR=host:port`, or
+ * else the project's server started as a child process on the current runtime
+ * (`src/cli/main.ts serve --port 0`, port read from its `listening on HOST:PORT` stderr line).
+ *
+ * @module
+ */
+
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { detectRuntime } from "../src/transport/auto.ts";
+
+/** A running benchmark target. */
+export interface ServerTarget {
+  /** Host to connect to. */
+  hostname: string;
+  /** Port to connect to. */
+  port: number;
+  /** What it is, for the report: `dflock (deno child)` or `DFLOCKD_ADDR host:port`. */
+  label: string;
+  /** Stops the child process (nothing for an external server). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Parses `host:port` (`[v6]:port` allowed).
+ *
+ * @param addr The address.
+ * @returns Host and port.
+ * @throws {RangeError} When malformed.
+ */
+export function parseAddr(addr: string): { hostname: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(addr.trim());
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`DFLOCKD_ADDR: expected host:port, got ${JSON.stringify(addr)}`);
+  }
+  return { hostname: m[1]!, port };
+}
+
+/** Path of a source file relative to this one: `.ts` from source, `.js` from the build. */
+function sourcePath(relative: string): string {
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return fileURLToPath(new URL(relative + ext, import.meta.url));
+}
+
+/**
+ * Starts the benchmark target: `DFLOCKD_ADDR` when set, else our server as a child process.
+ *
+ * @param startTimeoutMs How long to wait for the child's `listening on` line.
+ * @returns The target.
+ * @throws {Error} When the child exits or does not report its port in time.
+ */
+export async function startTarget(startTimeoutMs: number): Promise<ServerTarget> {
+  const external = process.env.DFLOCKD_ADDR;
+  if (external !== undefined && external !== "") {
+    const { hostname, port } = parseAddr(external);
+    return { hostname, port, label: `DFLOCKD_ADDR ${external}`, stop: () => Promise.resolve() };
+  }
+  const runtime = detectRuntime();
+  const main = sourcePath("../src/cli/main");
+  const args = runtime === "deno"
+    ? ["run", "-A", main, "serve", "--port", "0"]
+    : [main, "serve", "--port", "0"];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const { hostname, port } = await new Promise<{ hostname: string; port: number }>(
+    (resolve, reject) => {
+      let buffered = "";
+      const fail = (e: Error): void => {
+        clearTimeout(timer);
+        child.kill();
+        reject(e);
+      };
+      const timer = setTimeout(
+        () => fail(new Error("server child did not report its port in time")),
+        startTimeoutMs,
+      );
+      child.once("exit", (code) => fail(new Error(`server child exited (${code}): ${buffered}`)));
+      child.stderr!.setEncoding("utf8");
+      child.stderr!.on("data", (text: string) => {
+        buffered += text;
+        const m = /(?:^|\n)(?:dflock: )?listening on (\S+):(\d+)/.exec(buffered);
+        if (m !== null) {
+          clearTimeout(timer);
+          buffered = "";
+          const host = m[1]!.replace(/^\[|\]$/g, "");
+          resolve({
+            hostname: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host,
+            port: Number(m[2]),
+          });
+        } else if (buffered.length > 65536) {
+          buffered = buffered.slice(-4096);
+        }
+      });
+    },
+  );
+  child.stderr!.resume();
+  return {
+    hostname,
+    port,
+    label: `dflock server (${runtime} child process)`,
+    async stop(): Promise<void> {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill();
+      const force = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}
