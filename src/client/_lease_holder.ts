@@ -192,11 +192,12 @@ export class LeaseHolder {
     this.#enter("acquire");
     this.#state = "busy";
     try {
+      const sentAt = performance.now();
       const grant = await this.#run(
         (conn) => this.#ops.acquire(conn, this.#o.acquireTimeoutS, signal),
         signal,
       );
-      this.#hold(grant);
+      this.#hold(grant, sentAt);
       return true;
     } catch (err) {
       if (err instanceof AcquireTimeoutError) return false;
@@ -211,9 +212,10 @@ export class LeaseHolder {
     this.#enter("enqueue for");
     this.#state = "busy";
     try {
+      const sentAt = performance.now();
       const r = await this.#run((conn) => this.#ops.enqueue(conn, signal), signal);
       if (r.status === "acquired") {
-        this.#hold(r);
+        this.#hold(r, sentAt);
         return "acquired";
       }
       this.#state = "queued";
@@ -246,8 +248,9 @@ export class LeaseHolder {
       if (conn === undefined || conn.isClosed || this.#conn !== conn) {
         throw new ConnectionError(`Cannot wait for ${this.#what()}: the connection was lost`);
       }
+      const sentAt = performance.now();
       const grant = await this.#ops.wait(conn, timeoutS, signal);
-      this.#hold(grant);
+      this.#hold(grant, sentAt);
       return true;
     } catch (err) {
       this.#dropConn();
@@ -269,13 +272,28 @@ export class LeaseHolder {
     return err;
   }
 
-  #hold(grant: Grant): void {
+  /**
+   * Starts holding a grant whose request was sent at `sentAt`. The server started the lease
+   * at some moment between sending and reading the answer, so the local deadline counts from
+   * `sentAt`: never later than the server's. When the request waited in the queue for long
+   * (longer than a renewal interval), that bound is too loose to be useful; the deadline then
+   * counts from now and the lease is renewed at once, which re-anchors it on the renewal's
+   * send time.
+   */
+  #hold(grant: Grant, sentAt: number): void {
     if (this.#controllerUsed) this.#controller = new AbortController();
     this.#controllerUsed = true;
     this.#token = grant.token;
     this.#lease = grant.lease;
     this.#state = "held";
-    this.#leaseRenewed(grant.lease, performance.now());
+    const now = performance.now();
+    if (now - sentAt <= grant.lease * 1000 * this.#o.renewRatio) {
+      this.#leaseRenewed(grant.lease, sentAt);
+    } else {
+      this.#leaseRenewed(grant.lease, now);
+      this.#renewAt = now;
+      this.#schedule();
+    }
   }
 
   // ---- renewal and keepalive ----------------------------------------------------------------
