@@ -10,7 +10,7 @@
  * `@dflock/dflock/server`, the command line in `@dflock/dflock/cli`.
  *
  * @example Hold a lock for a scope
- * ```ts ignore
+ * ```ts
  * import { acquireLock } from "@dflock/dflock";
  *
  * {

@@ -64,6 +64,9 @@ step check-protocol-pure "$bin/tsc" -p tsconfig.protocol.json
 # Every TypeScript example in the README, with the npm names mapped to the sources.
 step readme "$bin/deno" check --import-map tests/docs/readme_import_map.json --doc-only README.md
 step doc-lint "$bin/deno" doc --lint mod.ts src/server/mod.ts src/transport/mod.ts src/cli/main.ts src/testing.ts
+step jsdoc "$bin/deno" run -A scripts/check_jsdoc.ts
+# Type-checks every JSDoc example: in the entry points and in src/, where the exports live.
+step doc-examples "$bin/deno" check --doc mod.ts src
 step publish-dry-run "$bin/deno" publish --dry-run --allow-dirty --quiet
 step test-deno "$bin/deno" test -A tests/
 step test-bun "$bin/bun" test --timeout 120000 ./tests/

@@ -10,6 +10,19 @@ import { STATUS } from "./protocol/commands.ts";
 /**
  * Base class of every dflock error. `code` holds the wire status (`"error_max_locks"`, ...)
  * when the error comes from a server answer, or a short local code otherwise.
+ *
+ * @example Tell dflock errors from others by their code
+ * ```ts
+ * import { acquireLock, LockError } from "@dflock/dflock";
+ *
+ * try {
+ *   await using lock = await acquireLock("jobs/nightly");
+ *   console.log(lock.token);
+ * } catch (err) {
+ *   if (!(err instanceof LockError)) throw err;
+ *   console.error(`dflock failed (${err.code}): ${err.message}`);
+ * }
+ * ```
  */
 export class LockError extends Error {
   /** The wire status, or a local code such as `"connection"`. */
@@ -29,7 +42,22 @@ export class LockError extends Error {
   }
 }
 
-/** The transport failed: connect refused or timed out, reset, or closed mid-request. */
+/**
+ * The transport failed: connect refused or timed out, reset, or closed mid-request.
+ *
+ * @example Report an unreachable server
+ * ```ts
+ * import { connect, ConnectionError } from "@dflock/dflock";
+ *
+ * try {
+ *   await using conn = await connect({ host: "127.0.0.1", port: 6388, connectTimeoutMs: 2_000 });
+ *   console.log(conn.address);
+ * } catch (err) {
+ *   if (err instanceof ConnectionError) console.error("dflockd is down:", err.cause);
+ *   else throw err;
+ * }
+ * ```
+ */
 export class ConnectionError extends LockError {
   /**
    * Creates the error.
@@ -43,7 +71,22 @@ export class ConnectionError extends LockError {
   }
 }
 
-/** The peer sent something that is not valid dflockd protocol (unknown status, malformed line). */
+/**
+ * The peer sent something that is not valid dflockd protocol (unknown status, malformed line).
+ *
+ * @example Log the line the client could not parse
+ * ```ts
+ * import { connect, ping, ProtocolError } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * try {
+ *   await ping(conn);
+ * } catch (err) {
+ *   if (err instanceof ProtocolError) console.error("not a dflockd server:", err.line);
+ *   else throw err;
+ * }
+ * ```
+ */
 export class ProtocolError extends LockError {
   /** The offending line, when there is one. */
   readonly line: string | undefined;
@@ -62,7 +105,22 @@ export class ProtocolError extends LockError {
   }
 }
 
-/** The server answered `timeout`, or a blocking acquire ran out of time. */
+/**
+ * The server answered `timeout`, or a blocking acquire ran out of time.
+ *
+ * @example Skip the job when the lock stays busy
+ * ```ts
+ * import { AcquireTimeoutError, acquireLock } from "@dflock/dflock";
+ *
+ * try {
+ *   await using lock = await acquireLock("jobs/nightly", { acquireTimeoutS: 5 });
+ *   console.log("running with", lock.token);
+ * } catch (err) {
+ *   if (err instanceof AcquireTimeoutError) console.log("another worker has it; skipping");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class AcquireTimeoutError extends LockError {
   /**
    * Creates the error.
@@ -76,7 +134,22 @@ export class AcquireTimeoutError extends LockError {
   }
 }
 
-/** Authentication failed (`error_auth`, or any non-`ok` answer to `auth`). */
+/**
+ * Authentication failed (`error_auth`, or any non-`ok` answer to `auth`).
+ *
+ * @example Detect a wrong auth token
+ * ```ts
+ * import { AuthError, connect } from "@dflock/dflock";
+ *
+ * try {
+ *   await using conn = await connect({ authToken: "wrong-token" });
+ *   console.log(conn.address);
+ * } catch (err) {
+ *   if (err instanceof AuthError) console.error("check DFLOCKD_AUTH_TOKEN");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class AuthError extends LockError {
   /**
    * Creates the error.
@@ -90,7 +163,22 @@ export class AuthError extends LockError {
   }
 }
 
-/** The server already tracks its maximum number of keys (`error_max_locks`). */
+/**
+ * The server already tracks its maximum number of keys (`error_max_locks`).
+ *
+ * @example Back off when the server's key table is full
+ * ```ts
+ * import { acquire, connect, MaxLocksError } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * try {
+ *   await acquire(conn, "jobs/1", 0);
+ * } catch (err) {
+ *   if (err instanceof MaxLocksError) console.warn("server at max keys; retry later");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class MaxLocksError extends LockError {
   /**
    * Creates the error.
@@ -104,7 +192,22 @@ export class MaxLocksError extends LockError {
   }
 }
 
-/** The key's wait queue is full (`error_max_waiters`). */
+/**
+ * The key's wait queue is full (`error_max_waiters`).
+ *
+ * @example Give up when too many clients already queue for a key
+ * ```ts
+ * import { acquire, connect, MaxWaitersError } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * try {
+ *   await acquire(conn, "hot-key", 10);
+ * } catch (err) {
+ *   if (err instanceof MaxWaitersError) console.warn("queue full; try later");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class MaxWaitersError extends LockError {
   /**
    * Creates the error.
@@ -118,7 +221,22 @@ export class MaxWaitersError extends LockError {
   }
 }
 
-/** The key exists with another limit (`error_limit_mismatch`). */
+/**
+ * The key exists with another limit (`error_limit_mismatch`).
+ *
+ * @example Notice two callers disagreeing on a semaphore's limit
+ * ```ts
+ * import { connect, LimitMismatchError, semAcquire } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * try {
+ *   await semAcquire(conn, "worker-pool", 0, 5);
+ * } catch (err) {
+ *   if (err instanceof LimitMismatchError) console.error("worker-pool exists with another limit");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class LimitMismatchError extends LockError {
   /**
    * Creates the error.
@@ -132,7 +250,21 @@ export class LimitMismatchError extends LockError {
   }
 }
 
-/** `wait` without a pending `enqueue` on this connection (`error_not_enqueued`). */
+/**
+ * `wait` without a pending `enqueue` on this connection (`error_not_enqueued`).
+ *
+ * @example Waiting without enqueueing first
+ * ```ts
+ * import { connect, NotEnqueuedError, wait } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * try {
+ *   await wait(conn, "my-key", 1);
+ * } catch (err) {
+ *   console.log(err instanceof NotEnqueuedError); // true: no enqueue on this connection
+ * }
+ * ```
+ */
 export class NotEnqueuedError extends LockError {
   /**
    * Creates the error.
@@ -146,7 +278,22 @@ export class NotEnqueuedError extends LockError {
   }
 }
 
-/** A second `enqueue` on the same key before `wait` (`error_already_enqueued`). */
+/**
+ * A second `enqueue` on the same key before `wait` (`error_already_enqueued`).
+ *
+ * @example Enqueueing twice on one connection
+ * ```ts
+ * import { AlreadyEnqueuedError, connect, enqueue } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * await enqueue(conn, "my-key");
+ * try {
+ *   await enqueue(conn, "my-key");
+ * } catch (err) {
+ *   console.log(err instanceof AlreadyEnqueuedError); // true
+ * }
+ * ```
+ */
 export class AlreadyEnqueuedError extends LockError {
   /**
    * Creates the error.
@@ -160,7 +307,23 @@ export class AlreadyEnqueuedError extends LockError {
   }
 }
 
-/** The grant's lease ran out before `wait` collected it (`error_lease_expired`). */
+/**
+ * The grant's lease ran out before `wait` collected it (`error_lease_expired`).
+ *
+ * @example Enqueue again when the grant expired before wait collected it
+ * ```ts
+ * import { connect, enqueue, LeaseExpiredError, wait } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * await enqueue(conn, "my-key", { leaseTtlS: 1 });
+ * try {
+ *   await wait(conn, "my-key", 10);
+ * } catch (err) {
+ *   if (err instanceof LeaseExpiredError) console.log("too slow to collect the grant");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class LeaseExpiredError extends LockError {
   /**
    * Creates the error.
@@ -174,7 +337,29 @@ export class LeaseExpiredError extends LockError {
   }
 }
 
-/** A held lease was lost: renewal refused, connection dropped, or the lease ran out locally. */
+/**
+ * A held lease was lost: renewal refused, connection dropped, or the lease ran out locally.
+ *
+ * @example React to a lost lease
+ * ```ts
+ * import { DistributedLock, LeaseLostError } from "@dflock/dflock";
+ *
+ * const lock = new DistributedLock({
+ *   key: "jobs/nightly",
+ *   onLockLost: (key, token) => console.error(`lost ${key} (token ${token})`),
+ * });
+ * if (await lock.acquire()) {
+ *   try {
+ *     // long work, checking lock.signal.aborted from time to time
+ *   } finally {
+ *     await lock.release().catch((err) => {
+ *       if (!(err instanceof LeaseLostError)) throw err;
+ *       console.warn(`work on ${err.key} ran without the lock at the end`);
+ *     });
+ *   }
+ * }
+ * ```
+ */
 export class LeaseLostError extends LockError {
   /** The key whose lease was lost. */
   readonly key: string;
@@ -193,7 +378,22 @@ export class LeaseLostError extends LockError {
   }
 }
 
-/** The server is shutting down and did not run the request (`error_draining`, newer servers). */
+/**
+ * The server is shutting down and did not run the request (`error_draining`, newer servers).
+ *
+ * @example Retry elsewhere while a server shuts down
+ * ```ts
+ * import { acquire, connect, DrainingError } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * try {
+ *   await acquire(conn, "my-key", 10);
+ * } catch (err) {
+ *   if (err instanceof DrainingError) console.warn("server is draining; use another one");
+ *   else throw err;
+ * }
+ * ```
+ */
 export class DrainingError extends LockError {
   /**
    * Creates the error.
@@ -207,7 +407,22 @@ export class DrainingError extends LockError {
   }
 }
 
-/** A cluster member that is not the leader (`error_not_leader [host:port]`). */
+/**
+ * A cluster member that is not the leader (`error_not_leader [host:port]`).
+ *
+ * @example Follow the leader hint of a cluster member
+ * ```ts
+ * import { acquire, connect, NotLeaderError } from "@dflock/dflock";
+ *
+ * await using conn = await connect({ host: "10.0.0.2" });
+ * try {
+ *   await acquire(conn, "my-key", 10);
+ * } catch (err) {
+ *   if (err instanceof NotLeaderError && err.leader) console.log("retry on", err.leader);
+ *   else throw err;
+ * }
+ * ```
+ */
 export class NotLeaderError extends LockError {
   /** The leader's client address, when the server named one. */
   readonly leader: string | undefined;
@@ -272,6 +487,25 @@ export function errorForStatus(status: string, action: string, leader?: string):
  *
  * @param err Any thrown value.
  * @returns `true` when a retry makes sense.
+ *
+ * @example Retry only what can succeed later
+ * ```ts
+ * import { acquireLock, AuthError, ConnectionError, isRetryable } from "@dflock/dflock";
+ *
+ * console.log(isRetryable(new ConnectionError("reset"))); // true
+ * console.log(isRetryable(new AuthError("bad token"))); // false
+ *
+ * for (let attempt = 1; ; attempt++) {
+ *   try {
+ *     await using lock = await acquireLock("jobs/nightly");
+ *     console.log(lock.token);
+ *     break;
+ *   } catch (err) {
+ *     if (!isRetryable(err) || attempt === 3) throw err;
+ *     await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+ *   }
+ * }
+ * ```
  */
 export function isRetryable(err: unknown): boolean {
   return err instanceof ConnectionError || err instanceof AcquireTimeoutError ||

@@ -37,7 +37,7 @@ function lockOps(o: ResolvedLeaseOptions): LeaseOps {
  * and calls `onLockLost` once.
  *
  * @example Run a critical section
- * ```ts ignore
+ * ```ts
  * import { DistributedLock } from "@dflock/dflock";
  *
  * const lock = new DistributedLock({ key: "my-resource" });
@@ -47,7 +47,7 @@ function lockOps(o: ResolvedLeaseOptions): LeaseOps {
  * ```
  *
  * @example Manual acquire and release
- * ```ts ignore
+ * ```ts
  * import { DistributedLock } from "@dflock/dflock";
  *
  * const lock = new DistributedLock({ key: "my-resource", acquireTimeoutS: 10, leaseTtlS: 20 });
@@ -71,7 +71,7 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {RangeError} On out-of-range timeouts, leases, ratios or ports.
    *
    * @example Three shards, custom lease
-   * ```ts ignore
+   * ```ts
    * const lock = new DistributedLock({
    *   key: "jobs/nightly",
    *   leaseTtlS: 60,
@@ -84,17 +84,49 @@ export class DistributedLock implements AsyncDisposable {
     this.#holder = new LeaseHolder(resolved, lockOps(resolved));
   }
 
-  /** The key. */
+  /**
+   * The key.
+   *
+   * @returns The key given to the constructor.
+   *
+   * @example Read the key
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
+   * console.log(lock.key);
+   * ```
+   */
   get key(): string {
     return this.#holder.key;
   }
 
-  /** The token while the lock is held, else `undefined`. */
+  /**
+   * The token while the lock is held, else `undefined`.
+   *
+   * @returns The server-issued token, or `undefined` when not held.
+   *
+   * @example Log the token once held
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
+   * if (await lock.acquire()) console.log(lock.token);
+   * await lock.release();
+   * ```
+   */
   get token(): string | undefined {
     return this.#holder.token;
   }
 
-  /** The lease in seconds the server last reported while held, else `undefined`. */
+  /**
+   * The lease in seconds the server last reported while held, else `undefined`.
+   *
+   * @returns The lease in whole seconds, or `undefined` when not held.
+   *
+   * @example Read the granted lease
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
+   * if (await lock.acquire()) console.log(`lease: ${lock.lease} s`);
+   * await lock.release();
+   * ```
+   */
   get lease(): number | undefined {
     return this.#holder.lease;
   }
@@ -102,6 +134,18 @@ export class DistributedLock implements AsyncDisposable {
   /**
    * The fencing number of the held token (its first 16 hex digits; meaningful on dflockd
    * v2.1+ only, compare per key), else `undefined`.
+   *
+   * @returns The fence as a `bigint`, or `undefined` when not held or the token has none.
+   *
+   * @example Pass the fence to storage
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
+   * if (await lock.acquire()) {
+   *   const fence = lock.fence; // send with every write; storage rejects older fences
+   *   console.log(fence);
+   *   await lock.release();
+   * }
+   * ```
    */
   get fence(): bigint | undefined {
     return this.#holder.fence;
@@ -110,6 +154,18 @@ export class DistributedLock implements AsyncDisposable {
   /**
    * Aborted with `LeaseLostError` when the current lease is lost. A fresh signal is used for
    * every acquisition; release and close do not abort it.
+   *
+   * @returns The signal of the current (or last) lease.
+   *
+   * @example Stop work when the lease is lost
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
+   * if (await lock.acquire()) {
+   *   const res = await fetch("https://example.com/work", { signal: lock.signal });
+   *   console.log(res.status);
+   *   await lock.release();
+   * }
+   * ```
    */
   get signal(): AbortSignal {
     return this.#holder.signal;
@@ -126,7 +182,8 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {ConnectionError} When the server cannot be reached.
    *
    * @example Acquire with a deadline of our own
-   * ```ts ignore
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
    * const ok = await lock.acquire({ signal: AbortSignal.timeout(5_000) });
    * ```
    */
@@ -145,8 +202,9 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {ConnectionError} When the connection fails.
    *
    * @example Release the lock
-   * ```ts ignore
-   * await lock.release();
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
+   * if (await lock.acquire()) await lock.release();
    * ```
    */
   release(options: SignalOption = {}): Promise<void> {
@@ -163,9 +221,10 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {ConnectionError} When the server cannot be reached.
    *
    * @example Notify between queueing and blocking
-   * ```ts ignore
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
    * const status = await lock.enqueue();
-   * notifyExternalSystem(status);
+   * console.log(`lock ${status}`);
    * if (await lock.wait(10)) await lock.release();
    * ```
    */
@@ -186,7 +245,8 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {ConnectionError} When the connection was lost while queued.
    *
    * @example Two-phase with an explicit wait timeout
-   * ```ts ignore
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
    * if ((await lock.enqueue()) === "queued") console.log("waiting");
    * const granted = await lock.wait(30);
    * ```
@@ -207,7 +267,8 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {unknown} What `fn` threw (after releasing).
    *
    * @example Guard a fetch with the lease signal
-   * ```ts ignore
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
    * const n = await lock.withLock(async (_lock, signal) => {
    *   const res = await fetch("https://example.com/work", { signal });
    *   return res.status;
@@ -233,7 +294,8 @@ export class DistributedLock implements AsyncDisposable {
    * @returns Resolves once the connection is closed.
    *
    * @example Close without releasing
-   * ```ts ignore
+   * ```ts
+   * const lock = new DistributedLock({ key: "my-resource" });
    * await lock.close();
    * ```
    */
@@ -248,7 +310,7 @@ export class DistributedLock implements AsyncDisposable {
    * @throws {LockError} When the server refused the release for another reason.
    *
    * @example Scope-bound release
-   * ```ts ignore
+   * ```ts
    * {
    *   await using held = new DistributedLock({ key: "k" });
    *   await held.acquire();
@@ -273,7 +335,7 @@ export class DistributedLock implements AsyncDisposable {
  * @throws {RangeError} On an out-of-range option.
  *
  * @example Hold a lock for a scope
- * ```ts ignore
+ * ```ts
  * import { acquireLock } from "@dflock/dflock";
  *
  * {

@@ -5,12 +5,13 @@
  * {@linkcode acquireWithRetry}. Test doubles live in `./testing.ts`.
  *
  * @example Guard work with a lock on dflockd
- * ```ts ignore
+ * ```ts
  * import { DflockdLockApi, withLock } from "@dflock/dflock";
  *
+ * const counters = new Map<string, number>(); // stands for a shared store
  * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
- * const done = await withLock(lockApi, "counter:visits", 10, async () => {
- *   await setCounterValue("visits", (await getCounterValue("visits")) + 1);
+ * const done = await withLock(lockApi, "counter:visits", 10, () => {
+ *   counters.set("visits", (counters.get("visits") ?? 0) + 1);
  *   return true;
  * });
  * ```

@@ -37,7 +37,7 @@ function semaphoreOps(o: ResolvedLeaseOptions, limit: number): LeaseOps {
  * `LeaseLostError` and calls `onLockLost` once.
  *
  * @example Run a critical section
- * ```ts ignore
+ * ```ts
  * import { DistributedSemaphore } from "@dflock/dflock";
  *
  * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
@@ -47,7 +47,7 @@ function semaphoreOps(o: ResolvedLeaseOptions, limit: number): LeaseOps {
  * ```
  *
  * @example Manual acquire and release
- * ```ts ignore
+ * ```ts
  * import { DistributedSemaphore } from "@dflock/dflock";
  *
  * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3, leaseTtlS: 20 });
@@ -72,7 +72,7 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {RangeError} On an out-of-range limit, timeout, lease, ratio or port.
    *
    * @example Five workers at most
-   * ```ts ignore
+   * ```ts
    * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 5, leaseTtlS: 60 });
    * ```
    */
@@ -82,22 +82,64 @@ export class DistributedSemaphore implements AsyncDisposable {
     this.#holder = new LeaseHolder(resolved, semaphoreOps(resolved, this.#limit));
   }
 
-  /** The semaphore's limit (largest number of concurrent holders). */
+  /**
+   * The semaphore's limit (largest number of concurrent holders).
+   *
+   * @returns The limit given to the constructor.
+   *
+   * @example Read the limit
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * console.log(sem.limit); // 3
+   * ```
+   */
   get limit(): number {
     return this.#limit;
   }
 
-  /** The key. */
+  /**
+   * The key.
+   *
+   * @returns The key given to the constructor.
+   *
+   * @example Read the key
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * console.log(sem.key);
+   * ```
+   */
   get key(): string {
     return this.#holder.key;
   }
 
-  /** The token while a slot is held, else `undefined`. */
+  /**
+   * The token while a slot is held, else `undefined`.
+   *
+   * @returns The server-issued token, or `undefined` when not held.
+   *
+   * @example Log the token once held
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * if (await sem.acquire()) console.log(sem.token);
+   * await sem.release();
+   * ```
+   */
   get token(): string | undefined {
     return this.#holder.token;
   }
 
-  /** The lease in seconds the server last reported while held, else `undefined`. */
+  /**
+   * The lease in seconds the server last reported while held, else `undefined`.
+   *
+   * @returns The lease in whole seconds, or `undefined` when not held.
+   *
+   * @example Read the granted lease
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * if (await sem.acquire()) console.log(`lease: ${sem.lease} s`);
+   * await sem.release();
+   * ```
+   */
   get lease(): number | undefined {
     return this.#holder.lease;
   }
@@ -105,6 +147,18 @@ export class DistributedSemaphore implements AsyncDisposable {
   /**
    * The fencing number of the held token (its first 16 hex digits; meaningful on dflockd
    * v2.1+ only, compare per key), else `undefined`.
+   *
+   * @returns The fence as a `bigint`, or `undefined` when not held or the token has none.
+   *
+   * @example Pass the fence to storage
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * if (await sem.acquire()) {
+   *   const fence = sem.fence; // send with every write; storage rejects older fences
+   *   console.log(fence);
+   *   await sem.release();
+   * }
+   * ```
    */
   get fence(): bigint | undefined {
     return this.#holder.fence;
@@ -113,6 +167,18 @@ export class DistributedSemaphore implements AsyncDisposable {
   /**
    * Aborted with `LeaseLostError` when the current lease is lost. A fresh signal is used for
    * every acquisition; release and close do not abort it.
+   *
+   * @returns The signal of the current (or last) lease.
+   *
+   * @example Stop work when the lease is lost
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * if (await sem.acquire()) {
+   *   const res = await fetch("https://example.com/work", { signal: sem.signal });
+   *   console.log(res.status);
+   *   await sem.release();
+   * }
+   * ```
    */
   get signal(): AbortSignal {
     return this.#holder.signal;
@@ -129,7 +195,8 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {ConnectionError} When the server cannot be reached.
    *
    * @example Acquire with a deadline of our own
-   * ```ts ignore
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
    * const ok = await sem.acquire({ signal: AbortSignal.timeout(5_000) });
    * ```
    */
@@ -148,8 +215,9 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {ConnectionError} When the connection fails.
    *
    * @example Release the slot
-   * ```ts ignore
-   * await sem.release();
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
+   * if (await sem.acquire()) await sem.release();
    * ```
    */
   release(options: SignalOption = {}): Promise<void> {
@@ -166,9 +234,10 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {ConnectionError} When the server cannot be reached.
    *
    * @example Notify between queueing and blocking
-   * ```ts ignore
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
    * const status = await sem.enqueue();
-   * notifyExternalSystem(status);
+   * console.log(`semaphore ${status}`);
    * if (await sem.wait(10)) await sem.release();
    * ```
    */
@@ -189,7 +258,8 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {ConnectionError} When the connection was lost while queued.
    *
    * @example Two-phase with an explicit wait timeout
-   * ```ts ignore
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
    * if ((await sem.enqueue()) === "queued") console.log("waiting");
    * const granted = await sem.wait(30);
    * ```
@@ -211,7 +281,8 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {unknown} What `fn` threw (after releasing).
    *
    * @example Guard a fetch with the lease signal
-   * ```ts ignore
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
    * const n = await sem.withLock(async (_sem, signal) => {
    *   const res = await fetch("https://example.com/work", { signal });
    *   return res.status;
@@ -237,7 +308,8 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @returns Resolves once the connection is closed.
    *
    * @example Close without releasing
-   * ```ts ignore
+   * ```ts
+   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
    * await sem.close();
    * ```
    */
@@ -252,7 +324,7 @@ export class DistributedSemaphore implements AsyncDisposable {
    * @throws {LockError} When the server refused the release for another reason.
    *
    * @example Scope-bound release
-   * ```ts ignore
+   * ```ts
    * {
    *   await using held = new DistributedSemaphore({ key: "k", limit: 2 });
    *   await held.acquire();
@@ -278,7 +350,7 @@ export class DistributedSemaphore implements AsyncDisposable {
  * @throws {RangeError} On an out-of-range limit or option.
  *
  * @example Hold a slot for a scope
- * ```ts ignore
+ * ```ts
  * import { acquireSemaphore } from "@dflock/dflock";
  *
  * {

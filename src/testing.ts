@@ -4,8 +4,15 @@
  * refuses).
  *
  * @example Unit-test code that takes locks
- * ```ts ignore
+ * ```ts
+ * import type { LockApi } from "@dflock/dflock";
  * import { InMemoryLock, NoOpLock } from "@dflock/dflock/testing";
+ *
+ * // The code under test: takes "order:<id>" for 30 s while it works.
+ * async function processOrder(lockApi: LockApi, id: string): Promise<boolean> {
+ *   await using lock = await lockApi.tryAcquire(`order:${id}`, 30);
+ *   return lock !== undefined;
+ * }
  *
  * let now = 0;
  * const lockApi = new InMemoryLock(() => now);

@@ -22,6 +22,7 @@ import { runServe, type StartServer } from "./serve.ts";
 import { runStats } from "./stats.ts";
 
 export type { CliIo, StopSignal } from "./io.ts";
+export type { ChildExit, ChildHandle } from "../transport/process.ts";
 export type { ServerHandle, StartServer } from "./serve.ts";
 export type { RunDeps } from "./run.ts";
 import { versionLine } from "./version.ts";
@@ -64,6 +65,14 @@ export interface MainOptions {
  * @returns The exit status: 0 on success, 1 on runtime errors, 2 on an unknown or missing
  *   command or a usage error (`serve`: 1, as the Go server), and what each command documents
  *   (`run` returns its command's status).
+ *
+ * @example Run the command line from a script
+ * ```ts
+ * import { main } from "@dflock/dflock/cli";
+ *
+ * const status = await main(["stats", "--server", "127.0.0.1:6388"]);
+ * console.log(`exit status ${status}`);
+ * ```
  */
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo();

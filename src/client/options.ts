@@ -19,7 +19,25 @@ export const DEFAULT_RENEW_RATIO = 0.5;
 /** Default longest idle time of a connection that holds a lease or a queue place, in ms. */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
 
-/** Options shared by {@linkcode DistributedLock} and {@linkcode DistributedSemaphore}. */
+/**
+ * Options shared by {@linkcode DistributedLock} and {@linkcode DistributedSemaphore}.
+ *
+ * @example Settings both kinds of lock accept
+ * ```ts
+ * import { DistributedLock, DistributedSemaphore } from "@dflock/dflock";
+ * import type { CommonLockOptions } from "@dflock/dflock";
+ *
+ * const common: CommonLockOptions = {
+ *   key: "reports",
+ *   acquireTimeoutS: 30,
+ *   leaseTtlS: 60,
+ *   servers: ["10.0.0.1:6388", "10.0.0.2:6388"],
+ * };
+ * const lock = new DistributedLock(common);
+ * const sem = new DistributedSemaphore({ ...common, limit: 4 });
+ * await Promise.all([lock.close(), sem.close()]);
+ * ```
+ */
 export interface CommonLockOptions extends ServerListOptions {
   /** The key: 1 to 256 UTF-8 bytes without space, tab, CR or LF. */
   key: string;
@@ -61,10 +79,39 @@ export interface CommonLockOptions extends ServerListOptions {
   transport?: TransportAdapter;
 }
 
-/** Options of {@linkcode DistributedLock}. */
+/**
+ * Options of {@linkcode DistributedLock}.
+ *
+ * @example A lock that renews early and reports loss
+ * ```ts
+ * import { DistributedLock } from "@dflock/dflock";
+ * import type { LockOptions } from "@dflock/dflock";
+ *
+ * const options: LockOptions = {
+ *   key: "jobs/nightly",
+ *   leaseTtlS: 20,
+ *   renewRatio: 0.3,
+ *   onLockLost: (key) => console.error(`lost ${key}`),
+ * };
+ * const lock = new DistributedLock(options);
+ * await lock.close();
+ * ```
+ */
 export type LockOptions = CommonLockOptions;
 
-/** Options of {@linkcode DistributedSemaphore}. */
+/**
+ * Options of {@linkcode DistributedSemaphore}.
+ *
+ * @example At most three concurrent holders
+ * ```ts
+ * import { DistributedSemaphore } from "@dflock/dflock";
+ * import type { SemaphoreOptions } from "@dflock/dflock";
+ *
+ * const options: SemaphoreOptions = { key: "worker-pool", limit: 3, acquireTimeoutS: 5 };
+ * const sem = new DistributedSemaphore(options);
+ * await sem.close();
+ * ```
+ */
 export interface SemaphoreOptions extends CommonLockOptions {
   /** Largest number of concurrent holders: an integer from 1 to 1048576. */
   limit: number;
@@ -99,7 +146,7 @@ export interface ResolvedLeaseOptions {
  * @throws {RangeError} If `n` is out of range.
  *
  * @example Round up
- * ```ts ignore
+ * ```ts
  * wholeSeconds(1.2, "leaseTtlS", 1); // 2
  * ```
  */
@@ -117,7 +164,7 @@ export function wholeSeconds(n: unknown, name: string, min: number): number {
  * @throws {RangeError} If it is not an integer from 1 to 1048576.
  *
  * @example A valid limit
- * ```ts ignore
+ * ```ts
  * validateLimit(3); // 3
  * ```
  */
@@ -142,7 +189,7 @@ export function validateLimit(limit: unknown): number {
  * @throws {RangeError} On out-of-range numbers.
  *
  * @example Defaults
- * ```ts ignore
+ * ```ts
  * resolveLeaseOptions({ key: "k" }).acquireTimeoutS; // 10
  * ```
  */

@@ -17,7 +17,17 @@ export const DEFAULT_SERVER_PORT = 6388;
 /** Redirects or failovers followed per operation before giving up. */
 export const MAX_REDIRECT_HOPS = 3;
 
-/** One server: a `"host:port"` string (`"[::1]:6388"` for IPv6) or a host and port. */
+/**
+ * One server: a `"host:port"` string (`"[::1]:6388"` for IPv6) or a host and port.
+ *
+ * @example Both spellings
+ * ```ts
+ * import type { ServerAddress } from "@dflock/dflock";
+ *
+ * const servers: ServerAddress[] = ["10.0.0.1:6388", "[::1]:6388", { host: "locks.internal", port: 7000 }];
+ * console.log(servers.length);
+ * ```
+ */
 export type ServerAddress = string | { host: string; port: number };
 
 /**
@@ -26,6 +36,21 @@ export type ServerAddress = string | { host: string; port: number };
  * @param key The lock or semaphore key.
  * @param n The number of configured servers (at least 1).
  * @returns An integer from 0 to n - 1.
+ *
+ * @example Pin some keys to the first server
+ * ```ts
+ * import { DistributedLock, stableHashShard } from "@dflock/dflock";
+ * import type { ShardingStrategy } from "@dflock/dflock";
+ *
+ * const sharding: ShardingStrategy = (key, n) =>
+ *   key.startsWith("global/") ? 0 : stableHashShard(key, n);
+ * const lock = new DistributedLock({
+ *   key: "global/config",
+ *   servers: ["10.0.0.1:6388", "10.0.0.2:6388"],
+ *   shardingStrategy: sharding,
+ * });
+ * await lock.close();
+ * ```
  */
 export type ShardingStrategy = (key: string, n: number) => number;
 
@@ -66,7 +91,7 @@ export interface ServerListOptions {
  * @returns The address text.
  *
  * @example Bracket IPv6
- * ```ts ignore
+ * ```ts
  * formatServerAddress("::1", 6388); // "[::1]:6388"
  * ```
  */
@@ -90,7 +115,7 @@ function checkPort(port: unknown, entry: string): number {
  * @throws {RangeError} If the port is missing or out of range.
  *
  * @example Both spellings
- * ```ts ignore
+ * ```ts
  * parseServerAddress("10.0.0.1:6388").address; // "10.0.0.1:6388"
  * parseServerAddress({ host: "::1", port: 7000 }).address; // "[::1]:7000"
  * ```
@@ -128,7 +153,7 @@ export function parseServerAddress(entry: ServerAddress): ServerEndpoint {
  * @throws {RangeError} If a port is out of range.
  *
  * @example Defaults
- * ```ts ignore
+ * ```ts
  * resolveServers({}); // [{ host: "127.0.0.1", port: 6388, address: "127.0.0.1:6388" }]
  * ```
  */
@@ -157,7 +182,7 @@ export function resolveServers(options: ServerListOptions): ServerEndpoint[] {
  * @throws {RangeError} If the strategy returns anything but an integer in range.
  *
  * @example CRC-32 by default
- * ```ts ignore
+ * ```ts
  * shardIndex("my-key", 3); // 2
  * ```
  */

@@ -10,8 +10,11 @@ import { ProtocolError } from "../errors.ts";
 /**
  * A lock (limit 1) that has a holder or waiters.
  *
- * @example
- * ```ts ignore
+ * @example Keys that others are waiting for
+ * ```ts
+ * import { connect, stats } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const busy: LockInfo[] = (await stats(conn)).locks.filter((l) => l.waiters > 0);
  * ```
  */
@@ -29,8 +32,11 @@ export interface LockInfo {
 /**
  * A semaphore (limit > 1) that has holders or waiters.
  *
- * @example
- * ```ts ignore
+ * @example Semaphores with every slot taken
+ * ```ts
+ * import { connect, stats } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const full: SemaphoreInfo[] = (await stats(conn)).semaphores
  *   .filter((s) => s.holders === s.limit);
  * ```
@@ -49,8 +55,11 @@ export interface SemaphoreInfo {
 /**
  * A key without holders or waiters.
  *
- * @example
- * ```ts ignore
+ * @example Keys idle for more than 30 seconds
+ * ```ts
+ * import { connect, stats } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const old: IdleKeyInfo[] = (await stats(conn)).idleLocks.filter((i) => i.idleS > 30);
  * ```
  */
@@ -64,8 +73,11 @@ export interface IdleKeyInfo {
 /**
  * Everything `stats` reports.
  *
- * @example
- * ```ts ignore
+ * @example Print the server's load
+ * ```ts
+ * import { connect, stats } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const s: ServerStats = await stats(conn);
  * console.log(s.connections, s.locks.length);
  * ```
@@ -124,7 +136,7 @@ function idle(o: Obj, where: string): IdleKeyInfo {
  * @returns The typed statistics.
  * @throws {ProtocolError} When a field has the wrong type.
  *
- * @example
+ * @example Convert a parsed reply
  * ```ts
  * import { toServerStats } from "./stats_types.ts";
  * const stats = toServerStats({ connections: 1, locks: [], semaphores: [], idle_locks: [],

@@ -18,7 +18,11 @@ const DEFAULT_MAX_DELAY_MS = 10_000;
  * Options of {@linkcode acquireWithRetry}.
  *
  * @example Five attempts, at most one second apart
- * ```ts ignore
+ * ```ts
+ * import { acquireWithRetry, DflockdLockApi } from "@dflock/dflock";
+ * import type { AcquireWithRetryOptions } from "@dflock/dflock";
+ *
+ * await using lockApi = new DflockdLockApi();
  * const options: AcquireWithRetryOptions = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 1000 };
  * const lock = await acquireWithRetry(lockApi, "k", 30, options);
  * ```
@@ -61,7 +65,7 @@ function nonNegative(value: unknown, name: string, fallback: number): number {
  * @returns The pause in ms.
  *
  * @example Ceilings without jitter
- * ```ts ignore
+ * ```ts
  * backoffDelayMs(0, 100, 1000, false); // 100
  * backoffDelayMs(3, 100, 1000, false); // 800
  * backoffDelayMs(4, 100, 1000, false); // 1000
@@ -95,9 +99,10 @@ export function backoffDelayMs(
  * @throws {RangeError} When `maxAttempts` is not a whole number >= 1 or a delay is negative.
  *
  * @example Retry with backoff, bounded by a deadline
- * ```ts ignore
- * import { acquireWithRetry } from "@dflock/dflock";
+ * ```ts
+ * import { acquireWithRetry, DflockdLockApi } from "@dflock/dflock";
  *
+ * await using lockApi = new DflockdLockApi();
  * const lock = await acquireWithRetry(lockApi, "order:42", 30, {
  *   maxAttempts: 5,
  *   baseDelayMs: 100,
@@ -105,7 +110,7 @@ export function backoffDelayMs(
  * });
  * if (lock) {
  *   try {
- *     await processOrder("42");
+ *     console.log("processing order 42");
  *   } finally {
  *     await lock.release();
  *   }

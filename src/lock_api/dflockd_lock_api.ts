@@ -35,7 +35,12 @@ const EXPIRY_MARGIN_MS = 1_000;
  * renewal and pool settings.
  *
  * @example Three shards over TLS with auth
- * ```ts ignore
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { DflockdLockApi } from "@dflock/dflock";
+ * import type { DflockdLockApiOptions } from "@dflock/dflock";
+ *
+ * const caPem = readFileSync("ca.pem", "utf8");
  * const options: DflockdLockApiOptions = {
  *   servers: ["10.0.0.1:6388", "10.0.0.2:6388", "10.0.0.3:6388"],
  *   tls: { caCerts: [caPem] },
@@ -226,14 +231,14 @@ class DflockdLock implements Lock, LeaseHolderRef {
  * connection, which makes the server release the locks still held.
  *
  * @example Process an order once across instances
- * ```ts ignore
+ * ```ts
  * import { DflockdLockApi } from "@dflock/dflock";
  *
  * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
  * const lock = await lockApi.tryAcquire("order:42", 30);
  * if (lock) {
  *   try {
- *     await processOrder("42");
+ *     console.log("processing order 42");
  *   } finally {
  *     await lock.release();
  *   }
@@ -255,7 +260,7 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * @throws {RangeError} On out-of-range ports, ratios, intervals or limits.
    *
    * @example Renew leases until release
-   * ```ts ignore
+   * ```ts
    * const lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"], renew: true });
    * ```
    */
@@ -297,7 +302,19 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
     };
   }
 
-  /** Open connections in the pool, over all servers. */
+  /**
+   * Open connections in the pool, over all servers.
+   *
+   * @returns The number of open pooled connections.
+   *
+   * @example Watch the pool size
+   * ```ts
+   * await using lockApi = new DflockdLockApi({ maxIdleConnections: 4 });
+   * const lock = await lockApi.tryAcquire("jobs/nightly", 60);
+   * console.log(lockApi.connectionCount); // 1 while the lock is held
+   * await lock?.release();
+   * ```
+   */
   get connectionCount(): number {
     return this.#pool.size;
   }
@@ -316,7 +333,8 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * @throws {RangeError} On a TTL below 1 s or a key longer than 256 bytes.
    *
    * @example Take a lock for 30 seconds
-   * ```ts ignore
+   * ```ts
+   * await using lockApi = new DflockdLockApi();
    * const lock = await lockApi.tryAcquire("report:daily", 30);
    * if (lock === undefined) console.log("another instance is on it");
    * ```
@@ -353,10 +371,11 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * @returns Resolves once every connection is closed.
    *
    * @example Close at shutdown
-   * ```ts ignore
+   * ```ts
    * const lockApi = new DflockdLockApi();
    * try {
-   *   await runJobs(lockApi);
+   *   const lock = await lockApi.tryAcquire("jobs/nightly", 60);
+   *   await lock?.release();
    * } finally {
    *   await lockApi.close();
    * }
@@ -372,6 +391,15 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * Closes the API (for `await using`), like {@linkcode DflockdLockApi.close}.
    *
    * @returns Resolves once every connection is closed.
+   *
+   * @example Close when the scope ends
+   * ```ts
+   * {
+   *   await using lockApi = new DflockdLockApi();
+   *   const lock = await lockApi.tryAcquire("jobs/nightly", 60);
+   *   await lock?.release();
+   * } // every pooled connection is closed here
+   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

@@ -11,11 +11,14 @@
  * expired, is harmless.
  *
  * @example Release in a finally block
- * ```ts ignore
+ * ```ts
+ * import { DflockdLockApi } from "@dflock/dflock";
+ *
+ * await using lockApi = new DflockdLockApi();
  * const lock = await lockApi.tryAcquire("order:42", 30);
  * if (lock) {
  *   try {
- *     await processOrder("42");
+ *     console.log("processing order 42");
  *   } finally {
  *     await lock.release();
  *   }
@@ -23,10 +26,13 @@
  * ```
  *
  * @example Release at the end of a scope
- * ```ts ignore
+ * ```ts
+ * import { DflockdLockApi } from "@dflock/dflock";
+ *
+ * await using lockApi = new DflockdLockApi();
  * {
  *   await using lock = await lockApi.tryAcquire("order:42", 30);
- *   if (lock) await processOrder("42");
+ *   if (lock) console.log("processing order 42");
  * } // released here (`await using` skips `undefined`)
  * ```
  */
@@ -46,12 +52,14 @@ export interface Lock extends AsyncDisposable {
  * Something that hands out locks on string keys without waiting.
  *
  * @example Guard a job with any backend
- * ```ts ignore
+ * ```ts
+ * import type { LockApi } from "@dflock/dflock";
+ *
  * async function runOnce(lockApi: LockApi, job: string): Promise<boolean> {
  *   const lock = await lockApi.tryAcquire(`job:${job}`, 60);
  *   if (!lock) return false; // someone else runs it
  *   try {
- *     await runJob(job);
+ *     console.log(`running ${job}`);
  *     return true;
  *   } finally {
  *     await lock.release();

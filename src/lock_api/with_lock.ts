@@ -19,12 +19,13 @@ import type { LockApi } from "./types.ts";
  * `release` threw when `fn` succeeded.
  *
  * @example Guard a resource
- * ```ts ignore
+ * ```ts
  * import { DflockdLockApi, withLock } from "@dflock/dflock";
  *
  * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
  * const result = await withLock(lockApi, "resource:123", 30, async () => {
- *   return await processResource();
+ *   const res = await fetch("https://example.com/resource/123");
+ *   return res.status;
  * });
  * if (result === undefined) console.log("busy, try later");
  * ```

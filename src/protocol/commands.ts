@@ -7,7 +7,17 @@
  * @module
  */
 
-/** Every request command (first request line) known to dflock. */
+/**
+ * Every request command (first request line) known to dflock.
+ *
+ * @example Send a raw request by name
+ * ```ts
+ * import { COMMAND, connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * console.log(await conn.request(COMMAND.lock, "my-key", "0"));
+ * ```
+ */
 export const COMMAND = {
   /** Acquire a lock: `l`. */
   lock: "l",
@@ -40,7 +50,18 @@ export const COMMAND = {
 /** One command string. */
 export type Command = typeof COMMAND[keyof typeof COMMAND];
 
-/** Every status word a server may answer with (first field of a response line). */
+/**
+ * Every status word a server may answer with (first field of a response line).
+ *
+ * @example Inspect a raw reply
+ * ```ts
+ * import { COMMAND, connect, STATUS } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const line = await conn.request(COMMAND.lock, "my-key", "0");
+ * if (line.startsWith(`${STATUS.timeout}`)) console.log("busy");
+ * ```
+ */
 export const STATUS = {
   /** Success. */
   ok: "ok",

@@ -21,6 +21,14 @@ const TABLE: Uint32Array = (() => {
  *
  * @param bytes The data.
  * @returns The checksum as an unsigned 32-bit number.
+ *
+ * @example Checksum of a UTF-8 string
+ * ```ts
+ * import { crc32 } from "@dflock/dflock";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+ * ```
  */
 export function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
@@ -35,6 +43,15 @@ export function crc32(bytes: Uint8Array): number {
  * @param n The number of servers.
  * @returns An index from 0 to n - 1.
  * @throws {RangeError} If `n` is not a positive integer.
+ *
+ * @example Pick the server for a key among three shards
+ * ```ts
+ * import { stableHashShard } from "@dflock/dflock";
+ * import assert from "node:assert/strict";
+ *
+ * const servers = ["10.0.0.1:6388", "10.0.0.2:6388", "10.0.0.3:6388"];
+ * assert.equal(servers[stableHashShard("my-key", servers.length)], "10.0.0.3:6388");
+ * ```
  */
 export function stableHashShard(key: string, n: number): number {
   if (!Number.isSafeInteger(n) || n < 1) {

@@ -13,6 +13,18 @@ const TOKEN_HEX = /^[0-9a-fA-F]{32}$/;
  *
  * @param token A token as the server sent it.
  * @returns The fence, or `undefined` unless `token` is exactly 32 hex digits.
+ *
+ * @example Compare the fences of two tokens of one key
+ * ```ts
+ * import { fenceFromToken } from "@dflock/dflock";
+ * import assert from "node:assert/strict";
+ *
+ * const older = fenceFromToken("0000000000000007" + "a".repeat(16));
+ * const newer = fenceFromToken("0000000000000008" + "b".repeat(16));
+ * assert.equal(older, 7n);
+ * assert.ok(newer !== undefined && older !== undefined && newer > older);
+ * assert.equal(fenceFromToken("not-a-token"), undefined);
+ * ```
  */
 export function fenceFromToken(token: string): bigint | undefined {
   if (typeof token !== "string" || !TOKEN_HEX.test(token)) return undefined;

@@ -2,7 +2,7 @@
  * The embeddable dflockd-compatible server.
  *
  * @example Serve on a free port
- * ```ts ignore
+ * ```ts
  * import { serve } from "@dflock/dflock/server";
  * await using server = await serve({ port: 0 });
  * console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);

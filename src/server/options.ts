@@ -7,7 +7,25 @@
 
 import type { TransportAdapter } from "../transport/types.ts";
 
-/** Settings for {@linkcode serve}. Every field is optional; defaults match the Go server. */
+/**
+ * Settings for {@linkcode serve}. Every field is optional; defaults match the Go server.
+ *
+ * @example A small authenticated server
+ * ```ts
+ * import { serve } from "@dflock/dflock/server";
+ * import type { ServerOptions } from "@dflock/dflock/server";
+ *
+ * const options: ServerOptions = {
+ *   host: "127.0.0.1",
+ *   port: 0,
+ *   maxLocks: 10_000,
+ *   defaultLeaseTtl: 60,
+ *   authToken: "s3cret",
+ * };
+ * await using server = await serve(options);
+ * console.log(server.addr.port);
+ * ```
+ */
 export interface ServerOptions {
   /** Bind address. @default {"127.0.0.1"} */
   host?: string;
@@ -53,7 +71,18 @@ export interface ServerOptions {
   transport?: TransportAdapter;
 }
 
-/** The Go server's defaults. */
+/**
+ * The Go server's defaults.
+ *
+ * @example Start from the defaults
+ * ```ts
+ * import { SERVER_DEFAULTS, serve } from "@dflock/dflock/server";
+ *
+ * console.log(SERVER_DEFAULTS.port); // 6388
+ * await using server = await serve({ port: 0, maxLocks: SERVER_DEFAULTS.maxLocks * 2 });
+ * console.log(server.addr.port);
+ * ```
+ */
 export const SERVER_DEFAULTS = {
   host: "127.0.0.1",
   port: 6388,

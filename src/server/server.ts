@@ -64,7 +64,19 @@ export interface ResolvedServerOptions {
   transport: TransportAdapter | undefined;
 }
 
-/** A running server. */
+/**
+ * A running server.
+ *
+ * @example Read the stats, then shut down
+ * ```ts
+ * import { serve } from "@dflock/dflock/server";
+ * import type { Server } from "@dflock/dflock/server";
+ *
+ * const server: Server = await serve({ port: 0 });
+ * console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
+ * await server.close();
+ * ```
+ */
 export interface Server extends AsyncDisposable {
   /** The bound address (with the real port when 0 was asked for). */
   readonly addr: NetAddr;
@@ -99,6 +111,17 @@ const stderrLog = (line: string): void => writeStderr(line + "\n");
  * @throws {RangeError} For an out-of-range value, with the Go message, e.g.
  *   `--max-locks must be > 0 (got 0)`.
  * @throws {TypeError} When only one of `tlsCert` / `tlsKey` is given.
+ *
+ * @example Fill in the defaults
+ * ```ts
+ * import { resolveServerOptions } from "@dflock/dflock/server";
+ * import assert from "node:assert/strict";
+ *
+ * const options = resolveServerOptions({ port: 0, maxLocks: 100 });
+ * assert.equal(options.maxLocks, 100);
+ * assert.equal(options.defaultLeaseTtl, 33);
+ * assert.throws(() => resolveServerOptions({ maxLocks: 0 }), RangeError);
+ * ```
  */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
   const d = SERVER_DEFAULTS;
@@ -143,8 +166,9 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
  * @throws {ConnectionError} If the address cannot be bound or the certificate is unusable.
  *
  * @example Serve on a free port and stop again
- * ```ts ignore
- * import { serve } from "./server.ts";
+ * ```ts
+ * import { serve } from "@dflock/dflock/server";
+ *
  * await using server = await serve({ port: 0 });
  * console.log(server.addr.port);
  * ```
@@ -179,6 +203,16 @@ export async function serve(options: ServerOptions = {}): Promise<Server> {
  * @param options Server settings.
  * @returns The running server.
  * @throws {RangeError} For invalid options.
+ *
+ * @example Serve on a listener bound by the transport layer
+ * ```ts
+ * import { startServer } from "@dflock/dflock/server";
+ * import { listen } from "@dflock/dflock/transport";
+ *
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * await using server = startServer(listener, { authToken: "s3cret" });
+ * console.log(`listening on port ${server.addr.port}`);
+ * ```
  */
 export function startServer(listener: Listener, options: ServerOptions = {}): Server {
   const resolved = resolveServerOptions({ ...options, tlsCert: undefined, tlsKey: undefined });

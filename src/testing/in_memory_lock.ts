@@ -22,7 +22,7 @@ const SWEEP_THRESHOLD = 1024;
  * someone else since) does nothing.
  *
  * @example Expire a lock with a fake clock
- * ```ts ignore
+ * ```ts
  * import { InMemoryLock } from "@dflock/dflock/testing";
  *
  * let now = 0;
@@ -46,7 +46,7 @@ export class InMemoryLock implements LockApi {
    * @throws {TypeError} When `timeProvider` is not a function.
    *
    * @example A fake clock
-   * ```ts ignore
+   * ```ts
    * let now = 1_000;
    * const lockApi = new InMemoryLock(() => now);
    * ```
@@ -68,7 +68,7 @@ export class InMemoryLock implements LockApi {
    * @throws {RangeError} When `timeoutSeconds` is not a positive finite number.
    *
    * @example Take and release
-   * ```ts ignore
+   * ```ts
    * const lock = await new InMemoryLock().tryAcquire("k", 10);
    * await lock?.release();
    * ```
@@ -112,7 +112,7 @@ export class InMemoryLock implements LockApi {
    * @returns `true` when held.
    *
    * @example Inspect in a test
-   * ```ts ignore
+   * ```ts
    * const lockApi = new InMemoryLock();
    * await lockApi.tryAcquire("k", 10);
    * console.log(lockApi.isLocked("k")); // true

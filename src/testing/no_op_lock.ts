@@ -12,7 +12,7 @@ import type { Lock, LockApi } from "../lock_api/types.ts";
  * `undefined`. Releasing does nothing.
  *
  * @example Simulate both outcomes
- * ```ts ignore
+ * ```ts
  * import { NoOpLock } from "@dflock/dflock/testing";
  *
  * const alwaysUnlocked = new NoOpLock(false);
@@ -34,7 +34,7 @@ export class NoOpLock implements LockApi {
    * @throws {TypeError} When `locked` is not a boolean.
    *
    * @example Grant everything
-   * ```ts ignore
+   * ```ts
    * const lockApi = new NoOpLock(false);
    * ```
    */
@@ -51,7 +51,7 @@ export class NoOpLock implements LockApi {
    * @returns A lock whose release does nothing, or `undefined` when `locked`.
    *
    * @example Refuse
-   * ```ts ignore
+   * ```ts
    * console.log(await new NoOpLock(true).tryAcquire("k", 1)); // undefined
    * ```
    */

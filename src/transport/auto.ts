@@ -23,7 +23,8 @@ export type Runtime = "deno" | "bun" | "node";
  *
  * @example Pick a code path
  * ```ts
- * import { detectRuntime } from "./auto.ts";
+ * import { detectRuntime } from "@dflock/dflock/transport";
+ *
  * console.log(detectRuntime());
  * ```
  */
@@ -41,8 +42,9 @@ let cached: Promise<TransportAdapter> | undefined;
  * @returns The adapter.
  *
  * @example Open a connection with the detected adapter
- * ```ts ignore
- * import { getAdapter } from "./auto.ts";
+ * ```ts
+ * import { getAdapter } from "@dflock/dflock/transport";
+ *
  * const adapter = await getAdapter();
  * const transport = await adapter.connect({ hostname: "127.0.0.1", port: 7000 });
  * await transport.close();
@@ -73,8 +75,9 @@ async function loadAdapter(runtime: Runtime): Promise<TransportAdapter> {
  * @throws {unknown} `options.signal.reason` when aborted.
  *
  * @example Connect to a local server
- * ```ts ignore
- * import { connect } from "./auto.ts";
+ * ```ts
+ * import { connect } from "@dflock/dflock/transport";
+ *
  * const transport = await connect({ hostname: "127.0.0.1", port: 7000 });
  * await transport.close();
  * ```
@@ -92,8 +95,9 @@ export async function connect(options: ConnectOptions): Promise<Transport> {
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  *
  * @example Listen on a free port
- * ```ts ignore
- * import { listen } from "./auto.ts";
+ * ```ts
+ * import { listen } from "@dflock/dflock/transport";
+ *
  * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
  * console.log(listener.addr.port);
  * await listener.close();

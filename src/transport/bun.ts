@@ -324,6 +324,21 @@ function failPending(state: SocketState | undefined, err: unknown): void {
  * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
+ *
+ * @example Connect with a deadline
+ * ```ts
+ * import { connectBun } from "@dflock/dflock/transport/bun";
+ *
+ * const transport = await connectBun({
+ *   hostname: "127.0.0.1",
+ *   port: 6388,
+ *   signal: AbortSignal.timeout(2_000),
+ * });
+ * const writer = transport.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("p\n\n\n"));
+ * writer.releaseLock();
+ * await transport.close();
+ * ```
  */
 export async function connectBun(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls } = options;
@@ -410,6 +425,19 @@ class BunListener implements Listener {
  * @param options Address and TLS certificate.
  * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
+ *
+ * @example Accept connections on a free port
+ * ```ts
+ * import { listenBun } from "@dflock/dflock/transport/bun";
+ *
+ * const listener = await listenBun({ hostname: "127.0.0.1", port: 0 });
+ * console.log(`listening on port ${listener.addr.port}`);
+ * for await (const transport of listener) {
+ *   await transport.close(); // a real server would read requests here
+ *   break;
+ * }
+ * await listener.close();
+ * ```
  */
 export function listenBun(options: ListenOptions): Promise<Listener> {
   const { hostname, port, tls } = options;
@@ -443,7 +471,20 @@ export function listenBun(options: ListenOptions): Promise<Listener> {
   return Promise.resolve(new BunListener(server, queue));
 }
 
-/** The Bun {@linkcode TransportAdapter}. */
+/**
+ * The Bun {@linkcode TransportAdapter}: {@linkcode connectBun} and {@linkcode listenBun}.
+ *
+ * @example Pin the server and client to the Bun adapter
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ * import { serve } from "@dflock/dflock/server";
+ * import { bunAdapter } from "@dflock/dflock/transport/bun";
+ *
+ * await using server = await serve({ port: 0, transport: bunAdapter });
+ * await using conn = await connect({ port: server.addr.port, transport: bunAdapter });
+ * console.log(conn.address);
+ * ```
+ */
 export const bunAdapter: TransportAdapter = {
   runtime: "bun",
   connect: connectBun,

@@ -205,6 +205,21 @@ class DenoTransport implements Transport {
  * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
+ *
+ * @example Connect with a deadline
+ * ```ts
+ * import { connectDeno } from "@dflock/dflock/transport/deno";
+ *
+ * const transport = await connectDeno({
+ *   hostname: "127.0.0.1",
+ *   port: 6388,
+ *   signal: AbortSignal.timeout(2_000),
+ * });
+ * const writer = transport.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("p\n\n\n"));
+ * writer.releaseLock();
+ * await transport.close();
+ * ```
  */
 export async function connectDeno(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls } = options;
@@ -325,6 +340,19 @@ function isListenerGone(err: unknown): boolean {
  * @param options Address and TLS certificate.
  * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
+ *
+ * @example Accept connections on a free port
+ * ```ts
+ * import { listenDeno } from "@dflock/dflock/transport/deno";
+ *
+ * const listener = await listenDeno({ hostname: "127.0.0.1", port: 0 });
+ * console.log(`listening on port ${listener.addr.port}`);
+ * for await (const transport of listener) {
+ *   await transport.close(); // a real server would read requests here
+ *   break;
+ * }
+ * await listener.close();
+ * ```
  */
 export function listenDeno(options: ListenOptions): Promise<Listener> {
   const { hostname, port, tls } = options;
@@ -344,7 +372,20 @@ export function listenDeno(options: ListenOptions): Promise<Listener> {
   }
 }
 
-/** The Deno {@linkcode TransportAdapter}. */
+/**
+ * The Deno {@linkcode TransportAdapter}: {@linkcode connectDeno} and {@linkcode listenDeno}.
+ *
+ * @example Pin the server and client to the Deno adapter
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ * import { serve } from "@dflock/dflock/server";
+ * import { denoAdapter } from "@dflock/dflock/transport/deno";
+ *
+ * await using server = await serve({ port: 0, transport: denoAdapter });
+ * await using conn = await connect({ port: server.addr.port, transport: denoAdapter });
+ * console.log(conn.address);
+ * ```
+ */
 export const denoAdapter: TransportAdapter = {
   runtime: "deno",
   connect: connectDeno,

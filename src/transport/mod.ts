@@ -5,7 +5,7 @@
  * others.
  *
  * @example Echo one message over loopback
- * ```ts ignore
+ * ```ts
  * import { connect, listen } from "./mod.ts";
  * const listener = await listen({ hostname: "127.0.0.1", port: 0 });
  * const client = await connect({ hostname: "127.0.0.1", port: listener.addr.port });

@@ -213,6 +213,18 @@ class NodeTransport implements Transport {
  *   first read or write. Closing the transport before that sends nothing.
  * @param noReadPause With `lazyTls`: never pause the TLS socket (see {@linkcode listenNode}).
  * @returns The transport; it owns the socket from now on.
+ *
+ * @example Wrap a socket opened with node:net
+ * ```ts
+ * import { connect } from "node:net";
+ * import { once } from "node:events";
+ * import { nodeSocketToTransport } from "@dflock/dflock/transport/node";
+ *
+ * const socket = connect({ host: "127.0.0.1", port: 6388, allowHalfOpen: true });
+ * await once(socket, "connect");
+ * const transport = nodeSocketToTransport(socket);
+ * await transport.close();
+ * ```
  */
 export function nodeSocketToTransport(
   socket: net.Socket,
@@ -231,6 +243,21 @@ export function nodeSocketToTransport(
  * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
+ *
+ * @example Connect with a deadline
+ * ```ts
+ * import { connectNode } from "@dflock/dflock/transport/node";
+ *
+ * const transport = await connectNode({
+ *   hostname: "127.0.0.1",
+ *   port: 6388,
+ *   signal: AbortSignal.timeout(2_000),
+ * });
+ * const writer = transport.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("p\n\n\n"));
+ * writer.releaseLock();
+ * await transport.close();
+ * ```
  */
 export async function connectNode(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls: tlsOptions } = options;
@@ -327,6 +354,19 @@ class NodeListener implements Listener {
  *   flow-controlled (bytes a client sends while nothing reads are buffered without limit).
  * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
+ *
+ * @example Accept connections on a free port
+ * ```ts
+ * import { listenNode } from "@dflock/dflock/transport/node";
+ *
+ * const listener = await listenNode({ hostname: "127.0.0.1", port: 0 });
+ * console.log(`listening on port ${listener.addr.port}`);
+ * for await (const transport of listener) {
+ *   await transport.close(); // a real server would read requests here
+ *   break;
+ * }
+ * await listener.close();
+ * ```
  */
 export async function listenNode(options: ListenOptions, noReadPause = false): Promise<Listener> {
   const { hostname, port, tls: tlsOptions } = options;
@@ -384,7 +424,20 @@ function checkPem(options: { cert: string; key: string }): void {
   }
 }
 
-/** The Node {@linkcode TransportAdapter}. */
+/**
+ * The Node {@linkcode TransportAdapter}: {@linkcode connectNode} and {@linkcode listenNode}.
+ *
+ * @example Pin the server and client to the Node adapter
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ * import { serve } from "@dflock/dflock/server";
+ * import { nodeAdapter } from "@dflock/dflock/transport/node";
+ *
+ * await using server = await serve({ port: 0, transport: nodeAdapter });
+ * await using conn = await connect({ port: server.addr.port, transport: nodeAdapter });
+ * console.log(conn.address);
+ * ```
+ */
 export const nodeAdapter: TransportAdapter = {
   runtime: "node",
   connect: connectNode,

@@ -5,7 +5,25 @@
  * @module
  */
 
-/** A bidirectional byte stream (a TCP or TLS connection) on web streams. */
+/**
+ * A bidirectional byte stream (a TCP or TLS connection) on web streams.
+ *
+ * @example Send a ping and read the answer
+ * ```ts
+ * import { connect } from "@dflock/dflock/transport";
+ * import type { Transport } from "@dflock/dflock";
+ *
+ * const transport: Transport = await connect({ hostname: "127.0.0.1", port: 6388 });
+ * const writer = transport.writable.getWriter();
+ * await writer.write(new TextEncoder().encode("p\n_\n_\n"));
+ * writer.releaseLock();
+ * const reader = transport.readable.getReader();
+ * const { value } = await reader.read();
+ * console.log(new TextDecoder().decode(value)); // "ok\n" on servers that know ping
+ * reader.releaseLock();
+ * await transport.close();
+ * ```
+ */
 export interface Transport {
   /** Bytes from the peer. Ends (done) on the peer's EOF; errors on a reset. */
   readonly readable: ReadableStream<Uint8Array>;
@@ -40,7 +58,24 @@ export interface TlsConnectOptions {
   insecureSkipVerify?: boolean;
 }
 
-/** Options for {@linkcode Connect}. */
+/**
+ * Options for {@linkcode Connect}.
+ *
+ * @example TLS with a deadline
+ * ```ts
+ * import { connect } from "@dflock/dflock/transport";
+ * import type { ConnectOptions } from "@dflock/dflock";
+ *
+ * const options: ConnectOptions = {
+ *   hostname: "locks.internal",
+ *   port: 6388,
+ *   tls: { serverName: "locks.internal" },
+ *   signal: AbortSignal.timeout(5_000),
+ * };
+ * const transport = await connect(options);
+ * await transport.close();
+ * ```
+ */
 export interface ConnectOptions {
   /** Host name or IP address to connect to. */
   hostname: string;
@@ -75,7 +110,19 @@ export interface ListenOptions {
   tls?: TlsListenOptions;
 }
 
-/** A listening socket: an async iterable of accepted connections. */
+/**
+ * A listening socket: an async iterable of accepted connections.
+ *
+ * @example Accept until closed
+ * ```ts
+ * import { listen } from "@dflock/dflock/transport";
+ * import type { Listener } from "@dflock/dflock";
+ *
+ * const listener: Listener = await listen({ hostname: "127.0.0.1", port: 0 });
+ * setTimeout(() => void listener.close(), 1_000);
+ * for await (const transport of listener) await transport.close();
+ * ```
+ */
 export interface Listener extends AsyncIterable<Transport> {
   /** The bound address (with the real port when 0 was asked for). */
   readonly addr: NetAddr;
@@ -86,7 +133,27 @@ export interface Listener extends AsyncIterable<Transport> {
 /** Binds a listening socket. Failures (address in use, bad certificate) reject with `ConnectionError`. */
 export type Listen = (options: ListenOptions) => Promise<Listener>;
 
-/** One runtime's implementation of both sides. */
+/**
+ * One runtime's implementation of both sides.
+ *
+ * @example Wrap an adapter to log every connection
+ * ```ts
+ * import { connect as dflockConnect } from "@dflock/dflock";
+ * import { getAdapter } from "@dflock/dflock/transport";
+ * import type { TransportAdapter } from "@dflock/dflock";
+ *
+ * const base = await getAdapter();
+ * const logging: TransportAdapter = {
+ *   ...base,
+ *   connect: (options) => {
+ *     console.log(`connecting to ${options.hostname}:${options.port}`);
+ *     return base.connect(options);
+ *   },
+ * };
+ * await using conn = await dflockConnect({ transport: logging });
+ * console.log(conn.address);
+ * ```
+ */
 export interface TransportAdapter {
   /** The runtime this adapter is for. */
   readonly runtime: "deno" | "bun" | "node";
