@@ -53,7 +53,12 @@ interface DenoLike {
 }
 
 /** Bytes read per `conn.read()`; each chunk handed out is a copy of just the bytes read. */
-const READ_BUFFER_SIZE = 64 * 1024;
+/**
+ * Read buffer sizes: each connection starts small (an idle connection holding a lock should
+ * cost little memory) and doubles its buffer whenever a read fills it, up to the maximum.
+ */
+const MIN_READ_BUFFER = 4 * 1024;
+const MAX_READ_BUFFER = 64 * 1024;
 
 function deno(): DenoLike {
   const value = (globalThis as { Deno?: DenoLike }).Deno;
@@ -96,7 +101,7 @@ class DenoTransport implements Transport {
       },
       pull: async (controller) => {
         if (this.#readDone) return;
-        scratch ??= new Uint8Array(READ_BUFFER_SIZE);
+        scratch ??= new Uint8Array(MIN_READ_BUFFER);
         let n: number | null;
         try {
           n = await conn.read(scratch);
@@ -116,6 +121,9 @@ class DenoTransport implements Transport {
           return;
         }
         controller.enqueue(scratch.slice(0, n));
+        if (n === scratch.byteLength && n < MAX_READ_BUFFER) {
+          scratch = new Uint8Array(n * 2);
+        }
       },
       cancel: () => {
         this.#readDone = true;
