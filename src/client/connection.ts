@@ -17,27 +17,30 @@ import { AuthError, ConnectionError, LockError, ProtocolError } from "../errors.
 /**
  * Default server host.
  *
- * @example
- * ```ts ignore
+ * @example Connect to the default host explicitly
+ * ```ts
  * const conn = await connect({ host: DEFAULT_HOST });
+ * await conn.close();
  * ```
  */
 export const DEFAULT_HOST = "127.0.0.1";
 /**
  * Default server port.
  *
- * @example
- * ```ts ignore
+ * @example Connect to the default port explicitly
+ * ```ts
  * const conn = await connect({ port: DEFAULT_PORT });
+ * await conn.close();
  * ```
  */
 export const DEFAULT_PORT = 6388;
 /**
  * Default bound on TCP/TLS connect plus the auth round trip, in milliseconds.
  *
- * @example
- * ```ts ignore
+ * @example Give up connecting sooner than the default
+ * ```ts
  * const conn = await connect({ connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS / 5 });
+ * await conn.close();
  * ```
  */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -45,8 +48,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Options of {@linkcode connect}.
  *
- * @example
- * ```ts ignore
+ * @example TLS with a private CA and an auth token
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ *
+ * const caPem = readFileSync("ca.pem", "utf8");
  * const options: ConnectionOptions = {
  *   host: "locks.internal",
  *   port: 6388,
@@ -77,9 +83,15 @@ export interface ConnectionOptions {
 /**
  * Options of {@linkcode Connection.request}.
  *
- * @example
- * ```ts ignore
- * const line = await conn.request("l", "k", "5", { signal: AbortSignal.timeout(1000) });
+ * @example Bound one request by a timeout
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ * import type { RequestOptions } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const options: RequestOptions = { signal: AbortSignal.timeout(1000) };
+ * const line = await conn.request("l", "k", "5", options);
+ * console.log(line);
  * ```
  */
 export interface RequestOptions {
@@ -109,8 +121,9 @@ function formatAddress(host: string, port: number): string {
  * aborted, unanswered request is closed and never reused.
  *
  * @example Send a raw request
- * ```ts ignore
- * import { connect } from "./connection.ts";
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
  * await using conn = await connect({ host: "127.0.0.1", port: 6388 });
  * const line = await conn.request("l", "jobs/1", "10"); // "ok <token> <lease>" or "timeout"
  * ```
@@ -154,17 +167,54 @@ export class Connection implements AsyncDisposable {
     void this.#readLoop();
   }
 
-  /** `true` once the connection is closed or closing; requests then reject. */
+  /**
+   * `true` once the connection is closed or closing; requests then reject.
+   *
+   * @returns Whether the connection is closed or closing.
+   *
+   * @example Reconnect when closed
+   * ```ts
+   * let conn = await connect();
+   * if (conn.isClosed) conn = await connect();
+   * await conn.close();
+   * ```
+   */
   get isClosed(): boolean {
     return this.#closedError !== undefined;
   }
 
-  /** Milliseconds since the last request was written or reply received. */
+  /**
+   * Milliseconds since the last request was written or reply received.
+   *
+   * @returns The idle time in milliseconds.
+   *
+   * @example Ping a connection that has been quiet too long
+   * ```ts
+   * import { ping } from "@dflock/dflock";
+   *
+   * await using conn = await connect();
+   * if (conn.idleMs > 30_000) await ping(conn);
+   * ```
+   */
   get idleMs(): number {
     return performance.now() - this.#lastActivity;
   }
 
-  /** Number of requests written and not yet answered. */
+  /**
+   * Number of requests written and not yet answered.
+   *
+   * @returns The count of in-flight requests.
+   *
+   * @example See pipelined requests in flight
+   * ```ts
+   * import { ping } from "@dflock/dflock";
+   *
+   * await using conn = await connect();
+   * const replies = Promise.all([ping(conn), ping(conn)]);
+   * console.log(conn.pendingCount); // 2 until the answers arrive
+   * await replies;
+   * ```
+   */
   get pendingCount(): number {
     return this.#pending.length;
   }
@@ -183,7 +233,8 @@ export class Connection implements AsyncDisposable {
    * @throws {unknown} `options.signal.reason` when aborted.
    *
    * @example Pipeline two requests
-   * ```ts ignore
+   * ```ts
+   * await using conn = await connect();
    * const [a, b] = await Promise.all([
    *   conn.request("stats", "_", ""),
    *   conn.request("ping", "_", "_"),
@@ -225,8 +276,9 @@ export class Connection implements AsyncDisposable {
    *
    * @returns Resolves once the transport is closed.
    *
-   * @example
-   * ```ts ignore
+   * @example Close when done
+   * ```ts
+   * const conn = await connect();
    * await conn.close();
    * ```
    */
@@ -238,8 +290,9 @@ export class Connection implements AsyncDisposable {
   /**
    * Closes the connection without waiting (like `socket.destroy()`).
    *
-   * @example
-   * ```ts ignore
+   * @example Drop the connection from a synchronous handler
+   * ```ts
+   * const conn = await connect();
    * conn.destroy();
    * ```
    */
@@ -251,6 +304,14 @@ export class Connection implements AsyncDisposable {
    * Closes the connection (for `await using`).
    *
    * @returns Resolves once the transport is closed.
+   *
+   * @example Close at the end of a scope
+   * ```ts
+   * {
+   *   await using conn = await connect();
+   *   console.log(conn.address);
+   * } // closed here
+   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -389,8 +450,9 @@ async function authenticate(conn: Connection, token: string, signal: AbortSignal
  * @throws {unknown} `options.signal.reason` when aborted.
  *
  * @example Connect, ping, close
- * ```ts ignore
- * import { connect } from "./connection.ts";
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
  * const conn = await connect({ host: "127.0.0.1", port: 6388, connectTimeoutMs: 2000 });
  * try {
  *   console.log(await conn.request("stats", "_", ""));

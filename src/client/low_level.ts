@@ -8,9 +8,8 @@
  * `signal`; aborting a call that is waiting for its reply closes the connection.
  *
  * @example Lock, renew, release
- * ```ts ignore
- * import { connect } from "./connection.ts";
- * import { acquire, release, renew } from "./low_level.ts";
+ * ```ts
+ * import { acquire, connect, release, renew } from "@dflock/dflock";
  *
  * const conn = await connect({ host: "127.0.0.1", port: 6388 });
  * const { token, lease } = await acquire(conn, "my-key", 10);
@@ -26,7 +25,7 @@ import { COMMAND, STATUS } from "../protocol/commands.ts";
 import type { Command } from "../protocol/commands.ts";
 import { validateKey, validateSeconds } from "../protocol/encode.ts";
 import { parseReply } from "../protocol/reply.ts";
-import type { FailureReply, ReplyByShape, ReplyShape, TimeoutReply } from "../protocol/reply.ts";
+import type { FailureReply, TimeoutReply } from "../protocol/reply.ts";
 import { AuthError, errorForStatus, ProtocolError } from "../errors.ts";
 import type { LockError } from "../errors.ts";
 import type { RequestOptions } from "./connection.ts";
@@ -38,8 +37,11 @@ export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "./stats_
 /**
  * Largest semaphore limit newer servers accept (PROTOCOL-NEWER.md 9).
  *
- * @example
- * ```ts ignore
+ * @example Use the largest allowed limit
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * await semAcquire(conn, "pool", 0, MAX_SEMAPHORE_LIMIT);
  * ```
  */
@@ -48,8 +50,10 @@ export const MAX_SEMAPHORE_LIMIT = 1_048_576;
 /**
  * What the low-level functions need from a connection: a `Connection` fits.
  *
- * @example
- * ```ts ignore
+ * @example A Connection is a Requester
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
  * const conn: Requester = await connect({ port: 6388 });
  * ```
  */
@@ -69,8 +73,12 @@ export interface Requester {
 /**
  * The final options bag of every low-level call.
  *
- * @example
- * ```ts ignore
+ * @example Bound a release by two seconds
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const { token } = await acquire(conn, "k", 10);
  * await release(conn, "k", token, { signal: AbortSignal.timeout(2000) });
  * ```
  */
@@ -82,8 +90,11 @@ export interface CallOptions {
 /**
  * Options of calls that create a holder (`acquire`, `enqueue` and their semaphore twins).
  *
- * @example
- * ```ts ignore
+ * @example A one-minute lease and a local deadline
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * await acquire(conn, "k", 10, { leaseTtlS: 60, signal: AbortSignal.timeout(15_000) });
  * ```
  */
@@ -95,8 +106,11 @@ export interface LeaseOptions extends CallOptions {
 /**
  * A granted lock or semaphore slot.
  *
- * @example
- * ```ts ignore
+ * @example Read a grant
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const grant: Grant = await acquire(conn, "k", 10);
  * console.log(grant.token, grant.lease);
  * ```
@@ -111,8 +125,11 @@ export interface Grant {
 /**
  * The answer of {@linkcode enqueue}: granted at once, or queued (collect with {@linkcode wait}).
  *
- * @example
- * ```ts ignore
+ * @example Wait only when queued
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const r: EnqueueResult = await enqueue(conn, "k");
  * if (r.status === "queued") await wait(conn, "k", 10);
  * ```
@@ -159,69 +176,44 @@ function failure(r: FailureReply | TimeoutReply, action: string): LockError {
   return errorForStatus(r.line.trim(), action);
 }
 
-async function call<S extends ReplyShape>(
+/** Sends one request (a plain promise: the caller's `await` is the only async frame). */
+function send(
   conn: Requester,
   command: Command,
   key: string,
   arg: string,
-  shape: S,
   options: CallOptions | undefined,
-): Promise<ReplyByShape[S]> {
+): Promise<string> {
   const signal = options?.signal;
-  const line = await conn.request(command, key, arg, signal ? { signal } : undefined);
-  return parseReply(line, shape);
+  return conn.request(command, key, arg, signal ? { signal } : undefined);
 }
 
-async function grant(
-  conn: Requester,
-  command: Command,
-  key: string,
-  arg: string,
-  action: string,
-  options: CallOptions | undefined,
-): Promise<Grant> {
-  const r = await call(conn, command, key, arg, "grant", options);
+/** `ok <token> <lease>` to a grant; anything else throws (`what` and `key` name the call). */
+function grantOf(line: string, what: string, key: string): Grant {
+  const r = parseReply(line, "grant");
   if (r.status === STATUS.ok) return { token: r.token, lease: r.leaseS };
-  throw failure(r, action);
+  throw failure(r, `${what} "${key}"`);
 }
 
-async function enqueueAny(
-  conn: Requester,
-  command: Command,
-  key: string,
-  arg: string,
-  action: string,
-  options: CallOptions | undefined,
-): Promise<EnqueueResult> {
-  const r = await call(conn, command, key, arg, "enqueue", options);
+/** `acquired <token> <lease>` or `queued`; anything else throws. */
+function enqueuedOf(line: string, what: string, key: string): EnqueueResult {
+  const r = parseReply(line, "enqueue");
   if (r.status === STATUS.acquired) return { status: "acquired", token: r.token, lease: r.leaseS };
   if (r.status === STATUS.queued) return { status: "queued" };
-  throw failure(r, action);
+  throw failure(r, `${what} "${key}"`);
 }
 
-async function plain(
-  conn: Requester,
-  command: Command,
-  key: string,
-  arg: string,
-  action: string,
-  options: CallOptions | undefined,
-): Promise<void> {
-  const r = await call(conn, command, key, arg, "plain", options);
-  if (r.status !== STATUS.ok) throw failure(r, action);
+/** Plain `ok`; anything else throws. */
+function plainOf(line: string, what: string, key: string): void {
+  const r = parseReply(line, "plain");
+  if (r.status !== STATUS.ok) throw failure(r, `${what} "${key}"`);
 }
 
-async function renewAny(
-  conn: Requester,
-  command: Command,
-  key: string,
-  arg: string,
-  action: string,
-  options: CallOptions | undefined,
-): Promise<number> {
-  const r = await call(conn, command, key, arg, "renew", options);
+/** Renew's `ok <seconds>`; anything else throws. */
+function renewedOf(line: string, what: string, key: string): number {
+  const r = parseReply(line, "renew");
   if (r.status === STATUS.ok) return r.leaseS;
-  throw failure(r, action);
+  throw failure(r, `${what} "${key}"`);
 }
 
 /**
@@ -240,8 +232,11 @@ async function renewAny(
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad timeout or lease.
  *
- * @example
- * ```ts ignore
+ * @example Acquire with a one-minute lease
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const { token, lease } = await acquire(conn, "my-key", 10, { leaseTtlS: 60 });
  * ```
  */
@@ -254,7 +249,8 @@ export async function acquire(
   validateKey(key);
   const t = validateSeconds(acquireTimeoutS, { name: "acquireTimeoutS" });
   const arg = t + leaseSuffix(options);
-  return await grant(conn, COMMAND.lock, key, arg, `Cannot acquire lock "${key}"`, options);
+  const line = await send(conn, COMMAND.lock, key, arg, options);
+  return grantOf(line, "Cannot acquire lock", key);
 }
 
 /**
@@ -269,8 +265,12 @@ export async function acquire(
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
  *
- * @example
- * ```ts ignore
+ * @example Release a held lock
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const { token } = await acquire(conn, "my-key", 10);
  * await release(conn, "my-key", token);
  * ```
  */
@@ -282,7 +282,8 @@ export async function release(
 ): Promise<void> {
   validateKey(key);
   validateToken(token);
-  await plain(conn, COMMAND.release, key, token, `Cannot release lock "${key}"`, options);
+  const line = await send(conn, COMMAND.release, key, token, options);
+  plainOf(line, "Cannot release lock", key);
 }
 
 /**
@@ -300,8 +301,12 @@ export async function release(
  * @throws {TypeError} On a bad key or token.
  * @throws {RangeError} On a bad lease.
  *
- * @example
- * ```ts ignore
+ * @example Extend the lease to a minute
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const { token } = await acquire(conn, "my-key", 10);
  * const seconds = await renew(conn, "my-key", token, 60);
  * ```
  */
@@ -315,7 +320,8 @@ export async function renew(
   validateKey(key);
   validateToken(token);
   const arg = token + leaseSuffix({ leaseTtlS });
-  return await renewAny(conn, COMMAND.renew, key, arg, `Cannot renew lock "${key}"`, options);
+  const line = await send(conn, COMMAND.renew, key, arg, options);
+  return renewedOf(line, "Cannot renew lock", key);
 }
 
 /**
@@ -333,8 +339,11 @@ export async function renew(
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad lease.
  *
- * @example
- * ```ts ignore
+ * @example Two-phase acquisition
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const r = await enqueue(conn, "my-key");
  * const { token } = r.status === "acquired" ? r : await wait(conn, "my-key", 10);
  * ```
@@ -346,14 +355,8 @@ export async function enqueue(
 ): Promise<EnqueueResult> {
   validateKey(key);
   const arg = leaseSuffix(options).trimStart();
-  return await enqueueAny(
-    conn,
-    COMMAND.enqueue,
-    key,
-    arg,
-    `Cannot enqueue for lock "${key}"`,
-    options,
-  );
+  const line = await send(conn, COMMAND.enqueue, key, arg, options);
+  return enqueuedOf(line, "Cannot enqueue for lock", key);
 }
 
 /**
@@ -371,8 +374,12 @@ export async function enqueue(
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad timeout.
  *
- * @example
- * ```ts ignore
+ * @example Collect a queued lock
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * await enqueue(conn, "my-key");
  * const { token, lease } = await wait(conn, "my-key", 10);
  * ```
  */
@@ -384,14 +391,29 @@ export async function wait(
 ): Promise<Grant> {
   validateKey(key);
   const t = validateSeconds(waitTimeoutS, { name: "waitTimeoutS" });
-  return await grant(conn, COMMAND.wait, key, String(t), `Cannot wait for lock "${key}"`, options);
+  const line = await send(conn, COMMAND.wait, key, String(t), options);
+  return grantOf(line, "Cannot wait for lock", key);
 }
 
 /**
  * Alias of {@linkcode wait} (the original TypeScript client's name).
  *
- * @example
- * ```ts ignore
+ * @param conn The connection that enqueued.
+ * @param key The lock key.
+ * @param waitTimeoutS Whole seconds to wait; 0 does not block.
+ * @param options `signal`.
+ * @returns The token and lease.
+ * @throws {AcquireTimeoutError} On `timeout` (the queue slot is gone; enqueue again).
+ * @throws {NotEnqueuedError} Without a pending enqueue on this connection.
+ * @throws {LeaseExpiredError} When the grant's lease ran out before it was collected.
+ * @throws {ConnectionError} When the connection fails.
+ *
+ * @example Collect a queued lock (original name)
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * await enqueue(conn, "my-key");
  * const granted = await waitForLock(conn, "my-key", 10);
  * ```
  */
@@ -414,8 +436,11 @@ export const waitForLock: typeof wait = wait;
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad timeout, limit or lease.
  *
- * @example
- * ```ts ignore
+ * @example Take one of three slots
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const { token } = await semAcquire(conn, "pool", 10, 3);
  * ```
  */
@@ -429,14 +454,8 @@ export async function semAcquire(
   validateKey(key);
   const t = validateSeconds(acquireTimeoutS, { name: "acquireTimeoutS" });
   const arg = t + " " + validateLimit(limit) + leaseSuffix(options);
-  return await grant(
-    conn,
-    COMMAND.semAcquire,
-    key,
-    arg,
-    `Cannot acquire semaphore "${key}"`,
-    options,
-  );
+  const line = await send(conn, COMMAND.semAcquire, key, arg, options);
+  return grantOf(line, "Cannot acquire semaphore", key);
 }
 
 /**
@@ -451,8 +470,12 @@ export async function semAcquire(
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
  *
- * @example
- * ```ts ignore
+ * @example Give a slot back
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const { token } = await semAcquire(conn, "pool", 10, 3);
  * await semRelease(conn, "pool", token);
  * ```
  */
@@ -464,7 +487,8 @@ export async function semRelease(
 ): Promise<void> {
   validateKey(key);
   validateToken(token);
-  await plain(conn, COMMAND.semRelease, key, token, `Cannot release semaphore "${key}"`, options);
+  const line = await send(conn, COMMAND.semRelease, key, token, options);
+  plainOf(line, "Cannot release semaphore", key);
 }
 
 /**
@@ -481,8 +505,12 @@ export async function semRelease(
  * @throws {TypeError} On a bad key or token.
  * @throws {RangeError} On a bad lease.
  *
- * @example
- * ```ts ignore
+ * @example Extend a slot's lease to a minute
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * const { token } = await semAcquire(conn, "pool", 10, 3);
  * const seconds = await semRenew(conn, "pool", token, 60);
  * ```
  */
@@ -496,14 +524,8 @@ export async function semRenew(
   validateKey(key);
   validateToken(token);
   const arg = token + leaseSuffix({ leaseTtlS });
-  return await renewAny(
-    conn,
-    COMMAND.semRenew,
-    key,
-    arg,
-    `Cannot renew semaphore "${key}"`,
-    options,
-  );
+  const line = await send(conn, COMMAND.semRenew, key, arg, options);
+  return renewedOf(line, "Cannot renew semaphore", key);
 }
 
 /**
@@ -522,8 +544,11 @@ export async function semRenew(
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad limit or lease.
  *
- * @example
- * ```ts ignore
+ * @example Queue for a slot, then wait
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const r = await semEnqueue(conn, "pool", 3);
  * ```
  */
@@ -535,8 +560,8 @@ export async function semEnqueue(
 ): Promise<EnqueueResult> {
   validateKey(key);
   const arg = validateLimit(limit) + leaseSuffix(options);
-  const action = `Cannot enqueue for semaphore "${key}"`;
-  return await enqueueAny(conn, COMMAND.semEnqueue, key, arg, action, options);
+  const line = await send(conn, COMMAND.semEnqueue, key, arg, options);
+  return enqueuedOf(line, "Cannot enqueue for semaphore", key);
 }
 
 /**
@@ -554,8 +579,12 @@ export async function semEnqueue(
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad timeout.
  *
- * @example
- * ```ts ignore
+ * @example Collect a queued slot
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
+ * await semEnqueue(conn, "pool", 3);
  * const { token } = await semWait(conn, "pool", 10);
  * ```
  */
@@ -567,8 +596,8 @@ export async function semWait(
 ): Promise<Grant> {
   validateKey(key);
   const t = validateSeconds(waitTimeoutS, { name: "waitTimeoutS" });
-  const action = `Cannot wait for semaphore "${key}"`;
-  return await grant(conn, COMMAND.semWait, key, String(t), action, options);
+  const line = await send(conn, COMMAND.semWait, key, String(t), options);
+  return grantOf(line, "Cannot wait for semaphore", key);
 }
 
 /**
@@ -580,14 +609,17 @@ export async function semWait(
  * @throws {ProtocolError} On a malformed reply.
  * @throws {ConnectionError} When the connection fails.
  *
- * @example
- * ```ts ignore
+ * @example List the held keys
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const s = await stats(conn);
  * console.log(s.connections, s.locks.map((l) => l.key));
  * ```
  */
 export async function stats(conn: Requester, options?: CallOptions): Promise<ServerStats> {
-  const r = await call(conn, COMMAND.stats, "_", "", "stats", options);
+  const r = parseReply(await send(conn, COMMAND.stats, "_", "", options), "stats");
   if (r.status !== STATUS.ok) throw failure(r, "Cannot read stats");
   return toServerStats(r.stats);
 }
@@ -604,8 +636,13 @@ export async function stats(conn: Requester, options?: CallOptions): Promise<Ser
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} When the token is not a string or contains CR or LF.
  *
- * @example
- * ```ts ignore
+ * @example Authenticate a raw connection
+ * ```ts
+ * import { connect as openTransport } from "@dflock/dflock/transport";
+ * import { Connection } from "@dflock/dflock";
+ *
+ * const transport = await openTransport({ hostname: "127.0.0.1", port: 6388 });
+ * await using conn = new Connection(transport, "127.0.0.1:6388");
  * await auth(conn, "s3cret");
  * ```
  */
@@ -616,7 +653,7 @@ export async function auth(conn: Requester, token: string, options?: CallOptions
   if (token.includes("\n") || token.includes("\r")) {
     throw new TypeError("auth token must not contain CR or LF");
   }
-  const r = await call(conn, COMMAND.auth, "_", token, "plain", options);
+  const r = parseReply(await send(conn, COMMAND.auth, "_", token, options), "plain");
   if (r.status !== STATUS.ok) {
     throw new AuthError(`Cannot authenticate: server answered "${r.line}"`);
   }
@@ -632,13 +669,16 @@ export async function auth(conn: Requester, token: string, options?: CallOptions
  * @throws {LockError} On other error statuses (`error_auth`, `error_draining`, ...).
  * @throws {ConnectionError} When the connection fails.
  *
- * @example
- * ```ts ignore
+ * @example Check liveness
+ * ```ts
+ * import { connect } from "@dflock/dflock";
+ *
+ * await using conn = await connect();
  * const knowsPing = await ping(conn);
  * ```
  */
 export async function ping(conn: Requester, options?: CallOptions): Promise<boolean> {
-  const r = await call(conn, COMMAND.ping, "_", "_", "plain", options);
+  const r = parseReply(await send(conn, COMMAND.ping, "_", "_", options), "plain");
   if (r.status === STATUS.ok) return true;
   if (r.status === STATUS.error && r.line.trim() === STATUS.error) return false;
   throw failure(r, "Cannot ping");

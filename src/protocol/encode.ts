@@ -20,6 +20,21 @@ export const MAX_KEY_BYTES = 256;
  * @throws {TypeError} If a part contains a line feed.
  */
 export function encodeRequest(command: string, key: string, arg: string): Uint8Array {
+  // Fast path: all three parts ASCII without a line feed (the usual case) need one length
+  // computation and one byte loop; anything else takes the general path below.
+  const kAt = command.length + 1;
+  const aAt = kAt + key.length + 1;
+  const end = aAt + arg.length;
+  const ascii = new Uint8Array(end + 1);
+  if (
+    writeAsciiLine(command, ascii, 0) && writeAsciiLine(key, ascii, kAt) &&
+    writeAsciiLine(arg, ascii, aAt)
+  ) {
+    ascii[kAt - 1] = 0x0a;
+    ascii[aAt - 1] = 0x0a;
+    ascii[end] = 0x0a;
+    return ascii;
+  }
   if (command.includes("\n") || key.includes("\n") || arg.includes("\n")) {
     throw new TypeError("request lines must not contain a line feed");
   }
@@ -34,6 +49,22 @@ export function encodeRequest(command: string, key: string, arg: string): Uint8A
 }
 
 /**
+ * Copies `text` into `out` at `pos` as one byte per char, if every char is ASCII and not a
+ * line feed.
+ *
+ * @returns `false` (with `out` partly written) on a line feed or a non-ASCII char.
+ */
+function writeAsciiLine(text: string, out: Uint8Array, pos: number): boolean {
+  const len = text.length;
+  for (let i = 0; i < len; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80 || c === 0x0a) return false;
+    out[pos + i] = c;
+  }
+  return true;
+}
+
+/**
  * Checks a key locally the way the Go and Python clients do: a non-empty string without
  * space, tab, CR or LF, and at most 256 UTF-8 bytes (the server's line limit).
  *
@@ -45,13 +76,15 @@ export function encodeRequest(command: string, key: string, arg: string): Uint8A
 export function validateKey(key: unknown): string {
   if (typeof key !== "string") throw new TypeError(`key must be a string (got ${typeof key})`);
   if (key.length === 0) throw new TypeError("key must not be empty");
+  let ascii = true;
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i);
     if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
       throw new TypeError(`key must not contain space, tab, CR or LF: ${JSON.stringify(key)}`);
     }
+    if (c >= 0x80) ascii = false;
   }
-  const n = utf8Length(key);
+  const n = ascii ? key.length : utf8Length(key);
   if (n > MAX_KEY_BYTES) {
     throw new RangeError(`key is ${n} UTF-8 bytes, at most ${MAX_KEY_BYTES} are allowed`);
   }

@@ -138,6 +138,73 @@ function lease(field: string): number | undefined {
   return typeof v === "number" ? v : undefined;
 }
 
+/**
+ * The number in `line` from `from` to its end when that is 1 to 15 ASCII digits (checked by
+ * the caller's length bounds), else `undefined`. Same value as {@linkcode lease} there.
+ */
+function digitsToEnd(line: string, from: number): number | undefined {
+  let n = 0;
+  for (let i = from; i < line.length; i++) {
+    const d = line.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * The lease of a canonical `<word> <32 lowercase hex> <1..15 digits>` line (single spaces,
+ * nothing around), else `undefined`. Such lines parse the same way on the general path; this
+ * only skips its trim, split and regular expressions.
+ */
+function canonicalGrantLease(line: string, word: string): number | undefined {
+  const w = word.length;
+  const len = line.length;
+  if (
+    len < w + 35 || len > w + 49 || !line.startsWith(word) || line.charCodeAt(w) !== 0x20 ||
+    line.charCodeAt(w + 33) !== 0x20
+  ) {
+    return undefined;
+  }
+  for (let i = w + 1; i < w + 33; i++) {
+    const c = line.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined;
+  }
+  return digitsToEnd(line, w + 34);
+}
+
+/** The canonical form of the frequent successes, or `undefined` for the general path. */
+function parseCanonical(line: string, shape: ReplyShape): Reply | undefined {
+  switch (shape) {
+    case "plain":
+      return line === STATUS.ok ? OK_PLAIN : undefined;
+    case "grant": {
+      const s = canonicalGrantLease(line, STATUS.ok);
+      const at = STATUS.ok.length + 1;
+      return s === undefined
+        ? undefined
+        : { status: STATUS.ok, token: line.slice(at, at + 32), leaseS: s };
+    }
+    case "enqueue": {
+      const s = canonicalGrantLease(line, STATUS.acquired);
+      const at = STATUS.acquired.length + 1;
+      return s === undefined
+        ? undefined
+        : { status: STATUS.acquired, token: line.slice(at, at + 32), leaseS: s };
+    }
+    case "renew": {
+      const w = STATUS.ok.length;
+      const len = line.length;
+      if (len < w + 2 || len > w + 16 || !line.startsWith(STATUS.ok)) return undefined;
+      if (line.charCodeAt(w) !== 0x20) return undefined;
+      const s = digitsToEnd(line, w + 1);
+      return s === undefined ? undefined : { status: STATUS.ok, leaseS: s };
+    }
+    default:
+      return undefined;
+  }
+}
+
 type SuccessParser = (parts: string[], line: string) => Reply | undefined;
 
 const OK_PLAIN: OkReply = Object.freeze({ status: STATUS.ok });
@@ -197,6 +264,8 @@ export function parseReply<S extends ReplyShape>(line: string, shape: S): ReplyB
 }
 
 function parseAny(line: string, shape: ReplyShape): Reply {
+  const canonical = parseCanonical(line, shape);
+  if (canonical !== undefined) return canonical;
   const trimmed = line.trim();
   const parts = trimmed === "" ? [] : trimmed.split(SPACES_RE);
   const word = parts[0];
