@@ -2,7 +2,8 @@
  * Fuzz frames for the dflockd server: valid requests of every command with random keys and
  * arguments, pipelined batches and floods, random bytes, over-long lines, missing lines and
  * mutations (byte flips, insertions, deletions, truncations, CRs, NULs, invalid UTF-8, huge
- * numbers). Frames are byte strings (one char per byte). Every frame is checked against the
+ * numbers), and runs of the conformance transcripts' writes, replayed or mutated, when
+ * transcripts are given. Frames are byte strings (one char per byte). Every frame is checked against the
  * connection's {@linkcode ServerView} so that nothing can block for long.
  *
  * @module
@@ -47,6 +48,11 @@ export interface GeneratorOptions {
   keyPrefix?: string;
   /** Number of keys in the shared pool. @default {24} */
   poolSize?: number;
+  /**
+   * Seed writes per scenario connection (see `transcripts.ts`); `{token:X}` placeholders are
+   * replaced by learned or random tokens. @default {none}
+   */
+  transcripts?: readonly (readonly string[])[];
 }
 
 const INVALID_UTF8 = [
@@ -111,6 +117,7 @@ export class FrameGenerator {
   #pool: string[];
   #tokens: [string, string][] = [];
   #kinds = new Map<string, number>();
+  #transcripts: readonly (readonly string[])[];
 
   /**
    * Creates a generator.
@@ -123,6 +130,7 @@ export class FrameGenerator {
     const prefix = options.keyPrefix ?? "fz";
     const size = options.poolSize ?? 24;
     this.#pool = [];
+    this.#transcripts = (options.transcripts ?? []).filter((t) => t.length > 0);
     for (let i = 0; i < size; i++) this.#pool.push(`${prefix}${i}`);
     // Keys with bytes that stress escaping and byte comparison (all valid keys).
     this.#pool.push(
@@ -351,8 +359,28 @@ export class FrameGenerator {
     }
   }
 
+  /** A run of one to four consecutive writes of one transcript connection. */
+  #transcript(): string {
+    const p = this.#prng;
+    const writes = p.pick(this.#transcripts);
+    const start = p.int(writes.length);
+    const end = Math.min(writes.length, start + p.range(1, 4));
+    return writes.slice(start, end).join("").replace(/\{token(?::[A-Za-z0-9_]+)?\}/g, () => {
+      const r = p.next();
+      if (r < 0.6 && this.#tokens.length > 0) return (p.pick(this.#tokens) as [string, string])[1];
+      return r < 0.95 ? hex32(p) : p.pick(["", "zz", "\xff"]);
+    });
+  }
+
   #candidate(slowOk: boolean): [string, string] {
     const p = this.#prng;
+    if (this.#transcripts.length > 0 && p.chance(0.2)) {
+      let s = this.#transcript();
+      if (p.chance(0.3)) return ["transcript", s];
+      const n = p.range(1, 3);
+      for (let i = 0; i < n; i++) s = this.#mutate(s);
+      return ["transcript-mutated", s];
+    }
     const r = p.next();
     if (r < 0.3) return ["single", this.request(undefined, slowOk)];
     if (r < 0.42) return ["batch", this.#batch(p.range(2, 8), slowOk)];

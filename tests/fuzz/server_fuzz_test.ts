@@ -1,7 +1,8 @@
 /**
  * Robustness fuzz test of the dflockd server: several connections send random, mutated and
- * pipelined frames while two well-behaved "witness" connections hold locks and a semaphore
- * slot on their own keys. Every response is checked against the request the server read (the
+ * pipelined frames (random bytes, valid requests, mutations of them and of the conformance
+ * transcripts' writes, over-long lines, invalid UTF-8, NUL bytes, pipelined floods) while two
+ * well-behaved "witness" connections hold locks and a semaphore slot on their own keys. Every response is checked against the request the server read (the
  * framing model in server_view.ts predicts exactly how many answers each write gets), the
  * witnesses' state must survive untouched, and the server must still work and shut down
  * cleanly afterwards.
@@ -9,7 +10,8 @@
  * Environment (read through node:process):
  *   DFLOCK_FUZZ_SEED    seed of the run (default 20240601); a failure message names it.
  *   DFLOCK_FUZZ_FRAMES  number of fuzz frames over all connections (default 3000).
- *   DFLOCK_FUZZ_VERBOSE set to print what each fuzz connection did.
+ *   DFLOCK_FUZZ_VERBOSE set to print what each fuzz connection did (and progress every
+ *                       50 000 frames per worker).
  *
  * Long variant (minutes):
  *   DFLOCK_FUZZ_FRAMES=1000000 node_modules/.bin/deno test -A tests/fuzz/server_fuzz_test.ts
@@ -26,6 +28,7 @@ import { ServerView, type Triple } from "./server_view.ts";
 import { checkResponse, escapeBytes } from "./responses.ts";
 import { LineClient } from "./line_client.ts";
 import { checkAgainstModel } from "./request_model.ts";
+import { loadTranscripts } from "./transcripts.ts";
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -37,6 +40,7 @@ function envInt(name: string, fallback: number): number {
 
 const SEED = envInt("DFLOCK_FUZZ_SEED", 20240601);
 const FRAMES = envInt("DFLOCK_FUZZ_FRAMES", 3000);
+const VERBOSE = Boolean(process.env.DFLOCK_FUZZ_VERBOSE);
 const WORKERS = 4;
 const READ_TIMEOUT_S = 3;
 const DEFAULT_LEASE = 2;
@@ -44,8 +48,12 @@ const WITNESS_LEASE = "10";
 const LOCK_A = "witness-lock-a";
 const LOCK_B = "witness-lock-b";
 const SEM = "witness-sem";
+/** How long witness C blocks behind B: longer than any run. */
+const WITNESS_C_TIMEOUT_S = 7 * 24 * 3600;
 /** Base wait for the answers to one frame; each possibly blocking request adds 1.5 s. */
 const FRAME_WAIT_MS = 5000;
+/** Writes of the conformance transcripts, replayed and mutated by every worker. */
+const TRANSCRIPTS = loadTranscripts();
 
 /** Shared by all tasks of the run: the first problems found, and the stop flag. */
 interface Run {
@@ -137,9 +145,10 @@ async function setUpWitnesses(port: number): Promise<Witnesses> {
   const tokB = tokenOf(await b.request("l", LOCK_B, `0 ${WITNESS_LEASE}`), "witness B l");
   const tokSemB = tokenOf(await b.request("sl", SEM, `0 3 ${WITNESS_LEASE}`), "witness B sl");
   assert.equal(await b.request("e", LOCK_A, WITNESS_LEASE), "queued");
-  // C blocks in `l` behind B for longer than the run; the read timeout does not apply to it.
+  // C blocks in `l` behind B for longer than the run (a week: long runs take more than the
+  // 10 minutes an earlier 600 s timeout allowed); the read timeout does not apply to it.
   const c = await LineClient.open(port);
-  c.send(`l\n${LOCK_B}\n600 ${WITNESS_LEASE}\n`);
+  c.send(`l\n${LOCK_B}\n${WITNESS_C_TIMEOUT_S} ${WITNESS_LEASE}\n`);
   let stats = parseStats(await a.request("stats", "", ""));
   for (let i = 0; i < 100 && stats.locks.find((l) => l.key === LOCK_B)?.waiters !== 1; i++) {
     await sleep(20);
@@ -192,6 +201,8 @@ interface WorkerReport {
   requests: number;
   reconnects: number;
   stalls: number;
+  /** Frames made per kind. */
+  kinds?: Record<string, number>;
 }
 
 /**
@@ -205,7 +216,7 @@ async function fuzzWorker(
   port: number,
 ): Promise<WorkerReport> {
   const prng = new Prng((SEED * 31 + id) >>> 0);
-  const gen = new FrameGenerator(prng.fork());
+  const gen = new FrameGenerator(prng.fork(), { transcripts: TRANSCRIPTS });
   const report: WorkerReport = { frames: 0, requests: 0, reconnects: 0, stalls: 0 };
   let slowLeft = 2 + Math.floor(frames / 500);
   const stallAt = prng.int(Math.max(1, frames));
@@ -219,6 +230,9 @@ async function fuzzWorker(
   try {
     for (let i = 0; i < frames && !run.stop; i++) {
       report.frames++;
+      if (VERBOSE && i > 0 && i % 50_000 === 0) {
+        console.log(`worker ${id}: ${i} frames, ${report.requests} requests`);
+      }
       if (view.closed || conn.ended) {
         await conn.close();
         conn = await LineClient.open(port);
@@ -288,6 +302,7 @@ async function fuzzWorker(
   } finally {
     await conn.close();
   }
+  report.kinds = Object.fromEntries(gen.kinds);
   return report;
 }
 
@@ -353,7 +368,7 @@ test("server survives fuzzed, mutated and pipelined input", {
     );
     fuzzing.done = true;
     const rounds = await Promise.all(loops);
-    if (process.env.DFLOCK_FUZZ_VERBOSE) {
+    if (VERBOSE) {
       const lag = Math.round(run.maxLagMs);
       console.log(JSON.stringify({ seed: SEED, reports, witnessRounds: rounds, maxLagMs: lag }));
     }
@@ -362,6 +377,12 @@ test("server survives fuzzed, mutated and pipelined input", {
     const total = reports.reduce((n, r) => n + r.frames, 0);
     assert.ok(total >= FRAMES, `only ${total} frames sent`);
     assert.ok(rounds.every((n) => n > 0), "witnesses never checked in");
+    if (FRAMES >= 1000) {
+      for (const kind of ["transcript", "transcript-mutated", "overlong", "flood", "mutated"]) {
+        const made = reports.reduce((n, r) => n + (r.kinds?.[kind] ?? 0), 0);
+        assert.ok(made > 0, `no ${kind} frames were sent`);
+      }
+    }
 
     // The witnesses' locks, semaphore slots and queue entries survived the fuzzing.
     const stats = parseStats(await w.a.request("stats", "", ""));
