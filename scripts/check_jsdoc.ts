@@ -4,7 +4,8 @@
  * a summary line. Functions, classes and their public methods and getters must also carry at
  * least one titled example (`@example Title` followed by a fenced block), an `@param` for every
  * named parameter, and functions and methods that return something must have `@returns`.
- * Interfaces, type aliases and constants need a summary; their members are not checked here.
+ * Exported interfaces, type aliases and variables/constants need a summary and a titled example
+ * too; their members (interface fields, for instance) are not checked here.
  *
  * Reads the output of `deno doc --json`, so it runs under Deno:
  * `deno run -A scripts/check_jsdoc.ts`. Prints every problem and exits with status 1 if there
@@ -219,6 +220,11 @@ for (const module of Object.values(doc.nodes)) {
           }
           break;
         }
+        case "interface":
+        case "typeAlias":
+        case "variable":
+          checkCallable(label, decl.jsDoc, undefined, true);
+          break;
         default:
           if (summary(decl.jsDoc) === "") problems.push(`${label}: no summary`);
       }

@@ -7,10 +7,38 @@
 
 import { envAll, onSignal, readTextFile, writeStderr, writeStdout } from "../transport/process.ts";
 
-/** Signals that stop the server gracefully. */
+/**
+ * Signals that stop the server gracefully.
+ *
+ * @example Name a stop signal
+ * ```ts
+ * import type { StopSignal } from "@dflock/dflock/cli";
+ *
+ * const signals: StopSignal[] = ["SIGINT", "SIGTERM"];
+ * console.log(signals.join(", "));
+ * ```
+ */
 export type StopSignal = "SIGINT" | "SIGTERM";
 
-/** Process facilities used by the commands. */
+/**
+ * Process facilities used by the commands.
+ *
+ * @example Capture the output of a command
+ * ```ts
+ * import { type CliIo, main } from "@dflock/dflock/cli";
+ *
+ * let out = "";
+ * const io: CliIo = {
+ *   env: {},
+ *   readTextFile: () => Promise.reject(new Error("no files")),
+ *   writeStdout: (text) => void (out += text),
+ *   writeStderr: (text) => void (out += text),
+ *   onSignal: () => () => {},
+ * };
+ * await main(["version"], { io });
+ * console.log(out);
+ * ```
+ */
 export interface CliIo {
   /** The environment variables. */
   env: Readonly<Record<string, string | undefined>>;

@@ -27,7 +27,16 @@ export type { ServerHandle, StartServer } from "./serve.ts";
 export type { RunDeps } from "./run.ts";
 import { versionLine } from "./version.ts";
 
-/** The top-level help text. */
+/**
+ * The top-level help text.
+ *
+ * @example Print the help
+ * ```ts
+ * import { USAGE } from "@dflock/dflock/cli";
+ *
+ * console.log(USAGE);
+ * ```
+ */
 export const USAGE: string = `Usage: dflock <command> [flags]
 
 Commands:
@@ -45,7 +54,18 @@ Flags:
 serve, which keeps the Go server's status 1 for a bad flag.
 `;
 
-/** Options for {@linkcode main}, for tests. */
+/**
+ * Options for {@linkcode main}, for tests.
+ *
+ * @example Run without clearing the screen
+ * ```ts
+ * import { main, type MainOptions } from "@dflock/dflock/cli";
+ *
+ * const options: MainOptions = { clearScreen: false };
+ * const status = await main(["stats", "--server", "127.0.0.1:6388"], options);
+ * console.log(status);
+ * ```
+ */
 export interface MainOptions {
   /** Process facilities. @default {the real process} */
   io?: CliIo;

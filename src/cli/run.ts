@@ -79,7 +79,22 @@ export const RUN_COMMAND: CommandSpec = {
     "Example:\n  dflock run --key nightly-backup --lease 60 -- ./backup.sh --full\n",
 };
 
-/** What `run` needs besides {@linkcode CliIo} (injectable for tests). */
+/**
+ * What `run` needs besides {@linkcode CliIo} (injectable for tests).
+ *
+ * @example Replace the command with a fake child
+ * ```ts
+ * import { main, type RunDeps } from "@dflock/dflock/cli";
+ *
+ * const spawn: RunDeps["spawn"] = () => ({
+ *   pid: 1,
+ *   exited: Promise.resolve({ code: 0, signal: null }),
+ *   kill: () => {},
+ * });
+ * const status = await main(["run", "--key", "job", "--", "true"], { spawn });
+ * console.log(status);
+ * ```
+ */
 export interface RunDeps {
   /** Starts the command. @default {spawnChild from src/transport/process.ts} */
   spawn?: (command: string, args: readonly string[]) => ChildHandle;

@@ -15,7 +15,19 @@ import type { ServerOptions } from "../server/options.ts";
 import type { CliIo, StopSignal } from "./io.ts";
 import { versionLine } from "./version.ts";
 
-/** The part of the server handle that `serve` uses. */
+/**
+ * The part of the server handle that `serve` uses.
+ *
+ * @example The real server is a handle
+ * ```ts
+ * import type { ServerHandle } from "@dflock/dflock/cli";
+ * import { serve } from "@dflock/dflock/server";
+ *
+ * const handle: ServerHandle = await serve({ port: 0 });
+ * console.log(handle.addr.port);
+ * await handle.close();
+ * ```
+ */
 export interface ServerHandle {
   /** The bound address. */
   readonly addr: { hostname: string; port: number };
@@ -25,7 +37,19 @@ export interface ServerHandle {
   readonly closed: Promise<void>;
 }
 
-/** Starts a server (the real one is `serve` from `src/server/mod.ts`). */
+/**
+ * Starts a server (the real one is `serve` from `src/server/mod.ts`).
+ *
+ * @example The real server factory fits
+ * ```ts
+ * import type { StartServer } from "@dflock/dflock/cli";
+ * import { serve } from "@dflock/dflock/server";
+ *
+ * const startServer: StartServer = serve;
+ * const handle = await startServer({ port: 0 });
+ * await handle.close();
+ * ```
+ */
 export type StartServer = (options: ServerOptions) => Promise<ServerHandle>;
 
 function errorText(error: unknown): string {

@@ -464,7 +464,17 @@ export class LeaseHolder {
   }
 }
 
-/** Options of the `acquire*()` one-call helpers and `with*()` methods. */
+/**
+ * Options of the `acquire*()` one-call helpers and `with*()` methods.
+ *
+ * @example Give up a blocked acquire after five seconds
+ * ```ts
+ * import { acquireLock, type SignalOption } from "@dflock/dflock";
+ *
+ * const options: SignalOption = { signal: AbortSignal.timeout(5_000) };
+ * await using lock = await acquireLock("nightly-report", options);
+ * ```
+ */
 export interface SignalOption {
   /** Aborting a blocked acquire closes its connection; the call rejects with `signal.reason`. */
   signal?: AbortSignal;

@@ -64,7 +64,17 @@ export interface ServerEndpoint {
   readonly address: string;
 }
 
-/** The server-list part of the client options. */
+/**
+ * The server-list part of the client options.
+ *
+ * @example Two independent shards
+ * ```ts
+ * import type { ServerListOptions } from "@dflock/dflock";
+ *
+ * const options: ServerListOptions = { servers: ["10.0.0.1:6388", "10.0.0.2:6388"] };
+ * console.log(options.servers?.length); // 2
+ * ```
+ */
 export interface ServerListOptions {
   /** Servers, in the order that sharding indexes them. @default {["127.0.0.1:6388"]} */
   servers?: readonly ServerAddress[];

@@ -47,7 +47,17 @@ export const COMMAND = {
   ping: "ping",
 } as const;
 
-/** One command string. */
+/**
+ * One command string.
+ *
+ * @example Type a command letter
+ * ```ts
+ * import { COMMAND, type Command } from "@dflock/dflock";
+ *
+ * const release: Command = COMMAND.release;
+ * console.log(release); // "r"
+ * ```
+ */
 export type Command = typeof COMMAND[keyof typeof COMMAND];
 
 /**
@@ -93,7 +103,17 @@ export const STATUS = {
   errorNotLeader: "error_not_leader",
 } as const;
 
-/** One status string. */
+/**
+ * One status string.
+ *
+ * @example Check a reply's status word
+ * ```ts
+ * import { type Status, STATUS } from "@dflock/dflock";
+ *
+ * const word: Status = STATUS.timeout;
+ * console.log("timeout 0".startsWith(word)); // true
+ * ```
+ */
 export type Status = typeof STATUS[keyof typeof STATUS];
 
 const COMMAND_SET: ReadonlySet<string> = new Set(Object.values(COMMAND));

@@ -9,7 +9,18 @@
 
 import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
 
-/** One held or contended lock (limit 1). Keys are byte strings. */
+/**
+ * One held or contended lock (limit 1). Keys are byte strings.
+ *
+ * @example List held locks
+ * ```ts
+ * import { serve, type LockStats } from "@dflock/dflock/server";
+ *
+ * await using server = await serve({ port: 0 });
+ * const locks: LockStats[] = server.stats().locks;
+ * for (const lock of locks) console.log(lock.key, lock.ownerConnId, lock.waiters);
+ * ```
+ */
 export interface LockStats {
   /** The key (byte string). */
   key: string;
@@ -21,7 +32,18 @@ export interface LockStats {
   waiters: number;
 }
 
-/** One held or contended semaphore (limit > 1). */
+/**
+ * One held or contended semaphore (limit > 1).
+ *
+ * @example Show semaphore usage
+ * ```ts
+ * import { type SemaphoreStats, serve } from "@dflock/dflock/server";
+ *
+ * await using server = await serve({ port: 0 });
+ * const semaphores: SemaphoreStats[] = server.stats().semaphores;
+ * for (const s of semaphores) console.log(`${s.key}: ${s.holders}/${s.limit}`);
+ * ```
+ */
 export interface SemaphoreStats {
   /** The key (byte string). */
   key: string;
@@ -33,7 +55,18 @@ export interface SemaphoreStats {
   waiters: number;
 }
 
-/** One idle key. */
+/**
+ * One idle key.
+ *
+ * @example Find keys idle for a minute
+ * ```ts
+ * import { type IdleStats, serve } from "@dflock/dflock/server";
+ *
+ * await using server = await serve({ port: 0 });
+ * const idle: IdleStats[] = server.stats().idleLocks.filter((k) => k.idleS > 60);
+ * console.log(idle.map((k) => k.key));
+ * ```
+ */
 export interface IdleStats {
   /** The key (byte string). */
   key: string;
@@ -41,7 +74,18 @@ export interface IdleStats {
   idleS: number;
 }
 
-/** Everything `stats` reports. */
+/**
+ * Everything `stats` reports.
+ *
+ * @example Count connections
+ * ```ts
+ * import { serve, type StatsSnapshot } from "@dflock/dflock/server";
+ *
+ * await using server = await serve({ port: 0 });
+ * const snapshot: StatsSnapshot = server.stats();
+ * console.log(snapshot.connections); // 0
+ * ```
+ */
 export interface StatsSnapshot {
   /** Open client connections, including the one asking. */
   connections: number;

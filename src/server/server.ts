@@ -18,7 +18,17 @@ import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import { firstSettingViolation } from "./setting_rules.ts";
 import { createTokenGenerator } from "./token.ts";
 
-/** {@linkcode ServerOptions} with every default filled in and every value validated. */
+/**
+ * {@linkcode ServerOptions} with every default filled in and every value validated.
+ *
+ * @example Read the effective defaults
+ * ```ts
+ * import { type ResolvedServerOptions, resolveServerOptions } from "@dflock/dflock/server";
+ *
+ * const resolved: ResolvedServerOptions = resolveServerOptions({ port: 0 });
+ * console.log(resolved.defaultLeaseTtl, resolved.maxLocks);
+ * ```
+ */
 export interface ResolvedServerOptions {
   /** Bind address. */
   host: string;

@@ -13,7 +13,17 @@ import type {
   TransportAdapter,
 } from "./types.ts";
 
-/** A JavaScript runtime dflock supports. */
+/**
+ * A JavaScript runtime dflock supports.
+ *
+ * @example Branch on the runtime
+ * ```ts
+ * import { detectRuntime, type Runtime } from "@dflock/dflock/transport";
+ *
+ * const runtime: Runtime = detectRuntime();
+ * if (runtime === "node") console.log("running on Node");
+ * ```
+ */
 export type Runtime = "deno" | "bun" | "node";
 
 /**

@@ -158,7 +158,17 @@ export async function readTextFile(path: string): Promise<string> {
   return await readFile(path, "utf8");
 }
 
-/** How a child process ended: an exit status, or the signal that killed it. */
+/**
+ * How a child process ended: an exit status, or the signal that killed it.
+ *
+ * @example Turn an exit into a shell status
+ * ```ts
+ * import type { ChildExit } from "@dflock/dflock/cli";
+ *
+ * const exit: ChildExit = { code: null, signal: "SIGTERM" };
+ * console.log(exit.code ?? 128 + 15); // 143
+ * ```
+ */
 export interface ChildExit {
   /** Exit status, or `null` when the child was killed by a signal. */
   code: number | null;
@@ -166,7 +176,21 @@ export interface ChildExit {
   signal: string | null;
 }
 
-/** A child process started by {@linkcode spawnChild}. */
+/**
+ * A child process started by {@linkcode spawnChild}.
+ *
+ * @example A fake child for tests
+ * ```ts
+ * import type { ChildHandle } from "@dflock/dflock/cli";
+ *
+ * const child: ChildHandle = {
+ *   pid: 1234,
+ *   exited: Promise.resolve({ code: 0, signal: null }),
+ *   kill: () => {},
+ * };
+ * console.log((await child.exited).code); // 0
+ * ```
+ */
 export interface ChildHandle {
   /** The child's process id; `undefined` when it could not be started. */
   readonly pid: number | undefined;

@@ -40,7 +40,17 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** A TCP address. */
+/**
+ * A TCP address.
+ *
+ * @example Describe a server address
+ * ```ts
+ * import type { NetAddr } from "@dflock/dflock";
+ *
+ * const addr: NetAddr = { hostname: "127.0.0.1", port: 6388 };
+ * console.log(`${addr.hostname}:${addr.port}`);
+ * ```
+ */
 export interface NetAddr {
   /** IP address or host name. */
   hostname: string;
@@ -48,7 +58,20 @@ export interface NetAddr {
   port: number;
 }
 
-/** TLS settings for an outgoing connection. */
+/**
+ * TLS settings for an outgoing connection.
+ *
+ * @example Trust a private CA
+ * ```ts
+ * import type { TlsConnectOptions } from "@dflock/dflock";
+ *
+ * const tls: TlsConnectOptions = {
+ *   caCerts: ["-----BEGIN CERTIFICATE-----\n..."],
+ *   serverName: "locks",
+ * };
+ * console.log(tls.serverName);
+ * ```
+ */
 export interface TlsConnectOptions {
   /** Extra trusted CA certificates, PEM. */
   caCerts?: string[];
@@ -89,10 +112,37 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
-/** Opens a connection. Platform failures reject with `ConnectionError` (platform error as `cause`). */
+/**
+ * Opens a connection. Platform failures reject with `ConnectionError` (platform error as `cause`).
+ *
+ * @example Take a connect function as a parameter
+ * ```ts
+ * import { connect } from "@dflock/dflock/transport";
+ * import type { Connect } from "@dflock/dflock";
+ *
+ * const open: Connect = connect;
+ * const transport = await open({ hostname: "127.0.0.1", port: 6388 });
+ * await transport.close();
+ * ```
+ */
 export type Connect = (options: ConnectOptions) => Promise<Transport>;
 
-/** TLS settings for a listener: PEM certificate chain and private key. */
+/**
+ * TLS settings for a listener: PEM certificate chain and private key.
+ *
+ * @example Listen with TLS
+ * ```ts
+ * import { listen } from "@dflock/dflock/transport";
+ * import type { TlsListenOptions } from "@dflock/dflock";
+ *
+ * const tls: TlsListenOptions = {
+ *   cert: "-----BEGIN CERTIFICATE-----\n...",
+ *   key: "-----BEGIN PRIVATE KEY-----\n...",
+ * };
+ * const listener = await listen({ hostname: "127.0.0.1", port: 0, tls });
+ * await listener.close();
+ * ```
+ */
 export interface TlsListenOptions {
   /** Certificate chain, PEM text. */
   cert: string;
@@ -100,7 +150,20 @@ export interface TlsListenOptions {
   key: string;
 }
 
-/** Options for {@linkcode Listen}. */
+/**
+ * Options for {@linkcode Listen}.
+ *
+ * @example Bind a free loopback port
+ * ```ts
+ * import { listen } from "@dflock/dflock/transport";
+ * import type { ListenOptions } from "@dflock/dflock";
+ *
+ * const options: ListenOptions = { hostname: "127.0.0.1", port: 0 };
+ * const listener = await listen(options);
+ * console.log(listener.addr.port);
+ * await listener.close();
+ * ```
+ */
 export interface ListenOptions {
   /** Address to bind, e.g. `127.0.0.1`. */
   hostname: string;
@@ -130,7 +193,19 @@ export interface Listener extends AsyncIterable<Transport> {
   close(): Promise<void>;
 }
 
-/** Binds a listening socket. Failures (address in use, bad certificate) reject with `ConnectionError`. */
+/**
+ * Binds a listening socket. Failures (address in use, bad certificate) reject with `ConnectionError`.
+ *
+ * @example Take a listen function as a parameter
+ * ```ts
+ * import { listen } from "@dflock/dflock/transport";
+ * import type { Listen } from "@dflock/dflock";
+ *
+ * const bind: Listen = listen;
+ * const listener = await bind({ hostname: "127.0.0.1", port: 0 });
+ * await listener.close();
+ * ```
+ */
 export type Listen = (options: ListenOptions) => Promise<Listener>;
 
 /**
