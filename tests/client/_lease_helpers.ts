@@ -5,32 +5,21 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
-import { serve } from "../../src/server/mod.ts";
+import { withServer as withTestServer } from "../_helpers/server.ts";
 import type { Server, ServerOptions } from "../../src/server/mod.ts";
 
 /**
- * Runs `fn` with a fresh server on 127.0.0.1, port 0; closes it afterwards.
+ * Runs `fn` with a fresh server on 127.0.0.1, port 0 (2 s drain); closes it afterwards.
  *
  * @param options Server options.
  * @param fn The test body.
  * @returns What `fn` returned.
  */
-export async function withServer<T>(
+export function withServer<T>(
   options: ServerOptions,
   fn: (server: Server, address: string) => Promise<T>,
 ): Promise<T> {
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    shutdownTimeout: 2,
-    ...options,
-  });
-  try {
-    return await fn(server, `127.0.0.1:${server.addr.port}`);
-  } finally {
-    await server.close();
-  }
+  return withTestServer({ shutdownTimeout: 2, ...options }, fn);
 }
 
 /**

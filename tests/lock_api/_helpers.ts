@@ -5,35 +5,11 @@
  * @module
  */
 
-import { serve } from "../../src/server/mod.ts";
-import type { Server, ServerOptions } from "../../src/server/mod.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
 import type { TransportAdapter } from "../../src/transport/types.ts";
 
-/**
- * Runs `fn` with a fresh server on 127.0.0.1, port 0; closes it afterwards.
- *
- * @param options Server options.
- * @param fn The test body.
- * @returns What `fn` returned.
- */
-export async function withServer<T>(
-  options: ServerOptions,
-  fn: (server: Server, address: string) => Promise<T>,
-): Promise<T> {
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    shutdownTimeout: 1,
-    ...options,
-  });
-  try {
-    return await fn(server, `127.0.0.1:${server.addr.port}`);
-  } finally {
-    await server.close();
-  }
-}
+export { withServer } from "../_helpers/server.ts";
+import type { Server } from "../../src/server/mod.ts";
 
 /** A transport adapter that counts the connections it opens. */
 export interface CountingAdapter {

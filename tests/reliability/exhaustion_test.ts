@@ -10,26 +10,15 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { serve } from "../../src/server/mod.ts";
+import { withServer as withTestServer } from "../_helpers/server.ts";
 import type { Server, ServerOptions } from "../../src/server/mod.ts";
 import { LineClient } from "../fuzz/line_client.ts";
 
-async function withServer(
+function withServer(
   options: ServerOptions,
   fn: (server: Server, port: number) => Promise<void>,
 ): Promise<void> {
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    shutdownTimeout: 1,
-    ...options,
-  });
-  try {
-    await fn(server, server.addr.port);
-  } finally {
-    await server.close();
-  }
+  return withTestServer(options, (server) => fn(server, server.addr.port));
 }
 
 /** Polls `predicate` every 20 ms for at most `ms`. */

@@ -12,7 +12,7 @@ import * as tls from "node:tls";
 import { readFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { serve } from "../../src/server/mod.ts";
+import { withServer as withTestServer } from "../_helpers/server.ts";
 import type { Server, ServerOptions } from "../../src/server/mod.ts";
 import { constantTimeEqual } from "../../src/server/connection.ts";
 import {
@@ -29,22 +29,11 @@ const SECRET = "Sup3r-Secret-Token-4f9a2c";
 /** Four times the 10 MiB of the issue. */
 const LONG_LINE_BYTES = 40 * 1024 * 1024;
 
-async function withServer(
+function withServer(
   options: ServerOptions,
   fn: (server: Server, port: number) => Promise<void>,
 ): Promise<void> {
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    log: () => {},
-    shutdownTimeout: 1,
-    ...options,
-  });
-  try {
-    await fn(server, server.addr.port);
-  } finally {
-    await server.close();
-  }
+  return withTestServer(options, (server) => fn(server, server.addr.port));
 }
 
 /** Sends `bytes`, then collects everything until the server closes; timings in ms. */
