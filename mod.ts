@@ -102,6 +102,7 @@ export type { Command, Status } from "./src/protocol/commands.ts";
 export { crc32, stableHashShard } from "./src/protocol/crc32.ts";
 export { fenceFromToken } from "./src/protocol/fence.ts";
 export type {
+  ByteChannel,
   Connect,
   ConnectOptions,
   Listen,

@@ -1,9 +1,10 @@
 /**
  * The raw socket loop: the client benchmark's baseline. The same acquire+release requests the
  * low-level API sends, written as pre-encoded bytes over the raw transport
- * (`src/transport/auto.ts` `connect`), with a minimal newline scan on the replies and no
+ * (`src/transport/auto.ts` `connect`, read and written through its `ByteChannel`, the cheapest
+ * path the transport offers), with a minimal newline scan on the replies and no
  * client library at all: no request encoding, no reply parsing beyond the status and the
- * token bytes, no promises per request other than the stream reads.
+ * token bytes, no promises per request other than the reads.
  *
  * The acquire request `l\n<key>\n0\n` is encoded once per worker; the release request
  * `r\n<key>\n<token>\n` is a buffer encoded once whose token bytes are overwritten in place
@@ -12,7 +13,8 @@
  * @module
  */
 
-import type { Transport } from "../src/transport/types.ts";
+import { openChannel } from "../src/transport/channel.ts";
+import type { ByteChannel, Transport } from "../src/transport/types.ts";
 
 const encoder = new TextEncoder();
 const LF = 0x0a;
@@ -50,8 +52,7 @@ export class RawLoopWorker {
   #key: string;
   #rounds: number;
   #state: StopState;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #io: ByteChannel | undefined;
   #writeError: unknown = undefined;
   /** Unconsumed received bytes (`undefined` when none) and the read position in them. */
   #buf: Uint8Array | undefined = undefined;
@@ -65,7 +66,7 @@ export class RawLoopWorker {
    * Prepares the worker; nothing is sent until {@linkcode RawLoopWorker.run}.
    *
    * @param transport An open transport to the server for {@linkcode RawLoopWorker.run} (the
-   *   worker owns its streams); `undefined` for {@linkcode RawLoopWorker.runPerConnection}.
+   *   worker owns its channel); `undefined` for {@linkcode RawLoopWorker.runPerConnection}.
    * @param key The worker's own key (ASCII).
    * @param rounds Acquire+release pairs to run.
    * @param state Shared stop flag.
@@ -121,8 +122,7 @@ export class RawLoopWorker {
   }
 
   #attach(transport: Transport): void {
-    this.#reader = transport.readable.getReader();
-    this.#writer = transport.writable.getWriter();
+    this.#io = openChannel(transport);
     this.#buf = undefined;
     this.#pos = 0;
   }
@@ -168,7 +168,7 @@ export class RawLoopWorker {
 
   /** Writes without awaiting: the reply's arrival proves the write went out. */
   #send(bytes: Uint8Array): void {
-    this.#writer!.write(bytes).catch((e: unknown) => {
+    this.#io!.write(bytes).catch((e: unknown) => {
       this.#writeError ??= e;
     });
   }
@@ -188,8 +188,10 @@ export class RawLoopWorker {
           return;
         }
       }
-      const { value, done } = await this.#reader!.read();
-      if (done) throw new Error("server closed the connection", { cause: this.#writeError });
+      const value = await this.#io!.read();
+      if (value === null) {
+        throw new Error("server closed the connection", { cause: this.#writeError });
+      }
       if (buf === undefined) {
         this.#buf = value;
         this.#pos = 0;

@@ -12,6 +12,7 @@
 
 import { listen as defaultListen } from "../src/transport/auto.ts";
 import { LINE_TOO_LONG, LineDecoder, SERVER_MAX_LINE_BYTES } from "../src/protocol/line_decoder.ts";
+import { openChannel } from "../src/transport/channel.ts";
 import type { Listen, NetAddr, Transport } from "../src/transport/types.ts";
 
 /** The fixed answer to every request. */
@@ -81,22 +82,21 @@ export async function startEchoFloor(options: EchoFloorOptions = {}): Promise<Ec
 
 /** Answers one connection until it ends. Never rejects. */
 async function serveConnection(transport: Transport): Promise<void> {
-  const reader = transport.readable.getReader();
-  const writer = transport.writable.getWriter();
+  const io = openChannel(transport);
   const decoder = new LineDecoder(SERVER_MAX_LINE_BYTES);
   let lines = 0;
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      decoder.push(value);
+      const chunk = await io.read();
+      if (chunk === null) return;
+      decoder.push(chunk);
       let answers = 0;
       for (;;) {
         const line = decoder.nextLine();
         if (line === null) break;
         if (line === LINE_TOO_LONG) {
-          if (answers > 0) await writer.write(repeat(answers));
-          await writer.write(ERROR_BYTES);
+          if (answers > 0) await io.write(repeat(answers));
+          await io.write(ERROR_BYTES);
           return;
         }
         if (++lines === 3) {
@@ -104,13 +104,10 @@ async function serveConnection(transport: Transport): Promise<void> {
           answers++;
         }
       }
-      if (answers > 0) await writer.write(repeat(answers));
+      if (answers > 0) await io.write(repeat(answers));
     }
   } catch {
     // Reset or closed underneath us: just stop.
-  } finally {
-    reader.releaseLock();
-    writer.releaseLock();
   }
 }
 

@@ -16,7 +16,8 @@
 
 import { connect as defaultConnect } from "../src/transport/auto.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../src/protocol/line_decoder.ts";
-import type { Connect, Transport } from "../src/transport/types.ts";
+import { openChannel } from "../src/transport/channel.ts";
+import type { ByteChannel, Connect, Transport } from "../src/transport/types.ts";
 
 /** How keys are assigned to connections. */
 export type KeyMode = "unique" | "shared";
@@ -177,8 +178,7 @@ class LoadWorker {
   #rounds: number;
   #state: { stopped: boolean };
   #decoder = new LineDecoder(CLIENT_MAX_LINE_BYTES);
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  #io: ByteChannel | undefined;
   #writeError: unknown = undefined;
 
   constructor(
@@ -197,8 +197,7 @@ class LoadWorker {
   }
 
   async run(): Promise<void> {
-    this.#reader = this.#transport.readable.getReader();
-    this.#writer = this.#transport.writable.getWriter();
+    this.#io = openChannel(this.#transport);
     for (let i = 0; i < this.#rounds && !this.#state.stopped; i++) {
       const t0 = performance.now();
       this.#send(this.#acquire);
@@ -223,7 +222,7 @@ class LoadWorker {
 
   /** Writes without awaiting: the response's arrival proves the write went out. */
   #send(bytes: Uint8Array): void {
-    this.#writer!.write(bytes).catch((e: unknown) => {
+    this.#io!.write(bytes).catch((e: unknown) => {
       this.#writeError ??= e;
     });
   }
@@ -233,8 +232,8 @@ class LoadWorker {
       const line = this.#decoder.nextLine();
       if (line === LINE_TOO_LONG) throw new Error("response line too long");
       if (line !== null) return line;
-      const { value, done } = await this.#reader!.read();
-      if (done) {
+      const value = await this.#io!.read();
+      if (value === null) {
         throw new Error("server closed the connection", { cause: this.#writeError });
       }
       this.#decoder.push(value);

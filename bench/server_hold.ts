@@ -12,7 +12,8 @@
 
 import { connect as defaultConnect } from "../src/transport/auto.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../src/protocol/line_decoder.ts";
-import type { Connect, Transport } from "../src/transport/types.ts";
+import { openChannel } from "../src/transport/channel.ts";
+import type { ByteChannel, Connect, Transport } from "../src/transport/types.ts";
 import { percentile } from "./_stats.ts";
 
 /** Options for {@linkcode openHolds}. */
@@ -80,13 +81,10 @@ export async function openHolds(options: HoldOptions): Promise<Holds> {
       const t0 = performance.now();
       const transport = await connectFn({ hostname: "127.0.0.1", port: options.port });
       transports.push(transport);
-      const writer = transport.writable.getWriter();
-      const reader = transport.readable.getReader();
-      void writer.write(encoder.encode(`l\n${prefix}-${i}\n0 ${lease}\n`)).catch(() => {});
-      const line = await readLine(reader, new LineDecoder(CLIENT_MAX_LINE_BYTES));
+      const io = openChannel(transport);
+      void io.write(encoder.encode(`l\n${prefix}-${i}\n0 ${lease}\n`)).catch(() => {});
+      const line = await readLine(io, new LineDecoder(CLIENT_MAX_LINE_BYTES));
       if (!line.startsWith("ok ")) throw new Error(`hold ${i}: acquire answered ${line}`);
-      writer.releaseLock();
-      reader.releaseLock();
       latencies[i] = performance.now() - t0;
     }
   };
@@ -111,15 +109,15 @@ export async function openHolds(options: HoldOptions): Promise<Holds> {
 }
 
 async function readLine(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
+  io: ByteChannel,
   decoder: LineDecoder,
 ): Promise<string> {
   for (let reads = 0; reads < 1000; reads++) {
     const line = decoder.nextLine();
     if (line === LINE_TOO_LONG) throw new Error("response line too long");
     if (line !== null) return line;
-    const { value, done } = await reader.read();
-    if (done) throw new Error("server closed the connection");
+    const value = await io.read();
+    if (value === null) throw new Error("server closed the connection");
     decoder.push(value);
   }
   throw new Error("no complete response line after 1000 reads");

@@ -6,7 +6,13 @@
  */
 
 import { getAdapter } from "../transport/auto.ts";
-import type { TlsConnectOptions, Transport, TransportAdapter } from "../transport/types.ts";
+import { openChannel } from "../transport/channel.ts";
+import type {
+  ByteChannel,
+  TlsConnectOptions,
+  Transport,
+  TransportAdapter,
+} from "../transport/types.ts";
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import type { Command } from "../protocol/commands.ts";
 import { encodeRequest } from "../protocol/encode.ts";
@@ -135,7 +141,7 @@ export class Connection implements AsyncDisposable {
   readonly closed: Promise<void>;
 
   readonly #transport: Transport;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #io: ByteChannel;
   #pending: Pending[] = [];
   #closedError: LockError | undefined;
   #lastActivity: number;
@@ -151,17 +157,19 @@ export class Connection implements AsyncDisposable {
   constructor(transport: Transport, address: string) {
     this.address = address;
     this.#transport = transport;
-    this.#writer = transport.writable.getWriter();
+    this.#io = openChannel(transport);
     this.#lastActivity = performance.now();
     this.closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    // Writes are awaited per request; a failing writer must not surface as unhandled.
-    this.#writer.closed.catch(() => {});
     // Normally the read loop sees EOF first. This is a backstop; the macrotask delay lets the
     // loop drain chunks already queued (a last reply, e.g. `error_auth`) before failing.
     const onClosed = (): void => {
-      setTimeout(() => this.#fail(new ConnectionError(`Connection to ${address} closed`)), 0);
+      setTimeout(() => {
+        if (this.#closedError === undefined) {
+          this.#fail(new ConnectionError(`Connection to ${address} closed`));
+        }
+      }, 0);
     };
     transport.closed.then(onClosed, onClosed);
     void this.#readLoop();
@@ -264,7 +272,7 @@ export class Connection implements AsyncDisposable {
       }
       this.#pending.push(p);
       this.#lastActivity = performance.now();
-      this.#writer.write(bytes).catch((err) =>
+      this.#io.write(bytes).catch((err) =>
         this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }))
       );
     });
@@ -283,7 +291,9 @@ export class Connection implements AsyncDisposable {
    * ```
    */
   close(): Promise<void> {
-    this.#fail(new ConnectionError(`Connection to ${this.address} closed by the client`));
+    if (this.#closedError === undefined) {
+      this.#fail(new ConnectionError(`Connection to ${this.address} closed by the client`));
+    }
     return this.closed;
   }
 
@@ -370,20 +380,19 @@ export class Connection implements AsyncDisposable {
   }
 
   async #readLoop(): Promise<void> {
-    const reader = this.#transport.readable.getReader();
     const decoder = new LineDecoder(CLIENT_MAX_LINE_BYTES);
     try {
       for (;;) {
-        const { value, done } = await reader.read();
+        const chunk = await this.#io.read();
         if (this.#closedError !== undefined) return;
-        if (done) {
+        if (chunk === null) {
           const partial = decoder.buffered > 0 ? " in the middle of a reply" : "";
           this.#fail(
             new ConnectionError(`Connection to ${this.address} closed by the server${partial}`),
           );
           return;
         }
-        decoder.push(value);
+        decoder.push(chunk);
         for (;;) {
           const line = decoder.nextLine();
           if (line === null) break;
@@ -405,12 +414,6 @@ export class Connection implements AsyncDisposable {
           ? err
           : new ConnectionError(`Connection to ${this.address} failed`, { cause: err }),
       );
-    } finally {
-      try {
-        reader.releaseLock();
-      } catch {
-        // already released
-      }
     }
   }
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { bytesToByteString } from "./utf8.ts";
+import { byteRangeToByteString, bytesToByteString } from "./utf8.ts";
 
 /** Returned by {@linkcode LineDecoder.nextLine} once an over-long line has been consumed. */
 export const LINE_TOO_LONG: unique symbol = Symbol("LINE_TOO_LONG");
@@ -121,10 +121,11 @@ export class LineDecoder {
   /** The bytes from the line head up to (excluding) offset `end` of chunk `ci`. */
   #take(ci: number, end: number): string {
     const chunks = this.#chunks;
-    if (ci === this.#first) return bytesToByteString(chunks[ci]!.subarray(this.#head, end));
-    let line = bytesToByteString(chunks[this.#first]!.subarray(this.#head));
+    if (ci === this.#first) return byteRangeToByteString(chunks[ci]!, this.#head, end);
+    const head = chunks[this.#first]!;
+    let line = byteRangeToByteString(head, this.#head, head.length);
     for (let k = this.#first + 1; k < ci; k++) line += bytesToByteString(chunks[k]!);
-    return line + bytesToByteString(chunks[ci]!.subarray(0, end));
+    return line + byteRangeToByteString(chunks[ci]!, 0, end);
   }
 
   /** Consumes everything before offset `end` of chunk `ci`; resets the line state. */

@@ -28,6 +28,29 @@ export function bytesToByteString(bytes: Uint8Array): string {
   return out;
 }
 
+/** Lines up to this long are converted through a reused plain array (no typed-array view). */
+const SHORT_RANGE = 128;
+const shortCodes: number[] = [];
+
+/**
+ * Converts `bytes[start..end)` to a byte string, like
+ * `bytesToByteString(bytes.subarray(start, end))` without creating the view for short ranges
+ * (creating a view costs more than converting a protocol line).
+ *
+ * @param bytes The bytes.
+ * @param start First index.
+ * @param end Index after the last.
+ * @returns One char per byte.
+ */
+export function byteRangeToByteString(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n > SHORT_RANGE) return bytesToByteString(bytes.subarray(start, end));
+  const codes = shortCodes;
+  codes.length = n;
+  for (let i = 0; i < n; i++) codes[i] = bytes[start + i]!;
+  return String.fromCharCode.apply(null, codes);
+}
+
 /**
  * Converts a byte string back to bytes (each char's low 8 bits).
  *

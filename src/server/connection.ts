@@ -15,7 +15,8 @@ import {
 import { parseRequest, type Request } from "../protocol/request.ts";
 import { formatStats } from "../protocol/stats.ts";
 import { ByteStringSlab } from "../protocol/utf8.ts";
-import type { Transport } from "../transport/types.ts";
+import { openChannel } from "../transport/channel.ts";
+import type { ByteChannel, Transport } from "../transport/types.ts";
 import { Holder, type LockTable, type TableConn, Waiter } from "./lock_table.ts";
 
 /** What a connection needs from its server. */
@@ -102,8 +103,7 @@ export class Connection {
   readonly #host: ConnectionHost;
   readonly #state: TableConn;
   readonly #decoder = new LineDecoder(SERVER_MAX_LINE_BYTES);
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #io: ByteChannel;
   #resolveClosed!: () => void;
   #out = "";
   #eof = false;
@@ -134,8 +134,7 @@ export class Connection {
     this.#transport = transport;
     this.#host = host;
     this.#state = host.table.openConnection(id);
-    this.#reader = transport.readable.getReader();
-    this.#writer = transport.writable.getWriter();
+    this.#io = openChannel(transport);
     this.#authed = host.authSecret === null;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
   }
@@ -180,15 +179,15 @@ export class Connection {
    */
   #readChunk(): Promise<void> {
     if (this.#inflight === null) {
-      this.#inflight = this.#reader.read().then(this.#onChunk, this.#onReadError);
+      this.#inflight = this.#io.read().then(this.#onChunk, this.#onReadError);
     }
     return this.#inflight;
   }
 
-  readonly #onChunk = (r: ReadableStreamReadResult<Uint8Array>): void => {
+  readonly #onChunk = (chunk: Uint8Array | null): void => {
     this.#inflight = null;
-    if (r.done) this.#eof = true;
-    else this.#decoder.push(r.value);
+    if (chunk === null) this.#eof = true;
+    else this.#decoder.push(chunk);
   };
 
   readonly #onReadError = (): void => {
@@ -230,9 +229,9 @@ export class Connection {
           continue;
         }
         try {
-          const r = await this.#reader.read();
-          if (r.done) this.#eof = true;
-          else dec.push(r.value);
+          const chunk = await this.#io.read();
+          if (chunk === null) this.#eof = true;
+          else dec.push(chunk);
         } catch {
           this.#eof = true;
         }
@@ -322,7 +321,7 @@ export class Connection {
       if (this.#timerAt > this.#writeDeadline + wt) this.#armTimer(this.#writeDeadline, now);
     }
     try {
-      await this.#writer.write(bytes);
+      await this.#io.write(bytes);
     } finally {
       this.#writeDeadline = 0;
     }

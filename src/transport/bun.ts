@@ -13,8 +13,10 @@ import { AcceptQueue } from "./_accept_queue.ts";
 import { guardConnect } from "./_connect_guard.ts";
 import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
 import { listenNode } from "./node.ts";
+import { pushChannel } from "./_push_channel.ts";
 import { PushReadable } from "./_push_readable.ts";
 import type {
+  ByteChannel,
   ConnectOptions,
   Listener,
   ListenOptions,
@@ -105,18 +107,19 @@ function bun(): BunLike {
 
 /** A Bun socket as a {@linkcode Transport}. */
 class BunTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   readonly closed: Promise<void>;
   readonly remoteAddr: NetAddr;
   #socket: BunSocketLike;
   #label: string;
   #in: PushReadable;
+  #writable: WritableStream<Uint8Array> | undefined;
+  #channel: ByteChannel | undefined;
   #writeController: WritableStreamDefaultController | undefined;
   #unsent: Uint8Array | undefined;
   #unsentResolve: (() => void) | undefined;
   #unsentReject: ((err: unknown) => void) | undefined;
   #writeDone = false;
+  #closedErr: ConnectionError | undefined;
   #closing = false;
   #isClosed = false;
   #resolveClosed!: () => void;
@@ -127,8 +130,16 @@ class BunTransport implements Transport {
     this.#label = formatAddr(this.remoteAddr);
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     this.#in = new PushReadable(socket, () => this.#maybeEnd());
-    this.readable = this.#in.stream;
-    this.writable = new WritableStream<Uint8Array>({
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#in.stream;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable !== undefined) return this.#writable;
+    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
+    return this.#writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writeController = controller;
       },
@@ -137,7 +148,7 @@ class BunTransport implements Transport {
         if (this.#closing) throw this.#closedError();
         this.#writeDone = true;
         try {
-          socket.shutdown();
+          this.#socket.shutdown();
         } catch (err) {
           this.#shutdown();
           throw toConnectionError(`Cannot close the connection to ${this.#label}`, err);
@@ -148,6 +159,11 @@ class BunTransport implements Transport {
         this.#shutdown();
       },
     });
+  }
+
+  channel(): ByteChannel {
+    if (this.#writable !== undefined) throw new TypeError("The transport's streams are in use");
+    return this.#channel ??= pushChannel(this.#in, (bytes) => this.#write(bytes));
   }
 
   close(): Promise<void> {
@@ -215,7 +231,10 @@ class BunTransport implements Transport {
   }
 
   #closedError(): ConnectionError {
-    return new ConnectionError(`Cannot write to ${this.#label}: connection closed`);
+    // One error per transport: building one (and its stack) on every close path is measurable.
+    return this.#closedErr ??= new ConnectionError(
+      `Cannot write to ${this.#label}: connection closed`,
+    );
   }
 
   /** Closes the socket once both directions are finished. */

@@ -11,6 +11,7 @@ import { guardConnect } from "./_connect_guard.ts";
 import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
 import { listenNode } from "./node.ts";
 import type {
+  ByteChannel,
   ConnectOptions,
   Listener,
   ListenOptions,
@@ -52,12 +53,13 @@ interface DenoLike {
   listen(options: { hostname: string; port: number; transport: "tcp" }): DenoListenerLike;
 }
 
-/** Bytes read per `conn.read()`; each chunk handed out is a copy of just the bytes read. */
 /**
  * Read buffer sizes: each connection starts small (an idle connection holding a lock should
- * cost little memory) and doubles its buffer whenever a read fills it, up to the maximum.
+ * cost little memory: 1 KiB instead of 4 KiB took 10 000 held locks from 15.7 to 13.5 KiB
+ * each) and doubles its buffer whenever a read fills it, up to the maximum. Each chunk handed
+ * out is a copy of just the bytes read.
  */
-const MIN_READ_BUFFER = 4 * 1024;
+const MIN_READ_BUFFER = 1024;
 const MAX_READ_BUFFER = 64 * 1024;
 
 function deno(): DenoLike {
@@ -76,16 +78,19 @@ function setNoDelay(conn: DenoConnLike): void {
 
 /** A `Deno.Conn` as a {@linkcode Transport}. */
 class DenoTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   readonly closed: Promise<void>;
   readonly remoteAddr: NetAddr;
   #conn: DenoConnLike;
   #label: string;
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+  #channel: ByteChannel | undefined;
+  #scratch: Uint8Array | undefined;
   #readController: ReadableStreamDefaultController<Uint8Array> | undefined;
   #writeController: WritableStreamDefaultController | undefined;
   #readDone = false;
   #writeDone = false;
+  #closedErr: ConnectionError | undefined;
   #closing = false;
   #resolveClosed!: () => void;
 
@@ -94,35 +99,31 @@ class DenoTransport implements Transport {
     this.remoteAddr = { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port };
     this.#label = formatAddr(this.remoteAddr);
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    let scratch: Uint8Array | undefined;
-    this.readable = new ReadableStream<Uint8Array>({
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.#readable !== undefined) return this.#readable;
+    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
+    return this.#readable = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#readController = controller;
       },
       pull: async (controller) => {
-        if (this.#readDone) return;
-        scratch ??= new Uint8Array(MIN_READ_BUFFER);
-        let n: number | null;
+        let chunk: Uint8Array | null;
         try {
-          n = await conn.read(scratch);
+          chunk = await this.#read();
         } catch (err) {
-          if (this.#readDone) return;
-          this.#readDone = true;
-          if (this.#closing) controller.close();
-          else controller.error(toConnectionError(`Cannot read from ${this.#label}`, err));
-          this.#shutdown();
+          controller.error(err);
           return;
         }
-        if (this.#readDone) return;
-        if (n === null) {
-          this.#readDone = true;
+        if (chunk !== null) {
+          controller.enqueue(chunk);
+          return;
+        }
+        try {
           controller.close();
-          this.#maybeClosed();
-          return;
-        }
-        controller.enqueue(scratch.slice(0, n));
-        if (n === scratch.byteLength && n < MAX_READ_BUFFER) {
-          scratch = new Uint8Array(n * 2);
+        } catch {
+          // Already closed by a local close.
         }
       },
       cancel: () => {
@@ -130,26 +131,19 @@ class DenoTransport implements Transport {
         this.#maybeClosed();
       },
     });
-    this.writable = new WritableStream<Uint8Array>({
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable !== undefined) return this.#writable;
+    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
+    return this.#writable = new WritableStream<Uint8Array>({
       start: (controller) => {
         this.#writeController = controller;
       },
-      write: async (chunk) => {
-        if (this.#closing) throw this.#closedError();
-        try {
-          let written = await conn.write(chunk);
-          while (written < chunk.byteLength) {
-            written += await conn.write(chunk.subarray(written));
-          }
-        } catch (err) {
-          if (this.#closing) throw this.#closedError();
-          this.#shutdown();
-          throw toConnectionError(`Cannot write to ${this.#label}`, err);
-        }
-      },
+      write: (chunk) => this.#write(chunk),
       close: async () => {
         try {
-          if (!this.#closing) await conn.closeWrite();
+          if (!this.#closing) await this.#conn.closeWrite();
         } catch (err) {
           if (!this.#closing) {
             this.#shutdown();
@@ -165,13 +159,68 @@ class DenoTransport implements Transport {
     });
   }
 
+  channel(): ByteChannel {
+    if (this.#readable !== undefined || this.#writable !== undefined) {
+      throw new TypeError("The transport's streams are in use");
+    }
+    return this.#channel ??= {
+      read: () => this.#read(),
+      write: (bytes) => this.#write(bytes),
+    };
+  }
+
+  /**
+   * Reads one chunk into a scratch buffer that grows while reads fill it; `null` at EOF or once
+   * closed locally. Rejects with a `ConnectionError` on a reset (and closes).
+   */
+  async #read(): Promise<Uint8Array | null> {
+    if (this.#readDone) return null;
+    const scratch = this.#scratch ??= new Uint8Array(MIN_READ_BUFFER);
+    let n: number | null;
+    try {
+      n = await this.#conn.read(scratch);
+    } catch (err) {
+      if (this.#readDone) return null;
+      this.#readDone = true;
+      const closing = this.#closing;
+      this.#shutdown();
+      if (closing) return null;
+      throw toConnectionError(`Cannot read from ${this.#label}`, err);
+    }
+    if (this.#readDone) return null;
+    if (n === null) {
+      this.#readDone = true;
+      this.#maybeClosed();
+      return null;
+    }
+    if (n === scratch.byteLength && n < MAX_READ_BUFFER) this.#scratch = new Uint8Array(n * 2);
+    return scratch.slice(0, n);
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    if (this.#closing) throw this.#closedError();
+    try {
+      let written = await this.#conn.write(chunk);
+      while (written < chunk.byteLength) {
+        written += await this.#conn.write(chunk.subarray(written));
+      }
+    } catch (err) {
+      if (this.#closing) throw this.#closedError();
+      this.#shutdown();
+      throw toConnectionError(`Cannot write to ${this.#label}`, err);
+    }
+  }
+
   close(): Promise<void> {
     this.#shutdown();
     return this.closed;
   }
 
   #closedError(): ConnectionError {
-    return new ConnectionError(`Cannot write to ${this.#label}: connection closed`);
+    // One error per transport: building one (and its stack) on every close path is measurable.
+    return this.#closedErr ??= new ConnectionError(
+      `Cannot write to ${this.#label}: connection closed`,
+    );
   }
 
   #maybeClosed(): void {

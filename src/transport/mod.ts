@@ -17,6 +17,7 @@
  */
 
 export type {
+  ByteChannel,
   Connect,
   ConnectOptions,
   Listen,
@@ -29,4 +30,5 @@ export type {
   TransportAdapter,
 } from "./types.ts";
 export { connect, detectRuntime, getAdapter, listen } from "./auto.ts";
+export { openChannel } from "./channel.ts";
 export type { Runtime } from "./auto.ts";

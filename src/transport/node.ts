@@ -13,8 +13,10 @@ import { ConnectionError } from "../errors.ts";
 import { AcceptQueue } from "./_accept_queue.ts";
 import { guardConnect } from "./_connect_guard.ts";
 import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import { pushChannel } from "./_push_channel.ts";
 import { PushReadable } from "./_push_readable.ts";
 import type {
+  ByteChannel,
   ConnectOptions,
   Listener,
   ListenOptions,
@@ -28,8 +30,6 @@ const CLOSE_FLUSH_MS = 2000;
 
 /** A connected Node socket as a {@linkcode Transport}. */
 class NodeTransport implements Transport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   readonly closed: Promise<void>;
   readonly remoteAddr: NetAddr;
   #socket: net.Socket;
@@ -37,10 +37,13 @@ class NodeTransport implements Transport {
   #lazyTls: tls.SecureContext | undefined;
   #label: string;
   #in: PushReadable;
+  #writable: WritableStream<Uint8Array> | undefined;
+  #channel: ByteChannel | undefined;
   #writeController: WritableStreamDefaultController | undefined;
   #drainResolve: (() => void) | undefined;
   #drainReject: ((err: unknown) => void) | undefined;
   #writeDone = false;
+  #closedErr: ConnectionError | undefined;
   #closing = false;
   #resolveClosed!: () => void;
 
@@ -66,17 +69,6 @@ class NodeTransport implements Transport {
     this.#in = lazyTls === undefined
       ? new PushReadable(socket, () => this.#maybeEnd())
       : new PushReadable(flow, () => this.#maybeEnd(), undefined, () => this.#startTls());
-    this.readable = this.#in.stream;
-    this.writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => this.#end(),
-      abort: () => {
-        this.#shutdown();
-      },
-    });
     if (lazyTls === undefined) {
       this.#listen(socket);
       return;
@@ -94,6 +86,30 @@ class NodeTransport implements Transport {
       this.#shutdown();
       this.#resolveClosed();
     }
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#in.stream;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    if (this.#writable !== undefined) return this.#writable;
+    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
+    return this.#writable = new WritableStream<Uint8Array>({
+      start: (controller) => {
+        this.#writeController = controller;
+      },
+      write: (chunk) => this.#write(chunk),
+      close: () => this.#end(),
+      abort: () => {
+        this.#shutdown();
+      },
+    });
+  }
+
+  channel(): ByteChannel {
+    if (this.#writable !== undefined) throw new TypeError("The transport's streams are in use");
+    return this.#channel ??= pushChannel(this.#in, (bytes) => this.#write(bytes));
   }
 
   /** Starts the server-side TLS handshake over the raw socket (first read or write). */
@@ -171,7 +187,10 @@ class NodeTransport implements Transport {
   }
 
   #closedError(): ConnectionError {
-    return new ConnectionError(`Cannot write to ${this.#label}: connection closed`);
+    // One error per transport: building one (and its stack) on every close path is measurable.
+    return this.#closedErr ??= new ConnectionError(
+      `Cannot write to ${this.#label}: connection closed`,
+    );
   }
 
   #maybeEnd(): void {

@@ -38,6 +38,43 @@ export interface Transport {
   readonly remoteAddr: NetAddr;
   /** Closes both directions at once and releases the socket. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional: the same bytes without web streams, for hot paths (the server and the client
+   * use it through {@linkcode openChannel} when present). Call it at most once, and then do
+   * not touch `readable` or `writable`. Adapters create their web streams only when first used.
+   */
+  channel?(): ByteChannel;
+}
+
+/**
+ * A transport's bytes as plain promises: one read at a time, no stream machinery. Obtained with
+ * `openChannel(transport)` from `@dflock/dflock/transport`.
+ *
+ * @example Send a ping and read the answer
+ * ```ts
+ * import { connect, openChannel } from "@dflock/dflock/transport";
+ * import type { ByteChannel } from "@dflock/dflock/transport";
+ *
+ * const transport = await connect({ hostname: "127.0.0.1", port: 6388 });
+ * const channel: ByteChannel = openChannel(transport);
+ * await channel.write(new TextEncoder().encode("p\n_\n_\n"));
+ * const chunk = await channel.read();
+ * console.log(chunk === null ? "EOF" : new TextDecoder().decode(chunk));
+ * await transport.close();
+ * ```
+ */
+export interface ByteChannel {
+  /**
+   * The next bytes from the peer (ownership passes to the caller). Resolves `null` at the
+   * peer's EOF or once the transport is closed locally; rejects with a `ConnectionError` on a
+   * reset. Only one read may be outstanding.
+   */
+  read(): Promise<Uint8Array | null>;
+  /**
+   * Sends bytes; resolves once the adapter has accepted them (backpressure). Rejects with a
+   * `ConnectionError` once the transport is closed. The caller must not modify `bytes` later.
+   */
+  write(bytes: Uint8Array): Promise<void>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  byteRangeToByteString,
   bytesToByteString,
   byteStringToBytes,
   decodeUtf8,
@@ -46,6 +47,20 @@ describe("utf8", () => {
     assert.equal(decodeUtf8(encodeUtf8(t)), t);
     const bytes = new Uint8Array(100_000).map((_, i) => i & 0xff);
     assert.deepEqual(byteStringToBytes(bytesToByteString(bytes)), bytes);
+  });
+  test("byteRangeToByteString matches bytesToByteString of the subarray, short and long", () => {
+    const bytes = new Uint8Array(600).map((_, i) => (i * 7) & 0xff);
+    const ranges: [number, number][] = [[0, 0], [3, 4], [10, 138], [10, 139], [1, 600], [599, 600]];
+    for (const [start, end] of ranges) {
+      assert.equal(
+        byteRangeToByteString(bytes, start, end),
+        bytesToByteString(bytes.subarray(start, end)),
+        `${start}..${end}`,
+      );
+    }
+    // The reused scratch array must not leak characters from a longer earlier call.
+    assert.equal(byteRangeToByteString(bytes, 0, 100).length, 100);
+    assert.equal(byteRangeToByteString(bytes, 5, 7), bytesToByteString(bytes.subarray(5, 7)));
   });
 });
 

@@ -10,7 +10,13 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { ConnectionError } from "../../src/errors.ts";
-import type { Listener, Transport, TransportAdapter } from "../../src/transport/types.ts";
+import { openChannel } from "../../src/transport/channel.ts";
+import type {
+  ByteChannel,
+  Listener,
+  Transport,
+  TransportAdapter,
+} from "../../src/transport/types.ts";
 
 const HOST = "127.0.0.1";
 
@@ -173,6 +179,49 @@ async function echoRoundTrip(client: Transport, data: Uint8Array, seed: number):
   await sending;
   assert.equal(offset, data.byteLength, "bytes echoed");
   assertSameBytes(received, data);
+}
+
+/** Reads a channel to its end. */
+async function readChannel(channel: ByteChannel): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let reads = 0; reads < 1_000_000; reads++) {
+    const chunk = await channel.read();
+    if (chunk === null) break;
+    chunks.push(chunk);
+    size += chunk.byteLength;
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Echoes every accepted connection through its channel until the peer's EOF. */
+function serveChannelEcho(listener: Listener): Promise<void> {
+  const conns: Promise<void>[] = [];
+  return (async () => {
+    for await (const conn of listener) {
+      const io = openChannel(conn);
+      conns.push((async () => {
+        try {
+          for (let reads = 0; reads < 1_000_000; reads++) {
+            const chunk = await io.read();
+            if (chunk === null) break;
+            await io.write(chunk);
+          }
+        } catch {
+          // The peer went away.
+        } finally {
+          await conn.close();
+        }
+      })());
+    }
+    await Promise.all(conns);
+  })();
 }
 
 /** Options for {@linkcode transportSuite}. */
@@ -338,6 +387,154 @@ export function transportSuite(
       } finally {
         await client.close();
         await listener.close();
+      }
+    });
+
+    test("channel: echoes 4 MiB byte-exactly both ways with a slow reader", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const serving = serveChannelEcho(listener);
+      try {
+        const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+        const io = openChannel(client);
+        try {
+          const data = randomBytes(4 * 1024 * 1024, 0xc4a7);
+          const next = prng(9);
+          const sending = (async () => {
+            let offset = 0;
+            while (offset < data.byteLength) {
+              const size = Math.min(1 + (next() % 65536), data.byteLength - offset);
+              await io.write(data.subarray(offset, offset + size));
+              offset += size;
+            }
+          })();
+          const received = new Uint8Array(data.byteLength);
+          let offset = 0;
+          for (let reads = 1; offset < data.byteLength && reads < 1_000_000; reads++) {
+            const chunk = await io.read();
+            assert.ok(chunk !== null, `EOF after ${offset} bytes`);
+            assert.ok(offset + chunk.byteLength <= received.byteLength, "more bytes than sent");
+            received.set(chunk, offset);
+            offset += chunk.byteLength;
+            if (reads % 37 === 0) await delay(reads % 111 === 0 ? 30 : 2);
+          }
+          await sending;
+          assertSameBytes(received, data);
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await listener.close();
+        await serving;
+      }
+    });
+
+    test("channel: writes block while the peer does not read, then all bytes arrive", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        const io = openChannel(client);
+        const chunk = randomBytes(64 * 1024, 11);
+        let sent = 0;
+        let blocked: Promise<void> | undefined;
+        while (sent < 256 * 1024 * 1024) {
+          const pending = io.write(chunk);
+          sent += chunk.byteLength;
+          if (await settlesWithin(pending, 200) === "pending") {
+            blocked = pending;
+            break;
+          }
+        }
+        assert.ok(blocked !== undefined, `no backpressure after ${sent} bytes`);
+        const serverIo = openChannel(server);
+        let received = 0;
+        for (let reads = 0; received < sent && reads < 1_000_000; reads++) {
+          const got = await serverIo.read();
+          assert.ok(got !== null, `EOF after ${received} bytes`);
+          received += got.byteLength;
+        }
+        await blocked;
+        assert.equal(received, sent);
+      } finally {
+        await client.close();
+        await server.close();
+        await listener.close();
+      }
+    });
+
+    test("channel: EOF and local close read as null; writes after close reject", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        const io = openChannel(client);
+        const serverIo = openChannel(server);
+        await io.write(new TextEncoder().encode("ab"));
+        const pendingRead = io.read();
+        const closing = client.close();
+        assert.equal(await pendingRead, null, "a read pending at close() resolves null");
+        await closing;
+        assert.equal(await io.read(), null);
+        await assert.rejects(io.write(new Uint8Array([1])), ConnectionError);
+        // The peer gets the bytes, then EOF as null.
+        assert.deepEqual([...await readChannel(serverIo)], [0x61, 0x62]);
+        assert.equal(await serverIo.read(), null);
+      } finally {
+        await server.close();
+        await listener.close();
+      }
+    });
+
+    test("channel: excludes the web streams (and the other way round)", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const accepted = listener[Symbol.asyncIterator]().next();
+      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+      const server = (await accepted).value as Transport;
+      try {
+        openChannel(client);
+        assert.throws(() => client.readable.getReader(), TypeError);
+        assert.throws(() => client.writable.getWriter(), TypeError);
+        const reader = server.readable.getReader();
+        reader.releaseLock();
+        assert.throws(() => openChannel(server), TypeError);
+      } finally {
+        await client.close();
+        await server.close();
+        await listener.close();
+      }
+    });
+
+    test("openChannel() works over the web streams of a transport without channel()", async () => {
+      const listener = await adapter.listen({ hostname: HOST, port: 0 });
+      const serving = serveChannelEcho(listener);
+      try {
+        const inner = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+        const plain: Transport = {
+          readable: inner.readable,
+          writable: inner.writable,
+          closed: inner.closed,
+          remoteAddr: inner.remoteAddr,
+          close: () => inner.close(),
+        };
+        const io = openChannel(plain);
+        try {
+          await io.write(new TextEncoder().encode("ping"));
+          let text = "";
+          for (let reads = 0; text.length < 4 && reads < 100; reads++) {
+            const chunk = await io.read();
+            assert.ok(chunk !== null);
+            text += new TextDecoder().decode(chunk);
+          }
+          assert.equal(text, "ping");
+        } finally {
+          await plain.close();
+        }
+        assert.equal(await io.read(), null);
+      } finally {
+        await listener.close();
+        await serving;
       }
     });
 
