@@ -73,7 +73,7 @@ interface Config {
 }
 
 /** One table row: a target in a scenario, over all measured runs. */
-interface Row {
+export interface ClientRow {
   scenario: Scenario;
   target: ClientTarget;
   workers: number;
@@ -87,7 +87,7 @@ interface Row {
 }
 
 /** A ratio of two targets' ops/s, computed per run index (same interleaved round). */
-interface Ratio {
+export interface ClientRatio {
   scenario: Scenario;
   numerator: ClientTarget;
   denominator: ClientTarget;
@@ -97,6 +97,30 @@ interface Ratio {
   target: number | null;
   /** Whether the median reaches `target`; null without a target. */
   met: boolean | null;
+}
+
+/** The JSON document `--out` writes (read by `bench/report.ts`). */
+export interface ClientReport {
+  /** Document kind. */
+  kind: "dflock-client-bench";
+  /** `deno`, `bun` or `node`. */
+  runtime: string;
+  /** Runtime version. */
+  version: string;
+  /** CPU count. */
+  nproc: number;
+  /** CPU model. */
+  cpu: string;
+  /** ISO date of the run. */
+  date: string;
+  /** What was measured against. */
+  server: string;
+  /** The run's settings. */
+  config: Omit<Config, "out"> & { out: undefined };
+  /** Rows per scenario and target. */
+  rows: ClientRow[];
+  /** Ratios between targets. */
+  ratios: ClientRatio[];
 }
 
 const USAGE = "usage: client_load [--workers N] [--rounds N] [--seq-rounds N] [--lock-rounds N] " +
@@ -199,9 +223,12 @@ function shapeOf(config: Config, scenario: Scenario, target: ClientTarget): [num
   return [workers, rounds];
 }
 
-async function measure(config: Config, server: ServerTarget): Promise<[Row[], Ratio[]]> {
-  const rows: Row[] = [];
-  const ratios: Ratio[] = [];
+async function measure(
+  config: Config,
+  server: ServerTarget,
+): Promise<[ClientRow[], ClientRatio[]]> {
+  const rows: ClientRow[] = [];
+  const ratios: ClientRatio[] = [];
   for (const scenario of config.scenarios) {
     const runOnce = (target: ClientTarget, warmUp: boolean): Promise<ClientRunResult> => {
       const [workers, rounds] = shapeOf(config, scenario, target);
@@ -281,12 +308,12 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(0)}%`;
 }
 
-function fmtRatio(q: Ratio): string {
+function fmtRatio(q: ClientRatio): string {
   const s = `${pct(q.ratio.median)} of ${q.denominator} (${pct(q.ratio.min)}-${pct(q.ratio.max)})`;
   return q.target === null ? s : `${s}, goal ${pct(q.target)}: ${q.met ? "met" : "MISSED"}`;
 }
 
-function printTable(runtime: string, rows: Row[], ratios: Ratio[], runs: number): void {
+function printTable(runtime: string, rows: ClientRow[], ratios: ClientRatio[], runs: number): void {
   const header = [
     "runtime",
     "scenario",
@@ -335,7 +362,8 @@ async function main(): Promise<void> {
       );
     }
     const [rows, ratios] = await measure(config, server);
-    const report = {
+    const report: ClientReport = {
+      kind: "dflock-client-bench",
       runtime,
       version,
       nproc,

@@ -1,10 +1,12 @@
 /**
- * Turns server benchmark results (JSON files written by `server_load.ts --out`) into a
- * Markdown report and an SVG bar chart, drawn by the small code below (no plotting library).
+ * Turns benchmark results (JSON files written by `server_load.ts --out` and
+ * `client_load.ts --out`) into a Markdown report and an SVG bar chart of the server results,
+ * drawn by the small code below (no plotting library).
  *
  * Usage: `deno run -A bench/report.ts [--md docs/bench.md] [--svg docs/bench.svg] [FILE...]`
  * (also `bun bench/report.ts`, `node npm/esm/bench/report.js`). Without files it reads every
- * `bench/results/*.json` whose `kind` is `dflock-server-bench`; other files are skipped.
+ * `bench/results/*.json` whose `kind` is `dflock-server-bench` or `dflock-client-bench`; other
+ * files are skipped.
  *
  * @module
  */
@@ -13,6 +15,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import type { Summary } from "./_stats.ts";
+import type { ClientReport, ClientRow } from "./client_load.ts";
 import type { Row, SuiteResult } from "./server_suite.ts";
 
 /** One chart panel: a metric per runtime for server and echo floor. */
@@ -35,23 +38,94 @@ const TARGET_KIB_PER_HOLD = 11;
  * @returns The suite results, sorted by runtime name.
  */
 export function loadResults(files: string[]): SuiteResult[] {
+  return loadDocs(files).server;
+}
+
+/**
+ * Loads server and client results documents from files or from `bench/results/`.
+ *
+ * @param files Paths; empty means every JSON file in `bench/results/`.
+ * @returns Both kinds, each sorted by runtime name.
+ */
+export function loadDocs(files: string[]): { server: SuiteResult[]; client: ClientReport[] } {
   let paths = files;
   if (paths.length === 0) {
     const dir = join("bench", "results");
     paths = readdirSync(dir).filter((f) => f.endsWith(".json")).sort().map((f) => join(dir, f));
   }
-  const results: SuiteResult[] = [];
+  const server: SuiteResult[] = [];
+  const client: ClientReport[] = [];
   for (const path of paths) {
     try {
-      const doc = JSON.parse(readFileSync(path, "utf8")) as Partial<SuiteResult>;
-      if (doc.kind === "dflock-server-bench" && Array.isArray(doc.rows)) {
-        results.push(doc as SuiteResult);
-      }
+      const doc = JSON.parse(readFileSync(path, "utf8")) as { kind?: string; rows?: unknown };
+      if (!Array.isArray(doc.rows)) continue;
+      if (doc.kind === "dflock-server-bench") server.push(doc as SuiteResult);
+      else if (doc.kind === "dflock-client-bench") client.push(doc as ClientReport);
     } catch (e) {
       console.error(`skipping ${path}: ${e}`);
     }
   }
-  return results.sort((a, b) => a.runtime.localeCompare(b.runtime));
+  const byRuntime = (a: { runtime: string }, b: { runtime: string }): number =>
+    a.runtime.localeCompare(b.runtime);
+  return { server: server.sort(byRuntime), client: client.sort(byRuntime) };
+}
+
+/**
+ * The client benchmark as Markdown: per runtime and scenario, every target's ops/s and the
+ * ratios the issue sets goals for.
+ *
+ * @param reports Client results documents.
+ * @returns Markdown text (empty without reports).
+ */
+export function clientMarkdown(reports: ClientReport[]): string {
+  if (reports.length === 0) return "";
+  const first = reports[0]!;
+  const out: string[] = [];
+  const cell = (row: ClientRow | undefined): string =>
+    row === undefined ? "-" : `${range(row.opsPerSec, int)}`;
+  const ratio = (r: ClientReport, scenario: string, num: string, den: string): string => {
+    const q = r.ratios.find((x) =>
+      x.scenario === scenario && x.numerator === num && x.denominator === den
+    );
+    if (q === undefined) return "-";
+    const met = q.met === null ? "" : q.met ? " met" : " MISSED";
+    return `${range(q.ratio, pct)}${met}`;
+  };
+  out.push(
+    "## Client",
+    "",
+    `\`bench/client_load.ts\` against ${
+      first.server.replace(/\(.*\)/, "").trim()
+    } (a child process ` +
+      `on the same runtime, not pinned). concurrent = ${first.config.workers} workers x ` +
+      `${first.config.rounds} pairs (raw-per-conn and withLock ${first.config.lockRounds}), ` +
+      `sequential = 1 x ${first.config.seqRounds} (${first.config.lockSeqRounds}); medians of ` +
+      `${first.config.runs} interleaved runs (min-max); ratios per run index. raw = pre-encoded ` +
+      `requests on the transport's channel, no library; raw-per-conn = the same with a new ` +
+      `connection per pair, the floor of withLock's connection per lock.`,
+    "",
+    "| runtime | scenario | raw ops/s | low-level ops/s | low-level / raw (goal 90%) | raw-per-conn ops/s | withLock ops/s | withLock / low-level (goal 33%) | withLock / raw-per-conn | raw-per-conn / raw |",
+    "| ------- | -------- | --------- | --------------- | -------------------------- | ------------------ | -------------- | ------------------------------- | ----------------------- | ------------------ |",
+  );
+  for (const r of reports) {
+    const name = `${r.runtime.charAt(0).toUpperCase()}${r.runtime.slice(1)} ${r.version}`;
+    for (const scenario of ["concurrent", "sequential"]) {
+      const get = (t: string): ClientRow | undefined =>
+        r.rows.find((x) => x.scenario === scenario && x.target === t);
+      if (get("raw") === undefined && get("withLock") === undefined) continue;
+      out.push(
+        `| ${name} | ${scenario} | ${cell(get("raw"))} | ${cell(get("low-level"))} | ${
+          ratio(r, scenario, "low-level", "raw")
+        } | ${cell(get("raw-per-conn"))} | ${cell(get("withLock"))} | ${
+          ratio(r, scenario, "withLock", "low-level")
+        } | ${ratio(r, scenario, "withLock", "raw-per-conn")} | ${
+          ratio(r, scenario, "raw-per-conn", "raw")
+        } |`,
+      );
+    }
+  }
+  out.push("");
+  return out.join("\n");
 }
 
 function label(r: SuiteResult): string {
@@ -446,11 +520,11 @@ function main(): void {
     else if (arg.startsWith("--")) throw new RangeError(`unknown argument ${arg}`);
     else files.push(arg);
   }
-  const results = loadResults(files);
+  const { server: results, client } = loadDocs(files);
   if (results.length === 0) throw new Error("no dflock-server-bench results found");
-  const md = "# dflock server benchmark\n\n" +
+  const md = "# dflock benchmarks\n\n" +
     "Generated by `bench/report.ts` from `bench/results/*.json`; chart: [bench.svg](bench.svg).\n\n" +
-    markdown(results);
+    "## Server\n\n" + markdown(results) + "\n" + clientMarkdown(client);
   writeFileSync(mdPath, tidyMarkdown(md));
   writeFileSync(svgPath, svg(results));
   console.log(tidyMarkdown(md));

@@ -20,6 +20,9 @@ import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/l
 import { decodeUtf8 } from "../protocol/utf8.ts";
 import { AuthError, ConnectionError, LockError, ProtocolError } from "../errors.ts";
 
+/** Marks a close the client asked for, before an error object was needed. */
+const CLOSED_BY_CLIENT: unique symbol = Symbol("closed by the client");
+
 /**
  * Default server host.
  *
@@ -143,7 +146,8 @@ export class Connection implements AsyncDisposable {
   readonly #transport: Transport;
   readonly #io: ByteChannel;
   #pending: Pending[] = [];
-  #closedError: LockError | undefined;
+  /** Why the connection closed; `CLOSED_BY_CLIENT` until an error object is needed. */
+  #closedError: LockError | typeof CLOSED_BY_CLIENT | undefined;
   #lastActivity: number;
   #resolveClosed!: () => void;
   #shutdown: Promise<void> | undefined;
@@ -252,10 +256,9 @@ export class Connection implements AsyncDisposable {
   request(command: Command, key: string, arg: string, options?: RequestOptions): Promise<string> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const closedError = this.#closedError;
-    if (closedError !== undefined) {
+    if (this.#closedError !== undefined) {
       return Promise.reject(
-        new ConnectionError(`Connection to ${this.address} is closed`, { cause: closedError }),
+        new ConnectionError(`Connection to ${this.address} is closed`, { cause: this.#reason() }),
       );
     }
     let bytes: Uint8Array;
@@ -291,9 +294,7 @@ export class Connection implements AsyncDisposable {
    * ```
    */
   close(): Promise<void> {
-    if (this.#closedError === undefined) {
-      this.#fail(new ConnectionError(`Connection to ${this.address} closed by the client`));
-    }
+    this.#fail(CLOSED_BY_CLIENT);
     return this.closed;
   }
 
@@ -356,19 +357,31 @@ export class Connection implements AsyncDisposable {
     p.resolve(line);
   }
 
-  /** Closes with `err`: the first pending request gets `err`, the others a ConnectionError. */
-  #fail(err: LockError): void {
+  /** The close reason as an error (created on first need: most closes never need one). */
+  #reason(): LockError {
+    const why = this.#closedError;
+    if (why === undefined || why === CLOSED_BY_CLIENT) {
+      return this.#closedError = new ConnectionError(
+        `Connection to ${this.address} closed by the client`,
+      );
+    }
+    return why;
+  }
+
+  /** Closes with `why`: the first pending request gets it, the others a ConnectionError. */
+  #fail(why: LockError | typeof CLOSED_BY_CLIENT): void {
     if (this.#closedError !== undefined) return;
-    this.#closedError = err;
+    this.#closedError = why;
     const pending = this.#pending;
     this.#pending = [];
+    const err = pending.length > 0 ? this.#reason() : undefined;
     let first = true;
     for (const p of pending) {
       if (p.done) continue;
       this.#settle(p);
       p.reject(
         first || err instanceof ConnectionError
-          ? err
+          ? err!
           : new ConnectionError(`Connection to ${this.address} closed`, { cause: err }),
       );
       first = false;

@@ -316,7 +316,7 @@ const HANDLERS: BunSocketHandlers = {
   },
   close(socket, error) {
     const state = socket.data as SocketState | undefined;
-    failPending(state, error ?? new Error("connection closed"));
+    if (state?.pending !== undefined) failPending(state, error ?? new Error("connection closed"));
     state?.transport?.onClose(error);
   },
 };

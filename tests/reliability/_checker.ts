@@ -6,10 +6,10 @@
  * `end = min(exit, abort, revoke, horizon)`: it stops when its body ends, when its signal
  * aborts, when a fault took the lease away (the injector knows that instant), or when its
  * lease has run out on the server (`horizon`: the expiry the server's own `stats` reported).
- * The horizon is the server's, not the client's own deadline (grant *receipt* + lease): the client cannot see
- * how long the grant took to reach it, so its deadline is late by that lag; how late the
- * signal of a paused holder actually fired is reported as `minPauseMarginMs` (negative: the
- * next holder entered first) and `maxReceiptLagMs`, not as a violation. Every term is
+ * The horizon is the server's expiry. The client counts its own deadline from when it *sent*
+ * the acquire, which precedes the server's grant, so a paused holder's signal must abort before
+ * the next holder of a lock enters: checked (with `pauseToleranceMs` of slack for timer
+ * lateness) and the smallest gap reported as `minPauseMarginMs`. Every term is
  * recorded *before*
  * the event that lets the server grant the slot again (exit before `release()`, revoke before
  * the close), and `enter` is recorded *after* the grant was received, so scheduling delays
@@ -22,7 +22,8 @@
  *    (so A's grant surely preceded B's) A's fence is smaller;
  * 3. loss reporting: every section whose lease a fault took away (client close, server-side
  *    drop) or that outlived its lease (pause) saw its signal abort with `LeaseLostError`
- *    (a pause: before its body ended; a revoke: within `maxNoticeMs`), every abort reason is a
+ *    (a pause: before its body ended and before the next holder of the lock entered; a revoke:
+ *    within `maxNoticeMs`), every abort reason is a
  *    `LeaseLostError`, and `release()` after a loss rejected with `LeaseLostError`;
  * 4. FIFO: in every FIFO round the fences of the granted waiters increase in queue order.
  *
@@ -35,6 +36,11 @@ import type { History, Section } from "./_history.ts";
 export interface CheckOptions {
   /** Longest time from a revoke to the holder's signal aborting, ms. @default {3000} */
   maxNoticeMs?: number;
+  /**
+   * How long after the next holder's entry a paused lock holder's signal may still abort, ms
+   * (timer lateness under load). @default {0}
+   */
+  pauseToleranceMs?: number;
 }
 
 /** Figures about a checked history. */
@@ -53,7 +59,8 @@ export interface CheckSummary {
   unexpectedLosses: number;
   /**
    * Smallest gap between a paused lock holder's abort and the next holder's entry, ms;
-   * negative when the next holder entered before the paused holder's signal aborted.
+   * negative when the next holder entered before the paused holder's signal aborted (a
+   * violation beyond `pauseToleranceMs`).
    */
   minPauseMarginMs: number | undefined;
   /** Largest delay from the server's grant to the client reading it, ms. */
@@ -177,6 +184,7 @@ function checkFences(key: string, list: readonly Section[], out: string[]): void
  */
 export function checkHistory(history: History, options: CheckOptions = {}): CheckResult {
   const maxNotice = options.maxNoticeMs ?? 3000;
+  const pauseTolerance = options.pauseToleranceMs ?? 0;
   const violations: string[] = [];
   const summary: CheckSummary = {
     sections: history.sections.length,
@@ -206,6 +214,13 @@ export function checkHistory(history: History, options: CheckOptions = {}): Chec
       const margin = next.enter - p.abort;
       if (summary.minPauseMarginMs === undefined || margin < summary.minPauseMarginMs) {
         summary.minPauseMarginMs = margin;
+      }
+      if (margin < -pauseTolerance) {
+        violations.push(
+          `${describe(p)}: the signal aborted ${(-margin).toFixed(2)} ms after the next holder ${
+            describe(next)
+          } entered`,
+        );
       }
     });
   }

@@ -16,6 +16,7 @@ import { runBatch } from "./mutex_workload.ts";
 import type { BatchConfig } from "./mutex_workload.ts";
 
 const LONG = process.env.DFLOCK_RELIABILITY_LONG === "1";
+const PAUSE_TOLERANCE_MS = 25;
 
 const CI: Omit<BatchConfig, "seed"> = {
   perWorker: 115,
@@ -52,7 +53,11 @@ describe("mutual exclusion under faults", () => {
       for (let b = 0; totals.sections < target && b < 10_000; b++) {
         const seed = seed0 + b;
         const r = await runBatch({ ...(LONG ? LONG_BATCH : CI), seed });
-        const { violations: found, summary } = checkHistory(r.history);
+        // A paused holder's signal must abort before the next holder enters; 25 ms of slack
+        // covers timer lateness on a loaded machine (the margin itself is reported).
+        const { violations: found, summary } = checkHistory(r.history, {
+          pauseToleranceMs: PAUSE_TOLERANCE_MS,
+        });
         totals.sections += summary.sections;
         totals.batches++;
         totals.kills += r.kills;

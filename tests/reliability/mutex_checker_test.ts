@@ -57,9 +57,18 @@ describe("checker on synthetic histories", () => {
     const p = sec("p", 0, 1300, { fault: "pause", horizon: 1000, abort: 1010 });
     p.abortReason = "LeaseLostError";
     p.released = "LeaseLostError";
-    const r2 = checkHistory({ sections: [p, sec("q", 1005, 1006)], fifo: [] });
+    const r2 = checkHistory({ sections: [p, sec("q", 1005, 1006)], fifo: [] }, {
+      pauseToleranceMs: 5,
+    });
     assert.deepEqual(r2.violations, []);
     assert.equal(r2.summary.minPauseMarginMs, -5);
+    // Without tolerance, a signal that fires after the next holder entered is a violation:
+    // the client's deadline counts from the acquire's send time, before the server's grant.
+    const late = checkHistory({ sections: [p, sec("q", 1005, 1006)], fifo: [] });
+    assert.equal(late.violations.length, 1);
+    assert.match(late.violations[0]!, /aborted 5\.00 ms after the next holder/);
+    const early = checkHistory({ sections: [p, sec("q", 1010, 1011)], fifo: [] });
+    assert.deepEqual(early.violations, []);
     // Without horizon or abort the frozen holder overlaps.
     const deaf = sec("p", 0, 1300, { fault: "pause" });
     const v = check([deaf, sec("q", 1005, 1006)]);
