@@ -40,6 +40,7 @@
  *     --scenario concurrent|sequential|both   (default both)
  *     --time-limit S        abort one run after S seconds (default 60)
  *     --json                print the results as JSON instead of a table
+ *     --pin                 our server child on CPU 0, the client on CPU 1 (taskset)
  *     --out FILE            also write the JSON to FILE
  *
  * @module
@@ -54,6 +55,7 @@ import type { Summary } from "./_stats.ts";
 import { CLIENT_TARGETS, runClient } from "./client_runs.ts";
 import type { ClientRunResult, ClientTarget } from "./client_runs.ts";
 import { startTarget } from "./client_target.ts";
+import { pinSelf } from "./server_target.ts";
 import type { ServerTarget } from "./client_target.ts";
 
 type Scenario = "concurrent" | "sequential";
@@ -69,6 +71,7 @@ interface Config {
   scenarios: Scenario[];
   timeLimitMs: number;
   json: boolean;
+  pin: boolean;
   out: string | undefined;
 }
 
@@ -125,7 +128,7 @@ export interface ClientReport {
 
 const USAGE = "usage: client_load [--workers N] [--rounds N] [--seq-rounds N] [--lock-rounds N] " +
   "[--lock-seq-rounds N] [--runs N] [--target raw,low-level,raw-per-conn,withLock] " +
-  "[--scenario concurrent|sequential|both] [--time-limit S] [--json] [--out FILE]";
+  "[--scenario concurrent|sequential|both] [--time-limit S] [--json] [--pin] [--out FILE]";
 
 function parseArgs(argv: string[]): Config {
   const config: Config = {
@@ -139,6 +142,7 @@ function parseArgs(argv: string[]): Config {
     scenarios: ["concurrent", "sequential"],
     timeLimitMs: 60_000,
     json: false,
+    pin: false,
     out: undefined,
   };
   const int = (name: string, value: string | undefined, min: number): number => {
@@ -190,6 +194,9 @@ function parseArgs(argv: string[]): Config {
       }
       case "--json":
         config.json = true;
+        break;
+      case "--pin":
+        config.pin = true;
         break;
       case "--out": {
         const file = next();
@@ -353,7 +360,12 @@ async function main(): Promise<void> {
   const versions = process.versions as Record<string, string | undefined>;
   const version = versions[runtime] ?? "?";
   const nproc = cpuCount();
-  const server = await startTarget(Math.min(config.timeLimitMs, 30_000));
+  // --pin: our server child on CPU 0, this process on CPU 1 (an external server is not moved).
+  if (config.pin && !pinSelf("1")) throw new Error("--pin: taskset failed");
+  const server = await startTarget(
+    Math.min(config.timeLimitMs, 30_000),
+    config.pin ? "0" : undefined,
+  );
   try {
     if (!config.json) {
       console.error(

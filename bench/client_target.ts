@@ -50,10 +50,11 @@ function sourcePath(relative: string): string {
  * Starts the benchmark target: `DFLOCKD_ADDR` when set, else our server as a child process.
  *
  * @param startTimeoutMs How long to wait for the child's `listening on` line.
+ * @param cpus When given, the child runs under `taskset -c cpus`.
  * @returns The target.
  * @throws {Error} When the child exits or does not report its port in time.
  */
-export async function startTarget(startTimeoutMs: number): Promise<ServerTarget> {
+export async function startTarget(startTimeoutMs: number, cpus?: string): Promise<ServerTarget> {
   const external = process.env.DFLOCKD_ADDR;
   if (external !== undefined && external !== "") {
     const { hostname, port } = parseAddr(external);
@@ -64,9 +65,10 @@ export async function startTarget(startTimeoutMs: number): Promise<ServerTarget>
   const args = runtime === "deno"
     ? ["run", "-A", main, "serve", "--port", "0"]
     : [main, "serve", "--port", "0"];
-  const child: ChildProcess = spawn(process.execPath, args, {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const [exe, argv] = cpus === undefined
+    ? [process.execPath, args]
+    : ["taskset", ["-c", cpus, process.execPath, ...args]];
+  const child: ChildProcess = spawn(exe, argv, { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const { hostname, port } = await new Promise<{ hostname: string; port: number }>(
     (resolve, reject) => {
@@ -103,7 +105,7 @@ export async function startTarget(startTimeoutMs: number): Promise<ServerTarget>
   return {
     hostname,
     port,
-    label: `dflock server (${runtime} child process)`,
+    label: `dflock server (${runtime} child process${cpus === undefined ? "" : `, CPU ${cpus}`})`,
     async stop(): Promise<void> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill();

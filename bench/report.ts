@@ -97,7 +97,9 @@ export function clientMarkdown(reports: ClientReport[]): string {
     `\`bench/client_load.ts\` against ${
       first.server.replace(/\(.*\)/, "").trim()
     } (a child process ` +
-      `on the same runtime, not pinned). concurrent = ${first.config.workers} workers x ` +
+      `on the same runtime; ${
+        first.config.pin ? "server on CPU 0, client on CPU 1, `--pin`" : "not pinned"
+      }). concurrent = ${first.config.workers} workers x ` +
       `${first.config.rounds} pairs (raw-per-conn and withLock ${first.config.lockRounds}), ` +
       `sequential = 1 x ${first.config.seqRounds} (${first.config.lockSeqRounds}); medians of ` +
       `${first.config.runs} interleaved runs (min-max); ratios per run index. raw = pre-encoded ` +
