@@ -7,13 +7,10 @@
  */
 
 import * as net from "node:net";
+import { type Peer, type PeerRequest, startPeer } from "../_helpers/peer.ts";
 
 /** One request as the peer received it. */
-export interface ReceivedRequest {
-  command: string;
-  key: string;
-  arg: string;
-}
+export type ReceivedRequest = PeerRequest;
 
 /**
  * What the peer does for one request:
@@ -38,16 +35,7 @@ export interface ScriptedPeerOptions {
 }
 
 /** A running scripted peer. */
-export interface ScriptedPeer extends AsyncDisposable {
-  /** The port it listens on (host 127.0.0.1). */
-  readonly port: number;
-  /** Every request received, across connections, in order. */
-  readonly requests: ReceivedRequest[];
-  /** Number of connections accepted so far. */
-  readonly connections: number;
-  /** Stops listening and destroys every open socket. */
-  close(): Promise<void>;
-}
+export type ScriptedPeer = Peer;
 
 function perform(sock: net.Socket, step: Step, req: ReceivedRequest): void {
   const s = typeof step === "function" ? step(req) : step;
@@ -69,59 +57,15 @@ function perform(sock: net.Socket, step: Step, req: ReceivedRequest): void {
  * @param options Optional greeting.
  * @returns The running peer; close it in a `finally` (or with `await using`).
  */
-export async function startScriptedPeer(
+export function startScriptedPeer(
   steps: Step[],
   options: ScriptedPeerOptions = {},
 ): Promise<ScriptedPeer> {
-  const sockets = new Set<net.Socket>();
-  const requests: ReceivedRequest[] = [];
-  let connections = 0;
-  const server = net.createServer((sock) => {
-    connections++;
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    let buffered = "";
-    let lines: string[] = [];
-    let index = 0;
-    sock.setEncoding("latin1");
-    sock.on("data", (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        lines.push(buffered.slice(0, nl).replace(/\r+$/, ""));
-        buffered = buffered.slice(nl + 1);
-        if (lines.length === 3) {
-          const req = { command: lines[0]!, key: lines[1]!, arg: lines[2]! };
-          lines = [];
-          requests.push(req);
-          const step = index < steps.length ? steps[index]! : null;
-          index++;
-          if (!sock.destroyed) perform(sock, step, req);
-        }
-      }
-    });
-    if (options.greeting !== undefined) sock.write(options.greeting);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  const close = async (): Promise<void> => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return {
-    port: address.port,
-    requests,
-    get connections() {
-      return connections;
-    },
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  const greeting = options.greeting;
+  return startPeer(
+    (sock, req, index) => perform(sock, index < steps.length ? steps[index]! : null, req),
+    greeting === undefined ? undefined : (sock) => sock.write(greeting),
+  );
 }
 
 /**

@@ -6,32 +6,17 @@
  * @module
  */
 
-import * as net from "node:net";
+import type * as net from "node:net";
 import { Buffer } from "node:buffer";
+import { type Peer, type PeerRequest, startPeer } from "../_helpers/peer.ts";
 
-/** One request as the peer received it (byte strings, trailing CRs removed). */
-export interface PeerRequest {
-  command: string;
-  key: string;
-  arg: string;
-}
+export type { PeerRequest } from "../_helpers/peer.ts";
 
 /** What the peer does with one request. */
 export type PeerAction = (sock: net.Socket, req: PeerRequest) => void;
 
 /** A running hostile peer. */
-export interface HostilePeer extends AsyncDisposable {
-  /** Its port (host 127.0.0.1). */
-  readonly port: number;
-  /** `127.0.0.1:<port>`, for the `servers` option. */
-  readonly address: string;
-  /** Every request received, in order, across connections. */
-  readonly requests: PeerRequest[];
-  /** Connections accepted so far. */
-  readonly connections: number;
-  /** Stops listening and destroys every socket. */
-  close(): Promise<void>;
-}
+export type HostilePeer = Peer;
 
 /** Options of {@linkcode startHostilePeer}. */
 export interface HostilePeerOptions {
@@ -75,58 +60,11 @@ export function reset(sock: net.Socket): void {
  * @param options Connection hook.
  * @returns The running peer; close it in a `finally`.
  */
-export async function startHostilePeer(
+export function startHostilePeer(
   actions: PeerAction[],
   options: HostilePeerOptions = {},
 ): Promise<HostilePeer> {
-  const sockets = new Set<net.Socket>();
-  const requests: PeerRequest[] = [];
-  let connections = 0;
-  const server = net.createServer((sock) => {
-    connections++;
-    sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    sock.on("error", () => {});
-    let buffered = "";
-    let lines: string[] = [];
-    let index = 0;
-    sock.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("latin1");
-      let nl: number;
-      while ((nl = buffered.indexOf("\n")) >= 0) {
-        lines.push(buffered.slice(0, nl).replace(/\r+$/, ""));
-        buffered = buffered.slice(nl + 1);
-        if (lines.length === 3) {
-          const req = { command: lines[0]!, key: lines[1]!, arg: lines[2]! };
-          lines = [];
-          requests.push(req);
-          const action = actions[index++];
-          if (action !== undefined && !sock.destroyed) action(sock, req);
-        }
-      }
-    });
-    options.onConnect?.(sock);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  const close = async (): Promise<void> => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
-  return {
-    port: address.port,
-    address: `127.0.0.1:${address.port}`,
-    requests,
-    get connections() {
-      return connections;
-    },
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  return startPeer((sock, req, index) => actions[index]?.(sock, req), options.onConnect);
 }
 
 /** Raised by {@linkcode within} when a promise neither resolves nor rejects in time. */
