@@ -224,6 +224,30 @@ function serveChannelEcho(listener: Listener): Promise<void> {
   })();
 }
 
+/**
+ * Listens on a free port, connects one client and accepts it, runs `fn`, then closes the
+ * client, the accepted side and the listener.
+ */
+async function withPair(
+  adapter: TransportAdapter,
+  fn: (client: Transport, server: Transport) => Promise<void>,
+): Promise<void> {
+  const listener = await adapter.listen({ hostname: HOST, port: 0 });
+  try {
+    const accepted = listener[Symbol.asyncIterator]().next();
+    const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
+    const server = (await accepted).value as Transport;
+    try {
+      await fn(client, server);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  } finally {
+    await listener.close();
+  }
+}
+
 /** Options for {@linkcode transportSuite}. */
 export interface SuiteOptions {
   /** Skip the whole suite (adapter not for this runtime). */
@@ -275,11 +299,7 @@ export function transportSuite(
     });
 
     test("writes block while the peer does not read, then all bytes arrive", async () => {
-      const listener = await adapter.listen({ hostname: HOST, port: 0 });
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
-      const server = (await accepted).value as Transport;
-      try {
+      await withPair(adapter, async (client, server) => {
         const chunk = randomBytes(64 * 1024, 7);
         const writer = client.writable.getWriter();
         let sent = 0;
@@ -297,11 +317,7 @@ export function transportSuite(
         const received = await readAll(server);
         await closing;
         assert.equal(received.byteLength, sent);
-      } finally {
-        await client.close();
-        await server.close();
-        await listener.close();
-      }
+      });
     });
 
     test("writable.close() half-closes: the peer sees EOF and can still reply", async () => {
@@ -338,11 +354,7 @@ export function transportSuite(
     });
 
     test("close() is idempotent and the peer sees EOF", async () => {
-      const listener = await adapter.listen({ hostname: HOST, port: 0 });
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
-      const server = (await accepted).value as Transport;
-      try {
+      await withPair(adapter, async (client, server) => {
         await write(client, "x");
         const first = client.close();
         const second = client.close();
@@ -353,18 +365,11 @@ export function transportSuite(
         const reader = client.readable.getReader();
         assert.equal((await reader.read()).done, true);
         reader.releaseLock();
-      } finally {
-        await server.close();
-        await listener.close();
-      }
+      });
     });
 
     test("closed resolves when the peer resets the connection", async () => {
-      const listener = await adapter.listen({ hostname: HOST, port: 0 });
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
-      const server = (await accepted).value as Transport;
-      try {
+      await withPair(adapter, async (client, server) => {
         // Unread bytes in the server's kernel buffer make its close() send a reset.
         const writer = client.writable.getWriter();
         const writes: Promise<void>[] = [];
@@ -384,10 +389,7 @@ export function transportSuite(
         await client.closed;
         assert.ok(["ended", "errored"].includes(await reading));
         await Promise.all(writes);
-      } finally {
-        await client.close();
-        await listener.close();
-      }
+      });
     });
 
     test("channel: echoes 4 MiB byte-exactly both ways with a slow reader", async () => {
@@ -429,11 +431,7 @@ export function transportSuite(
     });
 
     test("channel: writes block while the peer does not read, then all bytes arrive", async () => {
-      const listener = await adapter.listen({ hostname: HOST, port: 0 });
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
-      const server = (await accepted).value as Transport;
-      try {
+      await withPair(adapter, async (client, server) => {
         const io = openChannel(client);
         const chunk = randomBytes(64 * 1024, 11);
         let sent = 0;
@@ -456,19 +454,11 @@ export function transportSuite(
         }
         await blocked;
         assert.equal(received, sent);
-      } finally {
-        await client.close();
-        await server.close();
-        await listener.close();
-      }
+      });
     });
 
     test("channel: EOF and local close read as null; writes after close reject", async () => {
-      const listener = await adapter.listen({ hostname: HOST, port: 0 });
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
-      const server = (await accepted).value as Transport;
-      try {
+      await withPair(adapter, async (client, server) => {
         const io = openChannel(client);
         const serverIo = openChannel(server);
         await io.write(new TextEncoder().encode("ab"));
@@ -481,29 +471,19 @@ export function transportSuite(
         // The peer gets the bytes, then EOF as null.
         assert.deepEqual([...await readChannel(serverIo)], [0x61, 0x62]);
         assert.equal(await serverIo.read(), null);
-      } finally {
-        await server.close();
-        await listener.close();
-      }
+      });
     });
 
     test("channel: excludes the web streams (and the other way round)", async () => {
-      const listener = await adapter.listen({ hostname: HOST, port: 0 });
-      const accepted = listener[Symbol.asyncIterator]().next();
-      const client = await adapter.connect({ hostname: HOST, port: listener.addr.port });
-      const server = (await accepted).value as Transport;
-      try {
+      await withPair(adapter, (client, server) => {
         openChannel(client);
         assert.throws(() => client.readable.getReader(), TypeError);
         assert.throws(() => client.writable.getWriter(), TypeError);
         const reader = server.readable.getReader();
         reader.releaseLock();
         assert.throws(() => openChannel(server), TypeError);
-      } finally {
-        await client.close();
-        await server.close();
-        await listener.close();
-      }
+        return Promise.resolve();
+      });
     });
 
     test("openChannel() works over the web streams of a transport without channel()", async () => {
