@@ -46,6 +46,7 @@
  * @module
  */
 
+import { fileArg, intArg } from "./_args.ts";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import process from "node:process";
@@ -145,37 +146,30 @@ function parseArgs(argv: string[]): Config {
     pin: false,
     out: undefined,
   };
-  const int = (name: string, value: string | undefined, min: number): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) {
-      throw new RangeError(`${name}: expected integer >= ${min}`);
-    }
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
     switch (arg) {
       case "--workers":
-        config.workers = int(arg, next(), 1);
+        config.workers = intArg(arg, next(), 1);
         break;
       case "--rounds":
-        config.rounds = int(arg, next(), 1);
+        config.rounds = intArg(arg, next(), 1);
         break;
       case "--seq-rounds":
-        config.seqRounds = int(arg, next(), 1);
+        config.seqRounds = intArg(arg, next(), 1);
         break;
       case "--lock-rounds":
-        config.lockRounds = int(arg, next(), 1);
+        config.lockRounds = intArg(arg, next(), 1);
         break;
       case "--lock-seq-rounds":
-        config.lockSeqRounds = int(arg, next(), 1);
+        config.lockSeqRounds = intArg(arg, next(), 1);
         break;
       case "--runs":
-        config.runs = int(arg, next(), 1);
+        config.runs = intArg(arg, next(), 1);
         break;
       case "--time-limit":
-        config.timeLimitMs = int(arg, next(), 1) * 1000;
+        config.timeLimitMs = intArg(arg, next(), 1) * 1000;
         break;
       case "--target": {
         const list = (next() ?? "").split(",").filter((s) => s !== "");
@@ -198,12 +192,9 @@ function parseArgs(argv: string[]): Config {
       case "--pin":
         config.pin = true;
         break;
-      case "--out": {
-        const file = next();
-        if (file === undefined || file === "") throw new RangeError("--out: expected a file");
-        config.out = file;
+      case "--out":
+        config.out = fileArg(arg, next());
         break;
-      }
       case "-h":
       case "--help":
         console.log(USAGE);

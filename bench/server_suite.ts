@@ -18,6 +18,7 @@
  * @module
  */
 
+import { fileArg, intArg } from "./_args.ts";
 import os from "node:os";
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -153,40 +154,33 @@ function parseArgs(argv: string[]): Config {
     out: null,
     json: false,
   };
-  const int = (name: string, value: string | undefined, min: number): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) {
-      throw new RangeError(`${name}: expected integer >= ${min}`);
-    }
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
     switch (arg) {
       case "--connections":
-        config.connections = int(arg, next(), 1);
+        config.connections = intArg(arg, next(), 1);
         break;
       case "--rounds":
-        config.rounds = int(arg, next(), 1);
+        config.rounds = intArg(arg, next(), 1);
         break;
       case "--sequential-rounds":
-        config.sequentialRounds = int(arg, next(), 1);
+        config.sequentialRounds = intArg(arg, next(), 1);
         break;
       case "--contended-connections":
-        config.contendedConnections = int(arg, next(), 1);
+        config.contendedConnections = intArg(arg, next(), 1);
         break;
       case "--contended-rounds":
-        config.contendedRounds = int(arg, next(), 1);
+        config.contendedRounds = intArg(arg, next(), 1);
         break;
       case "--hold-connections":
-        config.holdConnections = int(arg, next(), 1);
+        config.holdConnections = intArg(arg, next(), 1);
         break;
       case "--runs":
-        config.runs = int(arg, next(), 1);
+        config.runs = intArg(arg, next(), 1);
         break;
       case "--time-limit":
-        config.timeLimitMs = int(arg, next(), 1) * 1000;
+        config.timeLimitMs = intArg(arg, next(), 1) * 1000;
         break;
       case "--target": {
         const v = next();
@@ -212,7 +206,7 @@ function parseArgs(argv: string[]): Config {
       case "--server-process": // Always on now; accepted for old command lines.
         break;
       case "--out":
-        config.out = next() ?? null;
+        config.out = fileArg(arg, next());
         break;
       case "--json":
         config.json = true;
