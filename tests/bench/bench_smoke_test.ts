@@ -1,0 +1,223 @@
+/**
+ * The benchmark building blocks (`bench/`) at toy sizes, so that CI notices when one breaks:
+ * the echo floor's framing, the server load generator, the hold scenario, every client path,
+ * the statistics and the report. No timing is asserted (benchmarks measure, tests check).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { interleave, median, percentile, summarize } from "../../bench/_stats.ts";
+import { CLIENT_TARGETS, runClient } from "../../bench/client_runs.ts";
+import type { ClientReport } from "../../bench/client_load.ts";
+import { ECHO_RESPONSE, startEchoFloor } from "../../bench/echo_floor.ts";
+import { runLoad } from "../../bench/load.ts";
+import { clientMarkdown, markdown, svg } from "../../bench/report.ts";
+import { openHolds } from "../../bench/server_hold.ts";
+import type { Row, SuiteResult } from "../../bench/server_suite.ts";
+import { connect, stats } from "../../mod.ts";
+import { openChannel } from "../../src/transport/channel.ts";
+import { connect as connectTransport } from "../../src/transport/auto.ts";
+import { withServer } from "../_helpers/server.ts";
+
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+describe("bench building blocks", () => {
+  test("echo floor: one fixed line per 3-line request, pipelined; over-long line -> error", async () => {
+    const floor = await startEchoFloor();
+    try {
+      const t = await connectTransport({ hostname: "127.0.0.1", port: floor.addr.port });
+      const io = openChannel(t);
+      try {
+        await io.write(new TextEncoder().encode("l\na\n5\nr\na\ntok\nl\nb"));
+        let got = "";
+        for (let i = 0; i < 100 && got.length < 2 * ECHO_RESPONSE.length; i++) {
+          const chunk = await io.read();
+          assert.ok(chunk !== null, "EOF too early");
+          got += text(chunk);
+        }
+        assert.equal(got, ECHO_RESPONSE.repeat(2), "two complete requests, two answers");
+        await io.write(new TextEncoder().encode(`\n${"x".repeat(300)}\n`));
+        let rest = "";
+        for (let i = 0; i < 100; i++) {
+          const chunk = await io.read();
+          if (chunk === null) break;
+          rest += text(chunk);
+        }
+        assert.equal(rest, "error\n", "the third request's line is over-long: error, then close");
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await floor.close();
+    }
+  });
+
+  test("runLoad: every pair completes against the echo floor and the server", async () => {
+    const floor = await startEchoFloor();
+    try {
+      const r = await runLoad({ port: floor.addr.port, connections: 4, rounds: 25 });
+      assert.equal(r.ops, 100);
+      assert.ok(r.p50Ms > 0 && r.p99Ms >= r.p50Ms, `p50 ${r.p50Ms} p99 ${r.p99Ms}`);
+    } finally {
+      await floor.close();
+    }
+    await withServer({}, async (server) => {
+      const unique = await runLoad({ port: server.addr.port, connections: 4, rounds: 25 });
+      assert.equal(unique.ops, 100);
+      const shared = await runLoad({
+        port: server.addr.port,
+        connections: 4,
+        rounds: 25,
+        keyMode: "shared",
+      });
+      assert.equal(shared.ops, 100, "contended pairs all complete (FIFO hand-over)");
+      const conn = await connect({ port: server.addr.port });
+      try {
+        assert.equal((await stats(conn)).locks.length, 0, "every lock was released");
+      } finally {
+        await conn.close();
+      }
+    });
+  });
+
+  test("openHolds: each connection holds its own lock until close()", async () => {
+    await withServer({}, async (server) => {
+      const holds = await openHolds({ port: server.addr.port, connections: 30, concurrency: 5 });
+      const conn = await connect({ port: server.addr.port });
+      try {
+        assert.equal(holds.held, 30);
+        assert.equal((await stats(conn)).locks.length, 30);
+        await holds.close();
+        let left = -1;
+        for (let i = 0; i < 100 && left !== 0; i++) {
+          left = (await stats(conn)).locks.length;
+          if (left !== 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.equal(left, 0, "closing the holds released every lock (auto-release)");
+      } finally {
+        await conn.close();
+      }
+    });
+  });
+
+  test("runClient: every client path completes its pairs", async () => {
+    await withServer({}, async (server) => {
+      for (const target of CLIENT_TARGETS) {
+        const r = await runClient(target, {
+          hostname: "127.0.0.1",
+          port: server.addr.port,
+          workers: 3,
+          rounds: 10,
+          keyPrefix: `smoke-${target}`,
+          timeLimitMs: 20_000,
+        });
+        assert.equal(r.ops, 30, target);
+        assert.equal(r.aborted, false, target);
+      }
+    });
+  });
+
+  test("statistics: median, percentile, summary, interleaving", () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.deepEqual(summarize([5, 1, 3]), { median: 3, min: 1, max: 5 });
+    const sorted = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(percentile(sorted, 0.5), 5);
+    assert.equal(percentile(sorted, 0.99), 10);
+    assert.deepEqual(
+      interleave(["server", "echo"], 3).map((x) => `${x.run}${x.target}`),
+      ["0server", "0echo", "1echo", "1server", "2server", "2echo"],
+      "alternating order so no target always runs first",
+    );
+  });
+
+  test("report: Markdown tables, goal verdicts and an SVG chart from results", () => {
+    const s = (v: number) => ({ median: v, min: v, max: v });
+    const row = (target: "server" | "echo", ops: number, p99: number): Row => ({
+      scenario: "uncontended",
+      placement: "cross-core",
+      target,
+      connections: 100,
+      rounds: 500,
+      runs: [],
+      opsPerSec: s(ops),
+      p50Ms: s(1),
+      p99Ms: s(p99),
+      rssKiB: s(60_000),
+      bytesPerHold: null,
+      targetCpuUsPerOp: s(30),
+      ratioToEcho: target === "server" ? s(ops / 40_000) : null,
+    });
+    const result: SuiteResult = {
+      kind: "dflock-server-bench",
+      date: "2026-11-24T07:00:00.000Z",
+      runtime: "bun",
+      runtimeVersion: "1.4.5",
+      nproc: 2,
+      cpuModel: "Test CPU",
+      pinned: true,
+      loadAverage: [0.5, 0.7],
+      config: { runs: 3 },
+      rows: [row("server", 30_000, 9.5), row("echo", 40_000, 5)],
+    };
+    const md = markdown([result]);
+    assert.match(md, /Bun 1\.4\.5/);
+    assert.match(md, /30 000/);
+    assert.match(md, /75% met/, "30 000 / 40 000 against the 70% goal");
+    assert.match(md, /9\.50 ms MISSED/, "p99 against the 4 ms goal");
+    const chart = svg([result]);
+    assert.ok(chart.startsWith("<svg") && chart.trimEnd().endsWith("</svg>"), "an SVG document");
+    assert.match(chart, /Bun 1\.4\.5/);
+    const client: ClientReport = {
+      kind: "dflock-client-bench",
+      runtime: "bun",
+      version: "1.4.5",
+      nproc: 2,
+      cpu: "Test CPU",
+      date: "2026-11-24T07:00:00.000Z",
+      server: "dflock server (bun child process)",
+      config: {
+        workers: 100,
+        rounds: 500,
+        seqRounds: 5000,
+        lockRounds: 50,
+        lockSeqRounds: 1000,
+        runs: 5,
+        targets: [...CLIENT_TARGETS],
+        scenarios: ["concurrent"],
+        timeLimitMs: 60_000,
+        json: false,
+        pin: true,
+        out: undefined,
+      },
+      rows: (["raw", "low-level"] as const).map((target, i) => ({
+        scenario: "concurrent" as const,
+        target,
+        workers: 100,
+        rounds: 500,
+        opsPerSec: s(20_000 - i * 1000),
+        p50Ms: 3,
+        p99Ms: 8,
+        cpuUsPerOp: 30,
+        aborted: false,
+        runs: [],
+      })),
+      ratios: [{
+        scenario: "concurrent",
+        numerator: "low-level",
+        denominator: "raw",
+        ratio: s(0.95),
+        target: 0.9,
+        met: true,
+      }],
+    };
+    const cmd = clientMarkdown([client]);
+    assert.match(
+      cmd,
+      /\| 20 000 \(20 000-20 000\) \| 19 000 \(19 000-19 000\) \| 95% \(95%-95%\) met/,
+    );
+    assert.match(cmd, /server on CPU 0, client on CPU 1/);
+  });
+});
