@@ -89,6 +89,7 @@ class DenoTransport implements Transport {
   #readController: ReadableStreamDefaultController<Uint8Array> | undefined;
   #writeController: WritableStreamDefaultController | undefined;
   #readDone = false;
+  #readPending = false;
   #writeDone = false;
   #closedErr: ConnectionError | undefined;
   #closing = false;
@@ -174,9 +175,12 @@ class DenoTransport implements Transport {
    * closed locally. Rejects with a `ConnectionError` on a reset (and closes).
    */
   async #read(): Promise<Uint8Array | null> {
+    // Reads share one scratch buffer: a second read while one is pending would clobber it.
+    if (this.#readPending) throw new TypeError("A read is already pending");
     if (this.#readDone) return null;
     const scratch = this.#scratch ??= new Uint8Array(MIN_READ_BUFFER);
     let n: number | null;
+    this.#readPending = true;
     try {
       n = await this.#conn.read(scratch);
     } catch (err) {
@@ -186,6 +190,8 @@ class DenoTransport implements Transport {
       this.#shutdown();
       if (closing) return null;
       throw toConnectionError(`Cannot read from ${this.#label}`, err);
+    } finally {
+      this.#readPending = false;
     }
     if (this.#readDone) return null;
     if (n === null) {

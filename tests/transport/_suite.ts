@@ -474,6 +474,18 @@ export function transportSuite(
       });
     });
 
+    test("channel: a second read while one is pending rejects with TypeError", async () => {
+      await withPair(adapter, async (client, server) => {
+        const io = openChannel(client);
+        const first = io.read();
+        await assert.rejects(io.read(), TypeError);
+        await openChannel(server).write(new TextEncoder().encode("z"));
+        const got = await first;
+        assert.ok(got !== null);
+        assert.equal(new TextDecoder().decode(got), "z", "the first read is unharmed");
+      });
+    });
+
     test("channel: excludes the web streams (and the other way round)", async () => {
       await withPair(adapter, (client, server) => {
         openChannel(client);
