@@ -16,45 +16,40 @@ import {
   parseGoInt,
 } from "../cli/go_flag.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import type { ResolvedServerOptions } from "./server.ts";
 import { firstSettingViolation, type NumericSetting } from "./setting_rules.ts";
 
-/** Fully resolved server settings. Empty strings mean "not set" (as in Go). */
-export interface ResolvedConfig {
-  /** Bind address. */
-  host: string;
-  /** TCP port, 0..65535. */
-  port: number;
-  /** Default lease, seconds. */
-  defaultLeaseTtl: number;
-  /** Lease sweep interval, seconds. */
-  leaseSweepInterval: number;
-  /** GC interval, seconds. */
-  gcInterval: number;
-  /** Idle time before GC prunes a key, seconds. */
-  gcMaxIdle: number;
-  /** Maximum number of keys. */
-  maxLocks: number;
-  /** Maximum open connections, 0 = unlimited. */
-  maxConnections: number;
-  /** Maximum waiters per key, 0 = unlimited. */
-  maxWaiters: number;
-  /** Read timeout per request line, seconds. */
-  readTimeout: number;
-  /** Write timeout per response, seconds, 0 = none. */
-  writeTimeout: number;
-  /** Drain timeout on shutdown, seconds, 0 = forever. */
-  shutdownTimeout: number;
-  /** Release a connection's locks when it closes. */
-  autoReleaseOnDisconnect: boolean;
-  /** PEM certificate path, `""` when unset. */
-  tlsCert: string;
-  /** PEM key path, `""` when unset. */
-  tlsKey: string;
-  /** The auth token after the precedence rules and file reading, `""` when none. */
-  authToken: string;
-  /** Debug logging. */
-  debug: boolean;
-}
+/**
+ * Fully resolved server settings from flags and environment: the numeric and boolean settings
+ * of {@linkcode ResolvedServerOptions}, and the file and token settings as strings where `""`
+ * means "not set" (as in Go).
+ */
+export type ResolvedConfig =
+  & Pick<
+    ResolvedServerOptions,
+    | "host"
+    | "port"
+    | "defaultLeaseTtl"
+    | "leaseSweepInterval"
+    | "gcInterval"
+    | "gcMaxIdle"
+    | "maxLocks"
+    | "maxConnections"
+    | "maxWaiters"
+    | "readTimeout"
+    | "writeTimeout"
+    | "shutdownTimeout"
+    | "autoReleaseOnDisconnect"
+    | "debug"
+  >
+  & {
+    /** PEM certificate path, `""` when unset. */
+    tlsCert: string;
+    /** PEM key path, `""` when unset. */
+    tlsKey: string;
+    /** The auth token after the precedence rules and file reading, `""` when none. */
+    authToken: string;
+  };
 
 /** Result of {@linkcode parseServerArgs}. */
 export type ServerConfigResult =
