@@ -3,7 +3,8 @@
 # Bun, then the npm build and the same suite under Node on that build. Every step runs even when
 # an earlier one failed; the script fails if any step failed. Each runner's output is kept in
 # .test-output/ and the closing line sums the tests of all three runtimes.
-set -u
+# pipefail: a step's status is its command's, not tee's.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bin=node_modules/.bin
@@ -84,4 +85,4 @@ if [ ${#failed_steps[@]} -gt 0 ]; then
 fi
 echo
 echo "$total_pass passed, $total_fail failed"
-[ ${#failed_steps[@]} -eq 0 ]
+[ ${#failed_steps[@]} -eq 0 ] && [ "$total_fail" = 0 ]

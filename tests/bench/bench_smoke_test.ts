@@ -13,7 +13,7 @@ import { CLIENT_TARGETS, runClient } from "../../bench/client_runs.ts";
 import type { ClientReport } from "../../bench/client_load.ts";
 import { ECHO_RESPONSE, startEchoFloor } from "../../bench/echo_floor.ts";
 import { runLoad } from "../../bench/load.ts";
-import { clientMarkdown, markdown, svg } from "../../bench/report.ts";
+import { clientMarkdown, markdown, svg } from "../../bench/_report.ts";
 import { openHolds } from "../../bench/server_hold.ts";
 import type { Row, SuiteResult } from "../../bench/server_suite.ts";
 import { connect, stats } from "../../mod.ts";
