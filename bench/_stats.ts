@@ -81,3 +81,39 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[rank] ?? 0;
 }
+
+/** What {@linkcode mergeLatencies} reads from each worker. */
+export interface LatencyRecorder {
+  /** One latency per completed op, ms (the first `count` entries are valid). */
+  readonly latencies: Float64Array;
+  /** Completed ops. */
+  readonly count: number;
+}
+
+/**
+ * Merges the workers' latencies of one run into its throughput and percentiles.
+ *
+ * @param workers The run's workers.
+ * @param seconds Wall time of the run.
+ * @returns Completed ops, ops per second, and p50 and p99 in ms.
+ */
+export function mergeLatencies(
+  workers: readonly LatencyRecorder[],
+  seconds: number,
+): { ops: number; opsPerSec: number; p50Ms: number; p99Ms: number } {
+  let ops = 0;
+  for (const w of workers) ops += w.count;
+  const all = new Float64Array(ops);
+  let at = 0;
+  for (const w of workers) {
+    all.set(w.latencies.subarray(0, w.count), at);
+    at += w.count;
+  }
+  all.sort();
+  return {
+    ops,
+    opsPerSec: seconds > 0 ? ops / seconds : 0,
+    p50Ms: percentile(all, 0.5),
+    p99Ms: percentile(all, 0.99),
+  };
+}

@@ -21,7 +21,7 @@ import { connect } from "../src/client/connection.ts";
 import type { Connection } from "../src/client/connection.ts";
 import { acquire, release } from "../src/client/low_level.ts";
 import { DistributedLock } from "../src/lock.ts";
-import { percentile } from "./_stats.ts";
+import { mergeLatencies } from "./_stats.ts";
 import { RawLoopWorker } from "./_raw_loop.ts";
 import type { StopState } from "./_raw_loop.ts";
 
@@ -215,21 +215,13 @@ export async function runClient(
       const failed = outcomes.find((o) => o.status === "rejected");
       if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     }
-    let ops = 0;
-    for (const w of workers) ops += w.count;
-    const all = new Float64Array(ops);
-    let at = 0;
-    for (const w of workers) {
-      all.set(w.latencies.subarray(0, w.count), at);
-      at += w.count;
-    }
-    all.sort();
+    const { ops, opsPerSec, p50Ms, p99Ms } = mergeLatencies(workers, seconds);
     return {
       ops,
       seconds,
-      opsPerSec: seconds > 0 ? ops / seconds : 0,
-      p50Ms: percentile(all, 0.5),
-      p99Ms: percentile(all, 0.99),
+      opsPerSec,
+      p50Ms,
+      p99Ms,
       cpuUsPerOp: ops > 0 ? (cpu.user + cpu.system) / ops : 0,
       aborted: state.aborted,
     };

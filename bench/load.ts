@@ -14,6 +14,7 @@
  * @module
  */
 
+import { mergeLatencies } from "./_stats.ts";
 import { connect as defaultConnect } from "../src/transport/auto.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../src/protocol/line_decoder.ts";
 import { openChannel } from "../src/transport/channel.ts";
@@ -126,25 +127,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
     }
 
-    let ops = 0;
     let timeouts = 0;
-    for (const w of workers) {
-      ops += w.count;
-      timeouts += w.timeouts;
-    }
-    const all = new Float64Array(ops);
-    let at = 0;
-    for (const w of workers) {
-      all.set(w.latencies.subarray(0, w.count), at);
-      at += w.count;
-    }
-    all.sort();
+    for (const w of workers) timeouts += w.timeouts;
     return {
-      ops,
+      ...mergeLatencies(workers, seconds),
       seconds,
-      opsPerSec: seconds > 0 ? ops / seconds : 0,
-      p50Ms: percentile(all, 0.5),
-      p99Ms: percentile(all, 0.99),
       timeouts,
       aborted: state.aborted,
     };
@@ -152,13 +139,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     clearTimeout(timer);
     await Promise.all(transports.map((t) => t.close()));
   }
-}
-
-/** Nearest-rank percentile of a sorted array; 0 when empty. */
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] ?? 0;
 }
 
 /** The status word of a response line (up to the first space). */

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { interleave, median, percentile, summarize } from "../../bench/_stats.ts";
+import { interleave, median, mergeLatencies, percentile, summarize } from "../../bench/_stats.ts";
 import { CLIENT_TARGETS, runClient } from "../../bench/client_runs.ts";
 import type { ClientReport } from "../../bench/client_load.ts";
 import { ECHO_RESPONSE, startEchoFloor } from "../../bench/echo_floor.ts";
@@ -126,6 +126,12 @@ describe("bench building blocks", () => {
     const sorted = Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.equal(percentile(sorted, 0.5), 5);
     assert.equal(percentile(sorted, 0.99), 10);
+    // Only the first `count` latencies of each worker count.
+    const merged = mergeLatencies([
+      { latencies: Float64Array.from([3, 1, 2, 99]), count: 3 },
+      { latencies: Float64Array.from([5]), count: 1 },
+    ], 2);
+    assert.deepEqual(merged, { ops: 4, opsPerSec: 2, p50Ms: 2, p99Ms: 5 });
     assert.deepEqual(
       interleave(["server", "echo"], 3).map((x) => `${x.run}${x.target}`),
       ["0server", "0echo", "1echo", "1server", "2server", "2echo"],
