@@ -25,23 +25,7 @@ import { firstSettingViolation, type NumericSetting } from "./setting_rules.ts";
  * means "not set" (as in Go).
  */
 export type ResolvedConfig =
-  & Pick<
-    ResolvedServerOptions,
-    | "host"
-    | "port"
-    | "defaultLeaseTtl"
-    | "leaseSweepInterval"
-    | "gcInterval"
-    | "gcMaxIdle"
-    | "maxLocks"
-    | "maxConnections"
-    | "maxWaiters"
-    | "readTimeout"
-    | "writeTimeout"
-    | "shutdownTimeout"
-    | "autoReleaseOnDisconnect"
-    | "debug"
-  >
+  & Pick<ResolvedServerOptions, NumericSetting | "host" | "autoReleaseOnDisconnect" | "debug">
   & {
     /** PEM certificate path, `""` when unset. */
     tlsCert: string;
