@@ -248,6 +248,26 @@ async function withPair(
   }
 }
 
+/**
+ * Writes 64 KiB chunks (at most 256 MiB) until a write stays pending for 200 ms: the peer is not
+ * reading and backpressure holds the writer. Fails when no write ever blocks.
+ *
+ * @returns The bytes handed to `write` and the pending write.
+ */
+async function writeUntilBlocked(
+  write: (chunk: Uint8Array) => Promise<void>,
+  seed: number,
+): Promise<{ sent: number; blocked: Promise<void> }> {
+  const chunk = randomBytes(64 * 1024, seed);
+  let sent = 0;
+  while (sent < 256 * 1024 * 1024) {
+    const pending = write(chunk);
+    sent += chunk.byteLength;
+    if (await settlesWithin(pending, 200) === "pending") return { sent, blocked: pending };
+  }
+  assert.fail(`no backpressure after ${sent} bytes`);
+}
+
 /** Options for {@linkcode transportSuite}. */
 export interface SuiteOptions {
   /** Skip the whole suite (adapter not for this runtime). */
@@ -300,19 +320,8 @@ export function transportSuite(
 
     test("writes block while the peer does not read, then all bytes arrive", async () => {
       await withPair(adapter, async (client, server) => {
-        const chunk = randomBytes(64 * 1024, 7);
         const writer = client.writable.getWriter();
-        let sent = 0;
-        let blocked: Promise<void> | undefined;
-        while (sent < 256 * 1024 * 1024) {
-          const pending = writer.write(chunk);
-          sent += chunk.byteLength;
-          if (await settlesWithin(pending, 200) === "pending") {
-            blocked = pending;
-            break;
-          }
-        }
-        assert.ok(blocked !== undefined, `no backpressure after ${sent} bytes`);
+        const { sent, blocked } = await writeUntilBlocked((chunk) => writer.write(chunk), 7);
         const closing = blocked.then(() => writer.close());
         const received = await readAll(server);
         await closing;
@@ -433,18 +442,7 @@ export function transportSuite(
     test("channel: writes block while the peer does not read, then all bytes arrive", async () => {
       await withPair(adapter, async (client, server) => {
         const io = openChannel(client);
-        const chunk = randomBytes(64 * 1024, 11);
-        let sent = 0;
-        let blocked: Promise<void> | undefined;
-        while (sent < 256 * 1024 * 1024) {
-          const pending = io.write(chunk);
-          sent += chunk.byteLength;
-          if (await settlesWithin(pending, 200) === "pending") {
-            blocked = pending;
-            break;
-          }
-        }
-        assert.ok(blocked !== undefined, `no backpressure after ${sent} bytes`);
+        const { sent, blocked } = await writeUntilBlocked((chunk) => io.write(chunk), 11);
         const serverIo = openChannel(server);
         let received = 0;
         for (let reads = 0; received < sent && reads < 1_000_000; reads++) {
