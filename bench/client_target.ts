@@ -11,6 +11,7 @@ import type { ChildProcess } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { detectRuntime } from "../src/transport/auto.ts";
+import { waitForListening } from "./server_target.ts";
 
 /** A running benchmark target. */
 export interface ServerTarget {
@@ -70,38 +71,7 @@ export async function startTarget(startTimeoutMs: number, cpus?: string): Promis
     : ["taskset", ["-c", cpus, process.execPath, ...args]];
   const child: ChildProcess = spawn(exe, argv, { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const { hostname, port } = await new Promise<{ hostname: string; port: number }>(
-    (resolve, reject) => {
-      let buffered = "";
-      const fail = (e: Error): void => {
-        clearTimeout(timer);
-        child.kill();
-        reject(e);
-      };
-      const timer = setTimeout(
-        () => fail(new Error("server child did not report its port in time")),
-        startTimeoutMs,
-      );
-      child.once("exit", (code) => fail(new Error(`server child exited (${code}): ${buffered}`)));
-      child.stderr!.setEncoding("utf8");
-      child.stderr!.on("data", (text: string) => {
-        buffered += text;
-        const m = /(?:^|\n)(?:dflock: )?listening on (\S+):(\d+)/.exec(buffered);
-        if (m !== null) {
-          clearTimeout(timer);
-          buffered = "";
-          const host = m[1]!.replace(/^\[|\]$/g, "");
-          resolve({
-            hostname: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host,
-            port: Number(m[2]),
-          });
-        } else if (buffered.length > 65536) {
-          buffered = buffered.slice(-4096);
-        }
-      });
-    },
-  );
-  child.stderr!.resume();
+  const { hostname, port } = await waitForListening(child, "server child", startTimeoutMs);
   return {
     hostname,
     port,

@@ -95,32 +95,7 @@ export async function startTarget(
   const child: ChildProcess = spawn(exe, argv, { stdio: ["ignore", "ignore", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => {
-      fail(new Error(`${target} child did not report its port in ${startTimeoutMs} ms`));
-    }, startTimeoutMs);
-    const fail = (e: Error): void => {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(e);
-    };
-    child.once("error", (e) => fail(e));
-    child.once("exit", (code) => fail(new Error(`${target} child exited (${code}): ${buffered}`)));
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (text: string) => {
-      buffered += text;
-      const m = /(?:^|\n)(?:dflock: )?listening on (\S+):(\d+)/.exec(buffered);
-      if (m !== null) {
-        clearTimeout(timer);
-        buffered = "";
-        resolve(Number(m[2]));
-      } else if (buffered.length > 65536) {
-        buffered = buffered.slice(-4096);
-      }
-    });
-  });
-  child.stderr!.resume();
+  const { port } = await waitForListening(child, `${target} child`, startTimeoutMs);
   const pid = child.pid!;
   return {
     target,
@@ -136,6 +111,54 @@ export async function startTarget(
       clearTimeout(force);
     },
   };
+}
+
+/**
+ * Waits for a child's `listening on HOST:PORT` line on stderr (the dflock CLI and the echo floor
+ * print it), then keeps draining stderr. Kills the child when it exits, fails to spawn or stays
+ * silent.
+ *
+ * @param child A child spawned with `stdio[2]: "pipe"`.
+ * @param what Its name, for messages.
+ * @param timeoutMs How long to wait.
+ * @returns The reported address (a wildcard host becomes `127.0.0.1`).
+ * @throws {Error} When the child exits, fails to spawn or does not report in time.
+ */
+export function waitForListening(
+  child: ChildProcess,
+  what: string,
+  timeoutMs: number,
+): Promise<{ hostname: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => {
+      fail(new Error(`${what} did not report its port in ${timeoutMs} ms`));
+    }, timeoutMs);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(e);
+    };
+    child.once("error", (e) => fail(e));
+    child.once("exit", (code) => fail(new Error(`${what} exited (${code}): ${buffered}`)));
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (text: string) => {
+      buffered += text;
+      const m = /(?:^|\n)(?:dflock: )?listening on (\S+):(\d+)/.exec(buffered);
+      if (m !== null) {
+        clearTimeout(timer);
+        buffered = "";
+        child.stderr!.resume();
+        const host = m[1]!.replace(/^\[|\]$/g, "");
+        resolve({
+          hostname: host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host,
+          port: Number(m[2]),
+        });
+      } else if (buffered.length > 65536) {
+        buffered = buffered.slice(-4096);
+      }
+    });
+  });
 }
 
 /**
