@@ -31,10 +31,17 @@
  */
 
 // High-level client.
+export { DflockClient } from "./src/client.ts";
+export type { ClientStats, ServerPoolStats } from "./src/client.ts";
 export { acquireLock, DistributedLock } from "./src/lock.ts";
 export type { SignalOption } from "./src/lock.ts";
 export { acquireSemaphore, DistributedSemaphore } from "./src/semaphore.ts";
-export type { CommonLockOptions, LockOptions, SemaphoreOptions } from "./src/client/options.ts";
+export type {
+  ClientOptions,
+  LeaseSettings,
+  LockOptions,
+  SemaphoreOptions,
+} from "./src/client/options.ts";
 export type { ServerAddress, ServerListOptions, ShardingStrategy } from "./src/client/servers.ts";
 
 // LockApi: backend-neutral tryAcquire locks; DflockdLockApi runs them on dflockd.

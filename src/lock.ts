@@ -1,6 +1,6 @@
 /**
- * The high-level distributed lock: one connection per lock object, blocking or two-phase
- * acquisition, background lease renewal, keepalive, loss detection and `await using`.
+ * The high-level distributed lock on a client's pooled connections: blocking or two-phase
+ * acquisition, background lease renewal, loss detection and `await using`.
  *
  * @module
  */
@@ -8,13 +8,15 @@
 import { AcquireTimeoutError } from "./errors.ts";
 import * as low from "./client/low_level.ts";
 import { LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
+import { coreForLock } from "./client/core.ts";
 import type { LeaseOps, SignalOption } from "./client/_lease_holder.ts";
-import { resolveLeaseOptions, wholeSeconds } from "./client/options.ts";
-import type { LockOptions, ResolvedLeaseOptions } from "./client/options.ts";
+import { resolveLeaseSettings, wholeSeconds } from "./client/options.ts";
+import type { LockOptions, ResolvedLeaseSettings } from "./client/options.ts";
 
 export type { SignalOption } from "./client/_lease_holder.ts";
 
-function lockOps(o: ResolvedLeaseOptions): LeaseOps {
+/** The wire operations of a lock on `o.key`. */
+export function lockOps(o: ResolvedLeaseSettings): LeaseOps {
   const lease = o.leaseTtlS === undefined ? {} : { leaseTtlS: o.leaseTtlS };
   return {
     noun: "lock",
@@ -29,12 +31,15 @@ function lockOps(o: ResolvedLeaseOptions): LeaseOps {
 /**
  * A distributed lock on one key of a dflockd server (chosen among `servers` by sharding).
  *
- * The object connects lazily on {@linkcode DistributedLock.acquire} or
- * {@linkcode DistributedLock.enqueue} (authenticating first when `authToken` is set), renews
- * the lease in the background every `lease * renewRatio` seconds, pings when the connection
- * would otherwise stay silent longer than `keepaliveIntervalMs`, and closes the connection on
- * release. Losing the lease aborts {@linkcode DistributedLock.signal} with `LeaseLostError`
- * and calls `onLockLost` once.
+ * The lock runs on a {@linkcode DflockClient}'s connections: the `client` option, or
+ * `client.lock(key)`, or else a default client shared by every lock with the same connection
+ * options. {@linkcode DistributedLock.acquire} first asks without waiting on the client's
+ * shared pipelined connection; when the key is taken it waits on a pooled connection of its
+ * own, which then holds the lock until release. The lease is renewed in the background every
+ * `lease * renewRatio` seconds (less up to 10 % jitter). Losing the lease (renewal refused,
+ * connection dropped, lease ran out locally) aborts {@linkcode DistributedLock.signal} with
+ * `LeaseLostError`, calls `onLockLost` once, and makes the next `release()`, `withLock` or
+ * `await using` disposal throw that error.
  *
  * @example Run a critical section
  * ```ts
@@ -80,8 +85,9 @@ export class DistributedLock implements AsyncDisposable {
    * ```
    */
   constructor(options: LockOptions) {
-    const resolved = resolveLeaseOptions(options);
-    this.#holder = new LeaseHolder(resolved, lockOps(resolved));
+    const core = coreForLock(options);
+    const settings = resolveLeaseSettings(options.key, options);
+    this.#holder = new LeaseHolder(core, settings, lockOps(settings), { renew: true });
   }
 
   /**
@@ -288,10 +294,12 @@ export class DistributedLock implements AsyncDisposable {
   }
 
   /**
-   * Stops renewing and closes the connection without releasing (the server auto-releases
-   * the lock when configured to). Later `acquire()`/`enqueue()` calls throw. Idempotent.
+   * Stops renewing and gives the lock up without waiting: a lock held on a connection of
+   * its own is freed by closing that connection (the server auto-releases it when configured
+   * to); one held on the client's shared connection is released in the background. Later
+   * `acquire()`/`enqueue()` calls throw. Idempotent.
    *
-   * @returns Resolves once the connection is closed.
+   * @returns Resolves once done.
    *
    * @example Close without releasing
    * ```ts
@@ -304,9 +312,12 @@ export class DistributedLock implements AsyncDisposable {
   }
 
   /**
-   * Releases (quietly when already released or lost) and closes: `await using` support.
+   * Releases and closes: `await using` support. A lease that was lost inside the block is
+   * reported here: the disposer throws {@linkcode LeaseLostError} (as a `SuppressedError`
+   * around the block's own error, if it threw), unless `release()` already reported it.
    *
    * @returns Resolves once done.
+   * @throws {LeaseLostError} When the lease was lost while held.
    * @throws {LockError} When the server refused the release for another reason.
    *
    * @example Scope-bound release

@@ -1,7 +1,7 @@
 /**
  * The high-level distributed semaphore: up to `limit` concurrent holders per key, with the
- * same lifecycle as the distributed lock (one connection per object, blocking or two-phase
- * acquisition, renewal, keepalive, loss detection, `await using`).
+ * same lifecycle as the distributed lock (a client's pooled connections, blocking or two-phase
+ * acquisition, renewal, loss detection, `await using`).
  *
  * @module
  */
@@ -9,11 +9,12 @@
 import { AcquireTimeoutError } from "./errors.ts";
 import * as low from "./client/low_level.ts";
 import { LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
+import { coreForLock } from "./client/core.ts";
 import type { LeaseOps, SignalOption } from "./client/_lease_holder.ts";
-import { resolveLeaseOptions, validateLimit, wholeSeconds } from "./client/options.ts";
-import type { ResolvedLeaseOptions, SemaphoreOptions } from "./client/options.ts";
+import { resolveLeaseSettings, validateLimit, wholeSeconds } from "./client/options.ts";
+import type { ResolvedLeaseSettings, SemaphoreOptions } from "./client/options.ts";
 
-function semaphoreOps(o: ResolvedLeaseOptions, limit: number): LeaseOps {
+function semaphoreOps(o: ResolvedLeaseSettings, limit: number): LeaseOps {
   const lease = o.leaseTtlS === undefined ? {} : { leaseTtlS: o.leaseTtlS };
   return {
     noun: "semaphore",
@@ -77,9 +78,12 @@ export class DistributedSemaphore implements AsyncDisposable {
    * ```
    */
   constructor(options: SemaphoreOptions) {
-    const resolved = resolveLeaseOptions(options);
+    const core = coreForLock(options);
+    const settings = resolveLeaseSettings(options.key, options);
     this.#limit = validateLimit(options.limit);
-    this.#holder = new LeaseHolder(resolved, semaphoreOps(resolved, this.#limit));
+    this.#holder = new LeaseHolder(core, settings, semaphoreOps(settings, this.#limit), {
+      renew: true,
+    });
   }
 
   /**
@@ -302,10 +306,12 @@ export class DistributedSemaphore implements AsyncDisposable {
   }
 
   /**
-   * Stops renewing and closes the connection without releasing (the server auto-releases
-   * the slot when configured to). Later `acquire()`/`enqueue()` calls throw. Idempotent.
+   * Stops renewing and gives the slot up without waiting: a slot held on a connection of
+   * its own is freed by closing that connection (the server auto-releases it when configured
+   * to); one held on the client's shared connection is released in the background. Later
+   * `acquire()`/`enqueue()` calls throw. Idempotent.
    *
-   * @returns Resolves once the connection is closed.
+   * @returns Resolves once done.
    *
    * @example Close without releasing
    * ```ts
@@ -318,9 +324,12 @@ export class DistributedSemaphore implements AsyncDisposable {
   }
 
   /**
-   * Releases (quietly when already released or lost) and closes: `await using` support.
+   * Releases and closes: `await using` support. A lease that was lost inside the block is
+   * reported here: the disposer throws {@linkcode LeaseLostError} (as a `SuppressedError`
+   * around the block's own error, if it threw), unless `release()` already reported it.
    *
    * @returns Resolves once done.
+   * @throws {LeaseLostError} When the lease was lost while held.
    * @throws {LockError} When the server refused the release for another reason.
    *
    * @example Scope-bound release

@@ -1,7 +1,9 @@
 /**
- * The lifecycle shared by {@linkcode DistributedLock} and {@linkcode DistributedSemaphore}: one
- * lazily opened connection, acquire / two-phase enqueue+wait, background renewal with early
- * jitter, keepalive pings, lease-loss detection, release and close. Internal.
+ * The one lease engine behind {@linkcode DistributedLock}, {@linkcode DistributedSemaphore} and
+ * the LockApi's locks: acquisition on a client's pooled connections (a non-blocking attempt on
+ * the shared pipelined connection first, then a blocking wait on an exclusive connection when
+ * the key is taken), two-phase enqueue+wait, background renewal with early jitter, the local
+ * lease deadline, loss signalling, release and close. Internal.
  *
  * @module
  */
@@ -15,13 +17,15 @@ import {
   NotEnqueuedError,
   NotLeaderError,
 } from "../errors.ts";
+import { STATUS } from "../protocol/commands.ts";
 import { fenceFromToken } from "../protocol/fence.ts";
-import { connect } from "./connection.ts";
 import type { Connection } from "./connection.ts";
-import { ping } from "./low_level.ts";
 import type { EnqueueResult, Grant } from "./low_level.ts";
 import { followRedirects, shardIndex } from "./servers.ts";
-import type { ResolvedLeaseOptions } from "./options.ts";
+import type { ResolvedLeaseSettings } from "./options.ts";
+import type { ClientCore } from "./core.ts";
+import { raceAbort } from "./pool.ts";
+import type { PooledConnection } from "./pool.ts";
 import { randomUnit } from "./_timing.ts";
 
 /** The wire operations of one kind of lease (lock or semaphore), bound to a key. */
@@ -35,42 +39,62 @@ export interface LeaseOps {
   release(conn: Connection, token: string, signal?: AbortSignal): Promise<void>;
 }
 
+/** Engine settings beyond the lease settings. */
+export interface LeaseMode {
+  /**
+   * `false`: the lease is never renewed and simply runs out (the LockApi's locks); no loss is
+   * signalled, and releasing after it ran out is quiet.
+   */
+  readonly renew: boolean;
+}
+
 type State = "idle" | "busy" | "queued" | "held" | "releasing";
 
 const MAX_TIMER_MS = 0x7fffffff;
 const RENEW_JITTER = 0.1;
+/** How long past its local deadline a lease that is not renewed keeps its connection open. */
+const HOLD_MARGIN_MS = 1_000;
 
-function quietly(p: Promise<unknown> | undefined): Promise<void> {
-  return p === undefined ? Promise.resolve() : p.then(() => {}, () => {});
+function isRedirect(err: unknown): boolean {
+  return err instanceof NotLeaderError || err instanceof DrainingError;
 }
 
 /** Shared implementation behind the public lock and semaphore classes. */
 export class LeaseHolder {
-  readonly #o: ResolvedLeaseOptions;
+  readonly #core: ClientCore;
+  readonly #o: ResolvedLeaseSettings;
   readonly #ops: LeaseOps;
+  readonly #renews: boolean;
   #index: number;
-  #conn: Connection | undefined;
   #state: State = "idle";
   #closed = false;
+  /** The connection the lease (or queue place) lives on. */
+  #owner: PooledConnection | undefined;
+  #unwatch: (() => void) | undefined;
   #token: string | undefined;
   #lease: number | undefined;
-  #controller = new AbortController();
-  #controllerUsed = false;
+  /** Created on first use of `signal`; `#signalUsed` tells whether the current one was given out. */
+  #controller: AbortController | undefined;
   #lost: LeaseLostError | undefined;
-  #renewAt = 0;
+  /** Why the queue place of an `enqueue()` is gone, for the `wait()` that follows. */
+  #queueLost: ConnectionError | undefined;
+  /** The moment (performance.now() ms) the current lease was last known to start. */
+  #anchor = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
-  #inflight: Promise<void> | undefined;
+  #renewing: Promise<void> | undefined;
   #releasing: Promise<void> | undefined;
 
-  /**
-   * @param options Resolved options.
-   * @param ops The lock or semaphore wire operations.
-   */
-  constructor(options: ResolvedLeaseOptions, ops: LeaseOps) {
-    this.#o = options;
+  constructor(core: ClientCore, settings: ResolvedLeaseSettings, ops: LeaseOps, mode: LeaseMode) {
+    this.#core = core;
+    this.#o = settings;
     this.#ops = ops;
-    this.#index = shardIndex(options.key, options.servers.length, options.shardingStrategy);
+    this.#renews = mode.renew;
+    const o = core.options;
+    this.#index = shardIndex(
+      settings.key,
+      o.servers.length,
+      settings.shardingStrategy ?? o.shardingStrategy,
+    );
   }
 
   get key(): string {
@@ -90,6 +114,7 @@ export class LeaseHolder {
   }
 
   get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
     return this.#controller.signal;
   }
 
@@ -99,7 +124,7 @@ export class LeaseHolder {
 
   /** The address of the server currently in use (the shard, or where a redirect led). */
   get serverAddress(): string {
-    return this.#o.servers[this.#index]!.address;
+    return this.#core.options.servers[this.#index]!.address;
   }
 
   #what(): string {
@@ -109,6 +134,9 @@ export class LeaseHolder {
   #enter(action: string): void {
     if (this.#closed) {
       throw new LockError(`Cannot ${action} ${this.#what()}: it is closed`, "closed");
+    }
+    if (this.#core.pool.closed) {
+      throw new LockError(`Cannot ${action} ${this.#what()}: its client is closed`, "closed");
     }
     if (this.#state === "busy" || this.#state === "releasing") {
       throw new LockError(`Cannot ${action} ${this.#what()}: another call is in progress`, "busy");
@@ -123,66 +151,18 @@ export class LeaseHolder {
       );
     }
     this.#lost = undefined;
+    this.#queueLost = undefined;
+    // A new acquisition gets a fresh signal (the old one may have been aborted).
+    if (this.#controller?.signal.aborted) this.#controller = undefined;
   }
 
-  // ---- connection ---------------------------------------------------------------------------
-
-  #dropConn(): void {
-    const conn = this.#conn;
-    this.#conn = undefined;
-    if (conn !== undefined) void conn.close().catch(() => {});
-  }
-
-  async #connection(index: number, signal: AbortSignal | undefined): Promise<Connection> {
-    if (index !== this.#index) {
-      this.#dropConn();
+  /** Runs `attempt` on the key's server, following redirects (newer servers, clusters). */
+  #onServers<T>(attempt: (index: number) => Promise<T>, signal: AbortSignal | undefined) {
+    const o = this.#core.options;
+    return followRedirects(o.servers, this.#index, (index) => {
       this.#index = index;
-    }
-    if (this.#conn !== undefined && !this.#conn.isClosed) return this.#conn;
-    this.#conn = undefined;
-    const server = this.#o.servers[index]!;
-    const conn = await connect({
-      host: server.host,
-      port: server.port,
-      tls: this.#o.tls,
-      authToken: this.#o.authToken,
-      connectTimeoutMs: this.#o.connectTimeoutMs,
-      transport: this.#o.transport,
-      signal,
-    });
-    if (this.#closed) {
-      await conn.close();
-      throw new LockError(`Cannot use ${this.#what()}: it was closed`, "closed");
-    }
-    this.#conn = conn;
-    void conn.closed.then(() => this.#onConnClosed(conn));
-    return conn;
-  }
-
-  #onConnClosed(conn: Connection): void {
-    if (this.#conn !== conn) return;
-    this.#conn = undefined;
-    if (this.#state === "held") {
-      this.#lose(new ConnectionError(`Connection to ${conn.address} closed`));
-    } else if (this.#state === "queued") {
-      this.#state = "idle";
-      this.#stopTimers();
-    }
-  }
-
-  /** Runs `op` on the current server's connection, following redirects. */
-  #run<T>(op: (conn: Connection) => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    return followRedirects(this.#o.servers, this.#index, async (index) => {
-      const conn = await this.#connection(index, signal);
-      try {
-        return await op(conn);
-      } catch (err) {
-        if (err instanceof NotLeaderError || err instanceof DrainingError) {
-          if (this.#conn === conn) this.#dropConn();
-        }
-        throw err;
-      }
-    }, { signal, cluster: this.#o.cluster });
+      return attempt(index);
+    }, { signal, cluster: o.cluster });
   }
 
   // ---- acquisition --------------------------------------------------------------------------
@@ -192,37 +172,102 @@ export class LeaseHolder {
     this.#enter("acquire");
     this.#state = "busy";
     try {
-      const sentAt = performance.now();
-      const grant = await this.#run(
-        (conn) => this.#ops.acquire(conn, this.#o.acquireTimeoutS, signal),
+      const pooled = this.#core.pool.settings.pooled;
+      await this.#onServers(
+        (index) => pooled ? this.#acquireOn(index, signal) : this.#acquireBlocking(index, signal),
         signal,
       );
-      this.#hold(grant, sentAt);
       return true;
     } catch (err) {
       if (err instanceof AcquireTimeoutError) return false;
-      throw this.#failure(err, signal);
+      if (signal?.aborted) throw signal.reason;
+      throw err;
     } finally {
       if (this.#state === "busy") this.#state = "idle";
     }
+  }
+
+  /** Pooled: try without waiting on the shared connection; wait exclusively when taken. */
+  async #acquireOn(index: number, signal: AbortSignal | undefined): Promise<void> {
+    let grant: Grant;
+    let pc: PooledConnection;
+    for (let attempt = 0;; attempt++) {
+      pc = await this.#core.pool.shared(index, signal);
+      const reused = pc.uses > 0;
+      pc.uses++;
+      const sentAt = performance.now();
+      const request = this.#ops.acquire(pc.conn, 0);
+      try {
+        grant = await (signal === undefined ? request : raceAbort(request, signal));
+      } catch (err) {
+        if (signal?.aborted) {
+          // The reply still arrives on the shared connection: give back a late grant.
+          request.then((g) => this.#ops.release(pc.conn, g.token)).catch(() => {});
+          throw signal.reason;
+        }
+        if (err instanceof AcquireTimeoutError) {
+          if (this.#o.acquireTimeoutS === 0) throw err;
+          return this.#acquireBlocking(index, signal);
+        }
+        // A plain `error` to a valid acquire is what a server writes before it closes a
+        // connection it gave up on (PROTOCOL.md 2.4, 2.6): not an answer to this request.
+        const closing = err instanceof LockError && err.code === STATUS.error;
+        if (isRedirect(err) || closing) this.#core.pool.discard(pc);
+        // A reused connection may have been closed by the server meanwhile: once more.
+        if ((err instanceof ConnectionError || closing) && reused && attempt === 0) continue;
+        throw err;
+      }
+      this.#hold(pc, grant, sentAt);
+      return;
+    }
+  }
+
+  /** Waits for the key on an exclusive connection, which then holds the lease. */
+  async #acquireBlocking(index: number, signal: AbortSignal | undefined): Promise<void> {
+    const pool = this.#core.pool;
+    const pc = await pool.exclusive(index, signal);
+    pc.uses++;
+    const sentAt = performance.now();
+    let grant: Grant;
+    try {
+      grant = await this.#ops.acquire(pc.conn, this.#o.acquireTimeoutS, signal);
+    } catch (err) {
+      if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
+      else pool.discard(pc);
+      throw err;
+    }
+    this.#hold(pc, grant, sentAt);
   }
 
   async enqueue(signal: AbortSignal | undefined): Promise<"acquired" | "queued"> {
     signal?.throwIfAborted();
     this.#enter("enqueue for");
     this.#state = "busy";
+    const pool = this.#core.pool;
     try {
-      const sentAt = performance.now();
-      const r = await this.#run((conn) => this.#ops.enqueue(conn, signal), signal);
-      if (r.status === "acquired") {
-        this.#hold(r, sentAt);
-        return "acquired";
-      }
-      this.#state = "queued";
-      this.#schedule();
-      return "queued";
+      return await this.#onServers(async (index) => {
+        // The queue place lives on the connection, and `w` blocks it: an exclusive one.
+        const pc = await pool.exclusive(index, signal);
+        pc.uses++;
+        const sentAt = performance.now();
+        let r: EnqueueResult;
+        try {
+          r = await this.#ops.enqueue(pc.conn, signal);
+        } catch (err) {
+          pool.discard(pc);
+          throw err;
+        }
+        if (r.status === "acquired") {
+          this.#hold(pc, r, sentAt);
+          return "acquired";
+        }
+        this.#state = "queued";
+        this.#own(pc);
+        return "queued";
+      }, signal);
     } catch (err) {
-      throw this.#failure(err, signal);
+      if (signal?.aborted) throw signal.reason;
+      throw err;
     } finally {
       if (this.#state === "busy") this.#state = "idle";
     }
@@ -238,38 +283,75 @@ export class LeaseHolder {
       throw new LockError(`Cannot wait for ${this.#what()}: another call is in progress`, "busy");
     }
     if (this.#state !== "queued") {
+      const lost = this.#queueLost;
+      this.#queueLost = undefined;
+      if (lost !== undefined) throw lost;
       throw new NotEnqueuedError(`Cannot wait for ${this.#what()}: not enqueued`);
     }
-    const conn = this.#conn;
+    const pc = this.#owner!;
+    const pool = this.#core.pool;
     this.#state = "busy";
-    this.#stopTimers();
-    await quietly(this.#inflight);
     try {
-      if (conn === undefined || conn.isClosed || this.#conn !== conn) {
-        throw new ConnectionError(`Cannot wait for ${this.#what()}: the connection was lost`);
-      }
       const sentAt = performance.now();
-      const grant = await this.#ops.wait(conn, timeoutS, signal);
-      this.#hold(grant, sentAt);
+      let grant: Grant;
+      try {
+        grant = await this.#ops.wait(pc.conn, timeoutS, signal);
+      } catch (err) {
+        this.#disown();
+        // A timed-out wait leaves the queue (PROTOCOL.md 4.4): the connection is clean.
+        if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
+        else pool.discard(pc);
+        throw err;
+      }
+      this.#disown();
+      this.#hold(pc, grant, sentAt);
       return true;
     } catch (err) {
-      this.#dropConn();
       if (err instanceof AcquireTimeoutError) return false;
-      throw this.#failure(err, signal);
+      if (signal?.aborted) throw signal.reason;
+      throw err;
     } finally {
       if (this.#state === "busy") this.#state = "idle";
     }
   }
 
-  /** Maps a failed acquisition: abort -> `signal.reason`; drops a dead connection. */
-  #failure(err: unknown, signal: AbortSignal | undefined): unknown {
-    if (this.#conn?.isClosed) this.#conn = undefined;
-    if (signal?.aborted) {
-      this.#dropConn();
-      return signal.reason;
+  /** Ties this object to the connection its lease or queue place lives on. */
+  #own(pc: PooledConnection): void {
+    this.#owner = pc;
+    if (this.#renews || this.#state === "queued") {
+      pc.held++;
+      this.#unwatch = pc.onLost(() => this.#ownerLost(pc));
+    } else {
+      pc.unrenewed++;
     }
-    if (err instanceof ConnectionError) this.#dropConn();
-    return err;
+  }
+
+  /** Unties it (the lease is released or lost); returns the connection it lived on. */
+  #disown(): PooledConnection | undefined {
+    const pc = this.#owner;
+    if (pc === undefined) return undefined;
+    this.#owner = undefined;
+    if (this.#unwatch !== undefined) {
+      this.#unwatch();
+      this.#unwatch = undefined;
+      pc.held--;
+    } else {
+      pc.unrenewed--;
+    }
+    return pc;
+  }
+
+  #ownerLost(pc: PooledConnection): void {
+    if (this.#owner !== pc) return;
+    if (this.#state === "held") {
+      this.#lose(new ConnectionError(`Connection to ${pc.conn.address} closed`));
+    } else if (this.#state === "queued") {
+      this.#disown();
+      this.#state = "idle";
+      this.#queueLost = new ConnectionError(
+        `Lost the queue place of ${this.#what()}: connection to ${pc.conn.address} closed`,
+      );
+    }
   }
 
   /**
@@ -280,97 +362,91 @@ export class LeaseHolder {
    * counts from now and the lease is renewed at once, which re-anchors it on the renewal's
    * send time.
    */
-  #hold(grant: Grant, sentAt: number): void {
-    if (this.#controllerUsed) this.#controller = new AbortController();
-    this.#controllerUsed = true;
+  #hold(pc: PooledConnection, grant: Grant, sentAt: number): void {
     this.#token = grant.token;
     this.#lease = grant.lease;
     this.#state = "held";
+    this.#own(pc);
     const now = performance.now();
-    if (now - sentAt <= grant.lease * 1000 * this.#o.renewRatio) {
-      this.#leaseRenewed(grant.lease, sentAt);
-    } else {
-      this.#leaseRenewed(grant.lease, now);
-      this.#renewAt = now;
-      this.#schedule();
-    }
-  }
-
-  // ---- renewal and keepalive ----------------------------------------------------------------
-
-  #leaseRenewed(lease: number, since: number): void {
-    const now = performance.now();
-    const interval = lease * 1000 * this.#o.renewRatio * (1 - randomUnit() * RENEW_JITTER);
-    this.#renewAt = now + Math.max(interval, 10);
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    const token = this.#token;
-    this.#deadlineTimer = setTimeout(() => {
-      this.#deadlineTimer = undefined;
-      if (this.#state === "held" && this.#token === token) {
-        this.#lose(new LockError(`The lease of ${this.#what()} ran out before it was renewed`));
-      }
-    }, Math.min(Math.max(0, since + lease * 1000 - now), MAX_TIMER_MS));
-    this.#schedule();
-  }
-
-  #stopTimers(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#timer = undefined;
-    this.#deadlineTimer = undefined;
-  }
-
-  #schedule(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#inflight !== undefined) return;
-    if (this.#state !== "held" && this.#state !== "queued") return;
-    const now = performance.now();
-    let next = this.#state === "held" ? this.#renewAt : Infinity;
-    const conn = this.#conn;
-    if (conn !== undefined) next = Math.min(next, now + this.#o.keepaliveIntervalMs - conn.idleMs);
-    if (!Number.isFinite(next)) return;
-    this.#timer = setTimeout(() => this.#tick(), Math.min(Math.max(0, next - now), MAX_TIMER_MS));
-  }
-
-  #tick(): void {
-    this.#timer = undefined;
-    if (this.#inflight !== undefined) return;
-    const now = performance.now();
-    let job: Promise<void> | undefined;
-    if (this.#state === "held" && now >= this.#renewAt) {
-      job = this.#renew();
-    } else if (
-      (this.#state === "held" || this.#state === "queued") && this.#conn !== undefined &&
-      this.#conn.idleMs >= this.#o.keepaliveIntervalMs - 5
-    ) {
-      job = quietly(ping(this.#conn));
-    }
-    if (job === undefined) {
-      this.#schedule();
+    if (!this.#renews) {
+      pc.holdUntil = Math.max(pc.holdUntil, sentAt + grant.lease * 1000 + HOLD_MARGIN_MS);
       return;
     }
-    const inflight: Promise<void> = job.finally(() => {
-      if (this.#inflight === inflight) this.#inflight = undefined;
-      this.#schedule();
-    });
-    this.#inflight = inflight;
+    if (now - sentAt <= grant.lease * 1000 * this.#o.renewRatio) {
+      this.#anchor = sentAt;
+      this.#scheduleRenewal(grant.lease);
+    } else {
+      this.#anchor = now;
+      this.#renewNow();
+    }
   }
 
-  async #renew(): Promise<void> {
+  // ---- renewal and the local deadline -------------------------------------------------------
+
+  /** One timer per held lease: the renewal, and while a renewal is unanswered, the deadline. */
+  #scheduleRenewal(lease: number): void {
+    const interval = lease * 1000 * this.#o.renewRatio * (1 - randomUnit() * RENEW_JITTER);
+    const delay = Math.max(0, this.#anchor + Math.max(interval, 10) - performance.now());
+    this.#timer = setTimeout(() => this.#renewNow(), Math.min(delay, MAX_TIMER_MS));
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #renewNow(): void {
+    this.#timer = undefined;
+    if (this.#state !== "held") return;
     const token = this.#token!;
+    const lease = this.#lease!;
+    // Until the renewal is answered, the lease ends where the last grant or renewal put it.
+    const deadline = this.#anchor + lease * 1000 - performance.now();
+    if (deadline <= 0) {
+      // Late (the process was paused, say): the server may have given the key away already.
+      this.#lose(new LockError(`The lease of ${this.#what()} ran out before it was renewed`));
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#state === "held" && this.#token === token) {
+        // The connection did not answer the renewal in time: it is not to be trusted either.
+        this.#lose(
+          new LockError(`The lease of ${this.#what()} ran out before it was renewed`),
+          true,
+        );
+      }
+    }, Math.min(Math.max(0, deadline), MAX_TIMER_MS));
+    const renewing = this.#renew(token).finally(() => {
+      if (this.#renewing === renewing) this.#renewing = undefined;
+    });
+    this.#renewing = renewing;
+  }
+
+  async #renew(token: string): Promise<void> {
+    const pc = this.#owner!;
     const sentAt = performance.now();
     try {
-      const lease = await this.#run((conn) => this.#ops.renew(conn, token), undefined);
+      const lease = await this.#ops.renew(pc.conn, token);
       if (this.#state !== "held" || this.#token !== token) return;
+      if (performance.now() >= this.#anchor + this.#lease! * 1000) {
+        // Answered after the local deadline: whatever the server says now, the lease ended.
+        this.#lose(new LockError(`The lease of ${this.#what()} ran out before it was renewed`));
+        return;
+      }
+      this.#stopTimer();
       this.#lease = lease;
-      this.#leaseRenewed(lease, sentAt);
+      this.#anchor = sentAt;
+      this.#scheduleRenewal(lease);
     } catch (err) {
+      // A server that redirects or drains has let go of this connection's leases.
+      if (isRedirect(err)) this.#core.pool.discard(pc);
       if (this.#state === "held" && this.#token === token) this.#lose(err);
     }
   }
 
-  #lose(cause: unknown): void {
+  /** Ends a held lease as lost; `unresponsive`: its connection failed to answer in time. */
+  #lose(cause: unknown, unresponsive = false): void {
     if (this.#state !== "held") return;
     const token = this.#token!;
     const err = new LeaseLostError(
@@ -382,8 +458,12 @@ export class LeaseHolder {
     this.#token = undefined;
     this.#lease = undefined;
     this.#lost = err;
-    this.#stopTimers();
-    this.#dropConn();
+    this.#stopTimer();
+    const pc = this.#disown();
+    // An exclusive connection's state is unknown now; the shared one serves others, unless it
+    // stopped answering.
+    if (pc !== undefined && (!pc.shared || unresponsive)) this.#core.pool.discard(pc);
+    this.#controller ??= new AbortController();
     this.#controller.abort(err);
     try {
       this.#o.onLockLost?.(this.#o.key, token);
@@ -395,37 +475,61 @@ export class LeaseHolder {
   // ---- release and close --------------------------------------------------------------------
 
   release(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#state === "releasing") return quietly(this.#releasing);
-    if (this.#state === "busy" || this.#state === "queued") {
-      // Only queued (or still blocked): leaving the queue means closing the connection.
-      this.#stopTimers();
-      this.#dropConn();
-      if (this.#state === "queued") this.#state = "idle";
+    if (this.#state === "releasing") return this.#releasing!.catch(() => {});
+    if (this.#state === "queued") {
+      // Leaving the queue means closing the connection the place lives on.
+      const pc = this.#disown();
+      this.#state = "idle";
+      if (pc !== undefined) this.#core.pool.discard(pc);
       return Promise.resolve();
     }
+    if (this.#state === "busy") return Promise.resolve();
     if (this.#state !== "held") {
       const lost = this.#lost;
       this.#lost = undefined;
       return lost === undefined ? Promise.resolve() : Promise.reject(lost);
     }
     this.#state = "releasing";
-    this.#stopTimers();
+    this.#stopTimer();
     const releasing = this.#release(this.#token!, signal);
     this.#releasing = releasing;
     return releasing;
   }
 
   async #release(token: string, signal: AbortSignal | undefined): Promise<void> {
+    const pool = this.#core.pool;
     try {
-      await quietly(this.#inflight);
-      if (this.#token !== token) {
+      if (this.#renewing !== undefined) await this.#renewing.catch(() => {});
+      const pc = this.#owner;
+      if (this.#token !== token || pc === undefined) {
         // The renewal in flight failed: the lease is gone.
         const lost = this.#lost;
         this.#lost = undefined;
         if (lost !== undefined) throw lost;
         return;
       }
-      await this.#run((conn) => this.#ops.release(conn, token, signal), signal);
+      if (pc.conn.isClosed) {
+        this.#disown();
+        if (this.#renews) {
+          throw new LeaseLostError(
+            `Lost the lease of ${this.#what()}: connection to ${pc.conn.address} closed`,
+            this.#o.key,
+          );
+        }
+        return;
+      }
+      try {
+        const request = this.#ops.release(pc.conn, token, pc.shared ? undefined : signal);
+        await (pc.shared && signal !== undefined ? raceAbort(request, signal) : request);
+      } catch (err) {
+        this.#disown();
+        if (!pc.shared || isRedirect(err)) pool.discard(pc);
+        // A lease that was meant to run out may have: releasing it then is no error.
+        if (!this.#renews && err instanceof LockError && err.code === STATUS.error) return;
+        throw err;
+      }
+      this.#disown();
+      pool.giveBack(pc);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       throw err;
@@ -436,31 +540,42 @@ export class LeaseHolder {
       }
       if (this.#state === "releasing") this.#state = "idle";
       this.#releasing = undefined;
-      this.#dropConn();
     }
   }
 
+  /**
+   * Stops renewing and gives up the lease without waiting for a release. An exclusive
+   * connection is closed, so the server releases what it held (PROTOCOL.md 5.8); a lease on the
+   * shared connection, which must stay open for others, is released with `r` in the
+   * background instead, to the same effect.
+   */
   close(): Promise<void> {
     this.#closed = true;
-    this.#stopTimers();
+    this.#stopTimer();
+    const token = this.#state === "held" ? this.#token : undefined;
     this.#state = "idle";
     this.#token = undefined;
     this.#lease = undefined;
-    const conn = this.#conn;
-    this.#conn = undefined;
-    return conn === undefined ? Promise.resolve() : conn.close().catch(() => {});
+    const pc = this.#disown();
+    if (pc === undefined) return Promise.resolve();
+    if (pc.shared) {
+      if (token !== undefined) this.#ops.release(pc.conn, token).catch(() => {});
+      return Promise.resolve();
+    }
+    this.#core.pool.discard(pc);
+    return pc.conn.closed;
   }
 
+  /**
+   * `await using`: releases, then closes. A lease lost meanwhile is reported by throwing
+   * {@linkcode LeaseLostError} (unless `release()` already reported it).
+   */
   async dispose(): Promise<void> {
     try {
       if (!this.#closed) await this.release(undefined);
-    } catch (err) {
-      if (!(err instanceof LeaseLostError) && !(err instanceof ConnectionError)) {
-        await this.close();
-        throw err;
-      }
+    } finally {
+      await this.close();
     }
-    await this.close();
   }
 }
 

@@ -87,6 +87,12 @@ export interface ConnectionOptions {
   signal?: AbortSignal;
   /** Transport adapter. @default {the running runtime's, from `getAdapter()`} */
   transport?: TransportAdapter;
+  /**
+   * `true`: the open connection keeps the process alive only while a request is waiting for
+   * its reply, so an idle connection never holds a finished script open (the client's pooled
+   * connections use this). @default {false}
+   */
+  unrefWhenIdle?: boolean;
 }
 
 /**
@@ -146,6 +152,14 @@ export class Connection implements AsyncDisposable {
   readonly #transport: Transport;
   readonly #io: ByteChannel;
   #pending: Pending[] = [];
+  /** Encoded requests not yet written: every request of one tick goes out in one write. */
+  #outbox: Uint8Array[] = [];
+  #outboxBytes = 0;
+  #flushQueued = false;
+  readonly #flush = (): void => this.#writeOutbox();
+  /** `true` when idle means unref'd; `#refed` is the state last applied to the transport. */
+  #unrefWhenIdle = false;
+  #refed = true;
   /** Why the connection closed; `CLOSED_BY_CLIENT` until an error object is needed. */
   #closedError: LockError | typeof CLOSED_BY_CLIENT | undefined;
   #lastActivity: number;
@@ -177,6 +191,29 @@ export class Connection implements AsyncDisposable {
     };
     transport.closed.then(onClosed, onClosed);
     void this.#readLoop();
+  }
+
+  /**
+   * Lets the process exit while no request is in flight on this connection (see
+   * {@linkcode ConnectionOptions.unrefWhenIdle}); `connect()` calls it for that option.
+   *
+   * @example Keep an open connection from holding the process
+   * ```ts
+   * const conn = await connect();
+   * conn.unrefWhenIdle();
+   * ```
+   */
+  unrefWhenIdle(): void {
+    this.#unrefWhenIdle = true;
+    this.#updateRef();
+  }
+
+  #updateRef(): void {
+    const want = !this.#unrefWhenIdle || this.#pending.length > 0;
+    if (want === this.#refed) return;
+    this.#refed = want;
+    if (want) this.#transport.ref?.();
+    else this.#transport.unref?.();
   }
 
   /**
@@ -274,11 +311,38 @@ export class Connection implements AsyncDisposable {
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
       this.#pending.push(p);
+      if (!this.#refed) this.#updateRef();
       this.#lastActivity = performance.now();
-      this.#io.write(bytes).catch((err) =>
-        this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }))
-      );
+      this.#outbox.push(bytes);
+      this.#outboxBytes += bytes.byteLength;
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(this.#flush);
+      }
     });
+  }
+
+  /** Writes every request queued since the last flush in one write. */
+  #writeOutbox(): void {
+    this.#flushQueued = false;
+    const parts = this.#outbox;
+    if (parts.length === 0 || this.#closedError !== undefined) return;
+    let bytes: Uint8Array;
+    if (parts.length === 1) {
+      bytes = parts[0]!;
+    } else {
+      bytes = new Uint8Array(this.#outboxBytes);
+      let at = 0;
+      for (const part of parts) {
+        bytes.set(part, at);
+        at += part.byteLength;
+      }
+    }
+    this.#outbox = [];
+    this.#outboxBytes = 0;
+    this.#io.write(bytes).catch((err) =>
+      this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }))
+    );
   }
 
   /**
@@ -352,6 +416,7 @@ export class Connection implements AsyncDisposable {
       this.#fail(new ProtocolError(`Unexpected reply from ${this.address}`, line));
       return;
     }
+    if (this.#pending.length === 0 && this.#unrefWhenIdle) this.#updateRef();
     if (p.done) return;
     this.#settle(p);
     p.resolve(line);
@@ -520,6 +585,7 @@ export async function connect(options: ConnectionOptions = {}): Promise<Connecti
       throw new ConnectionError(`Cannot connect to ${address}`, { cause: err });
     }
     const conn = new Connection(transport, address);
+    if (options.unrefWhenIdle === true) conn.unrefWhenIdle();
     if (authToken !== undefined) {
       try {
         await authenticate(conn, authToken, signal);

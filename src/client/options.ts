@@ -11,36 +11,89 @@ import { stableHashShard } from "../protocol/crc32.ts";
 import { MAX_SEMAPHORE_LIMIT } from "./low_level.ts";
 import { resolveServers } from "./servers.ts";
 import type { ServerEndpoint, ServerListOptions, ShardingStrategy } from "./servers.ts";
+import type { DflockClient } from "../client.ts";
 
 /** Default seconds a blocking acquire waits. */
 export const DEFAULT_ACQUIRE_TIMEOUT_S = 10;
 /** Default fraction of the lease after which it is renewed. */
 export const DEFAULT_RENEW_RATIO = 0.5;
-/** Default longest idle time of a connection that holds a lease or a queue place, in ms. */
+
+/** Default longest silence of an open pooled connection before it is pinged, in ms. */
 export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
+/**
+ * Default time after which an idle pooled connection that holds nothing is closed, in ms: below
+ * a default dflockd's 23 s read timeout, so idle connections need no pings.
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+/** Default number of idle exclusive connections kept per server. */
+export const DEFAULT_MAX_IDLE_PER_SERVER = 8;
 
 /**
- * Options shared by {@linkcode DistributedLock} and {@linkcode DistributedSemaphore}.
+ * How a {@linkcode DflockClient} reaches its servers: addresses, TLS, auth and the pool.
  *
- * @example Settings both kinds of lock accept
+ * @example Three shards over TLS with auth
  * ```ts
- * import { DistributedLock, DistributedSemaphore } from "@dflock/dflock";
- * import type { CommonLockOptions } from "@dflock/dflock";
+ * import { readFileSync } from "node:fs";
+ * import { DflockClient } from "@dflock/dflock";
+ * import type { ClientOptions } from "@dflock/dflock";
  *
- * const common: CommonLockOptions = {
- *   key: "reports",
- *   acquireTimeoutS: 30,
- *   leaseTtlS: 60,
- *   servers: ["10.0.0.1:6388", "10.0.0.2:6388"],
+ * const options: ClientOptions = {
+ *   servers: ["10.0.0.1:6388", "10.0.0.2:6388", "10.0.0.3:6388"],
+ *   tls: { caCerts: [readFileSync("ca.pem", "utf8")] },
+ *   authToken: "s3cret",
  * };
- * const lock = new DistributedLock(common);
- * const sem = new DistributedSemaphore({ ...common, limit: 4 });
- * await Promise.all([lock.close(), sem.close()]);
+ * await using client = new DflockClient(options);
  * ```
  */
-export interface CommonLockOptions extends ServerListOptions {
-  /** The key: 1 to 256 UTF-8 bytes without space, tab, CR or LF. */
-  key: string;
+export interface ClientOptions extends ServerListOptions {
+  /** `true`: TLS with the system trust store; an object: TLS with these settings. */
+  tls?: boolean | TlsConnectOptions;
+  /** Shared secret, sent with `auth` first on every connection. */
+  authToken?: string;
+  /** Bound on connecting plus authenticating, in ms. @default {10000} */
+  connectTimeoutMs?: number;
+  /**
+   * Longest time, in ms, a connection that holds a lease or a queue place stays silent: it is
+   * pinged then. Keep it below the server's read timeout (`--read-timeout`, 23 s on a default
+   * dflockd), which closes silent connections and releases what they hold. @default {10000}
+   */
+  keepaliveIntervalMs?: number;
+  /**
+   * An idle connection that holds nothing is closed after this many ms unused (idle
+   * connections are not pinged; a server that closed one first is handled). @default {15000}
+   */
+  idleTimeoutMs?: number;
+  /** Idle connections for blocking requests kept open per server. @default {8} */
+  maxIdlePerServer?: number;
+  /**
+   * `false`: no pooling: every lock opens a connection of its own and closes it on release.
+   * @default {true}
+   */
+  pool?: boolean;
+  /** Maps a key to one of `servers`. @default {stableHashShard (CRC-32)} */
+  shardingStrategy?: ShardingStrategy;
+  /** Transport adapter. @default {the running runtime's} */
+  transport?: TransportAdapter;
+}
+
+/**
+ * Settings of one lock or semaphore, as `client.lock(key, settings)` takes them.
+ *
+ * @example A lock that renews early and reports loss
+ * ```ts
+ * import { DflockClient } from "@dflock/dflock";
+ * import type { LeaseSettings } from "@dflock/dflock";
+ *
+ * const settings: LeaseSettings = {
+ *   leaseTtlS: 20,
+ *   renewRatio: 0.3,
+ *   onLockLost: (key) => console.error(`lost ${key}`),
+ * };
+ * await using client = new DflockClient();
+ * const lock = client.lock("jobs/nightly", settings);
+ * ```
+ */
+export interface LeaseSettings {
   /**
    * Seconds a blocking `acquire()` (and by default `wait()`) waits; fractions round up.
    * @default {10}
@@ -51,22 +104,10 @@ export interface CommonLockOptions extends ServerListOptions {
    * server default applies (33 s on a default dflockd).
    */
   leaseTtlS?: number;
-  /** Maps the key to one of `servers`. @default {stableHashShard (CRC-32)} */
+  /** Maps the key to one of the servers. @default {the client's, else stableHashShard} */
   shardingStrategy?: ShardingStrategy;
   /** Renew after `lease * renewRatio` seconds (less up to 10 % jitter); 0 < r < 1. @default {0.5} */
   renewRatio?: number;
-  /** `true`: TLS with the system trust store; an object: TLS with these settings. */
-  tls?: boolean | TlsConnectOptions;
-  /** Shared secret, sent with `auth` first on every connection. */
-  authToken?: string;
-  /** Bound on connecting plus authenticating, in ms. @default {10000} */
-  connectTimeoutMs?: number;
-  /**
-   * Longest time, in ms, a connection holding a lease or a queue place stays silent: when the
-   * next renewal is further away, a `ping` is sent. Keep it below the server's read timeout
-   * (23 s on dflockd v1.10). @default {10000}
-   */
-  keepaliveIntervalMs?: number;
   /**
    * Called once when a held lease is lost (renewal refused, connection dropped, or the lease
    * ran out locally). Exceptions it throws are ignored.
@@ -75,32 +116,32 @@ export interface CommonLockOptions extends ServerListOptions {
    * @param token The token that was lost.
    */
   onLockLost?: (key: string, token: string) => void;
-  /** Transport adapter. @default {the running runtime's} */
-  transport?: TransportAdapter;
 }
 
 /**
- * Options of {@linkcode DistributedLock}.
+ * Options of a standalone {@linkcode DistributedLock}: the key, its settings, and either a
+ * `client` or the connection options of one (locks with the same connection options share one
+ * default client and its pooled connections).
  *
- * @example A lock that renews early and reports loss
+ * @example A lock on a default client
  * ```ts
  * import { DistributedLock } from "@dflock/dflock";
  * import type { LockOptions } from "@dflock/dflock";
  *
- * const options: LockOptions = {
- *   key: "jobs/nightly",
- *   leaseTtlS: 20,
- *   renewRatio: 0.3,
- *   onLockLost: (key) => console.error(`lost ${key}`),
- * };
+ * const options: LockOptions = { key: "jobs/nightly", leaseTtlS: 20, servers: ["127.0.0.1:6388"] };
  * const lock = new DistributedLock(options);
  * await lock.close();
  * ```
  */
-export type LockOptions = CommonLockOptions;
+export interface LockOptions extends ClientOptions, LeaseSettings {
+  /** The key: 1 to 256 UTF-8 bytes without space, tab, CR or LF. */
+  key: string;
+  /** The client whose connections the lock uses (no connection options may be given then). */
+  client?: DflockClient;
+}
 
 /**
- * Options of {@linkcode DistributedSemaphore}.
+ * Options of a standalone {@linkcode DistributedSemaphore}.
  *
  * @example At most three concurrent holders
  * ```ts
@@ -112,28 +153,51 @@ export type LockOptions = CommonLockOptions;
  * await sem.close();
  * ```
  */
-export interface SemaphoreOptions extends CommonLockOptions {
+export interface SemaphoreOptions extends LockOptions {
   /** Largest number of concurrent holders: an integer from 1 to 1048576. */
   limit: number;
 }
 
-/** Validated, defaulted options. */
-export interface ResolvedLeaseOptions {
+/** Validated, defaulted settings of one lease. */
+export interface ResolvedLeaseSettings {
   readonly key: string;
   readonly acquireTimeoutS: number;
   readonly leaseTtlS: number | undefined;
+  readonly shardingStrategy: ShardingStrategy | undefined;
+  readonly renewRatio: number;
+  readonly onLockLost: ((key: string, token: string) => void) | undefined;
+}
+
+/** Validated, defaulted client options. */
+export interface ResolvedClientOptions {
   readonly servers: readonly ServerEndpoint[];
-  /** The servers form one cluster. */
   readonly cluster: boolean;
   readonly shardingStrategy: ShardingStrategy;
-  readonly renewRatio: number;
   readonly tls: boolean | TlsConnectOptions | undefined;
   readonly authToken: string | undefined;
   readonly connectTimeoutMs: number | undefined;
   readonly keepaliveIntervalMs: number;
-  readonly onLockLost: ((key: string, token: string) => void) | undefined;
+  readonly idleTimeoutMs: number;
+  readonly maxIdlePerServer: number;
+  readonly pool: boolean;
   readonly transport: TransportAdapter | undefined;
 }
+
+/** The option names that describe a connection (all of {@linkcode ClientOptions} but sharding). */
+export const CONNECTION_OPTION_NAMES = [
+  "servers",
+  "host",
+  "port",
+  "cluster",
+  "tls",
+  "authToken",
+  "connectTimeoutMs",
+  "keepaliveIntervalMs",
+  "idleTimeoutMs",
+  "maxIdlePerServer",
+  "pool",
+  "transport",
+] as const;
 
 /**
  * Rounds a number of seconds up to a whole number and checks its range.
@@ -180,62 +244,110 @@ export function validateLimit(limit: unknown): number {
   return limit;
 }
 
+function positive(value: unknown, name: string, fallback: number): number {
+  const n = value ?? fallback;
+  if (typeof n !== "number") throw new TypeError(`${name} must be a number (got ${typeof n})`);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    throw new RangeError(`${name} must be a positive number (got ${n})`);
+  }
+  return n;
+}
+
+function checkSharding(strategy: unknown): ShardingStrategy | undefined {
+  if (strategy !== undefined && typeof strategy !== "function") {
+    throw new TypeError("shardingStrategy must be a function");
+  }
+  return strategy as ShardingStrategy | undefined;
+}
+
 /**
- * Validates and fills in defaults.
+ * Validates client options and fills in defaults.
  *
  * @param options The user's options.
  * @returns The resolved options.
- * @throws {TypeError} On a missing or malformed key, server or callback.
+ * @throws {TypeError} On a malformed server entry or a non-function sharding strategy.
+ * @throws {RangeError} On out-of-range ports, intervals or limits.
+ *
+ * @example Defaults
+ * ```ts
+ * resolveClientOptions({}).keepaliveIntervalMs; // 10000
+ * ```
+ */
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("options must be an object");
+  }
+  const maxIdle = options.maxIdlePerServer ?? DEFAULT_MAX_IDLE_PER_SERVER;
+  if (typeof maxIdle !== "number" || !Number.isInteger(maxIdle) || maxIdle < 0) {
+    throw new RangeError(`maxIdlePerServer must be a whole number >= 0 (got ${maxIdle})`);
+  }
+  if (options.connectTimeoutMs !== undefined) {
+    positive(options.connectTimeoutMs, "connectTimeoutMs", 0);
+  }
+  if (options.authToken !== undefined) {
+    if (typeof options.authToken !== "string") throw new TypeError("authToken must be a string");
+    if (/[\r\n]/.test(options.authToken)) {
+      throw new TypeError("authToken must not contain CR or LF");
+    }
+  }
+  return {
+    servers: resolveServers(options),
+    cluster: options.cluster === true,
+    shardingStrategy: checkSharding(options.shardingStrategy) ?? stableHashShard,
+    tls: options.tls,
+    authToken: options.authToken,
+    connectTimeoutMs: options.connectTimeoutMs,
+    keepaliveIntervalMs: positive(
+      options.keepaliveIntervalMs,
+      "keepaliveIntervalMs",
+      DEFAULT_KEEPALIVE_INTERVAL_MS,
+    ),
+    idleTimeoutMs: positive(options.idleTimeoutMs, "idleTimeoutMs", DEFAULT_IDLE_TIMEOUT_MS),
+    maxIdlePerServer: maxIdle,
+    pool: options.pool !== false,
+    transport: options.transport,
+  };
+}
+
+/**
+ * Validates the settings of one lease and fills in defaults.
+ *
+ * @param key The key.
+ * @param settings The user's settings.
+ * @returns The resolved settings.
+ * @throws {TypeError} On a malformed key or callback.
  * @throws {RangeError} On out-of-range numbers.
  *
  * @example Defaults
  * ```ts
- * resolveLeaseOptions({ key: "k" }).acquireTimeoutS; // 10
+ * resolveLeaseSettings("k", {}).acquireTimeoutS; // 10
  * ```
  */
-export function resolveLeaseOptions(options: CommonLockOptions): ResolvedLeaseOptions {
-  if (typeof options !== "object" || options === null) {
+export function resolveLeaseSettings(key: string, settings: LeaseSettings): ResolvedLeaseSettings {
+  if (typeof settings !== "object" || settings === null) {
     throw new TypeError("options must be an object");
   }
-  const key = validateKey(options.key);
   const acquireTimeoutS = wholeSeconds(
-    options.acquireTimeoutS ?? DEFAULT_ACQUIRE_TIMEOUT_S,
+    settings.acquireTimeoutS ?? DEFAULT_ACQUIRE_TIMEOUT_S,
     "acquireTimeoutS",
     0,
   );
-  const leaseTtlS = options.leaseTtlS === undefined
+  const leaseTtlS = settings.leaseTtlS === undefined
     ? undefined
-    : wholeSeconds(options.leaseTtlS, "leaseTtlS", 1);
-  const renewRatio = options.renewRatio ?? DEFAULT_RENEW_RATIO;
+    : wholeSeconds(settings.leaseTtlS, "leaseTtlS", 1);
+  const renewRatio = settings.renewRatio ?? DEFAULT_RENEW_RATIO;
   if (typeof renewRatio !== "number" || !(renewRatio > 0 && renewRatio < 1)) {
     throw new RangeError(`renewRatio must be between 0 and 1, exclusive (got ${renewRatio})`);
   }
-  const keepaliveIntervalMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
-  if (typeof keepaliveIntervalMs !== "number" || !(keepaliveIntervalMs > 0)) {
-    throw new RangeError(
-      `keepaliveIntervalMs must be a positive number (got ${keepaliveIntervalMs})`,
-    );
-  }
-  const shardingStrategy = options.shardingStrategy ?? stableHashShard;
-  if (typeof shardingStrategy !== "function") {
-    throw new TypeError("shardingStrategy must be a function");
-  }
-  if (options.onLockLost !== undefined && typeof options.onLockLost !== "function") {
+  if (settings.onLockLost !== undefined && typeof settings.onLockLost !== "function") {
     throw new TypeError("onLockLost must be a function");
   }
   return {
-    key,
+    key: validateKey(key),
     acquireTimeoutS,
     leaseTtlS,
-    servers: resolveServers(options),
-    cluster: options.cluster === true,
-    shardingStrategy,
+    shardingStrategy: checkSharding(settings.shardingStrategy),
     renewRatio,
-    tls: options.tls,
-    authToken: options.authToken,
-    connectTimeoutMs: options.connectTimeoutMs,
-    keepaliveIntervalMs,
-    onLockLost: options.onLockLost,
-    transport: options.transport,
+    onLockLost: settings.onLockLost,
   };
 }

@@ -37,6 +37,8 @@ interface BunSocketLike {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
+  ref?(): void;
+  unref?(): void;
 }
 
 /** Bun's per-server (or per-connect) socket callbacks. */
@@ -169,6 +171,14 @@ class BunTransport implements Transport {
   close(): Promise<void> {
     this.#shutdown();
     return this.closed;
+  }
+
+  unref(): void {
+    this.#socket.unref?.();
+  }
+
+  ref(): void {
+    this.#socket.ref?.();
   }
 
   #write(chunk: Uint8Array): Promise<void> | undefined {

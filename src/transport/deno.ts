@@ -29,6 +29,8 @@ interface DenoConnLike {
   close(): void;
   setNoDelay?(noDelay?: boolean): void;
   handshake?(): Promise<unknown>;
+  ref?(): void;
+  unref?(): void;
 }
 
 /** The part of `Deno.Listener` used here. */
@@ -220,6 +222,15 @@ class DenoTransport implements Transport {
   close(): Promise<void> {
     this.#shutdown();
     return this.closed;
+  }
+
+  unref(): void {
+    // A pending read of an unref'd Deno.Conn does not keep the process alive either.
+    this.#conn.unref?.();
+  }
+
+  ref(): void {
+    this.#conn.ref?.();
   }
 
   #closedError(): ConnectionError {

@@ -158,6 +158,14 @@ class NodeTransport implements Transport {
     return this.closed;
   }
 
+  unref(): void {
+    this.#socket.unref();
+  }
+
+  ref(): void {
+    this.#socket.ref();
+  }
+
   #write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#closing) throw this.#closedError();
     // Written before the handshake completes, the bytes wait in the TLS socket for it.

@@ -44,6 +44,13 @@ export interface Transport {
    * not touch `readable` or `writable`. Adapters create their web streams only when first used.
    */
   channel?(): ByteChannel;
+  /**
+   * Optional: lets the process exit while this connection is open (Node's `socket.unref()`,
+   * `Deno.Conn.unref()`, Bun's `socket.unref()`). Pooled client connections call it while idle.
+   */
+  unref?(): void;
+  /** Optional: undoes {@linkcode Transport.unref}: the open connection keeps the process alive. */
+  ref?(): void;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 
 import { serve } from "../../src/server/mod.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 import type { Server, ServerOptions } from "../../src/server/mod.ts";
 
 /**
@@ -28,6 +29,9 @@ export async function withServer<T>(
   try {
     return await fn(server, `127.0.0.1:${server.addr.port}`);
   } finally {
+    // Locks made without a client share default clients, whose pooled connections would keep
+    // the server's graceful shutdown waiting.
+    await closeDefaultClients();
     await server.close();
   }
 }

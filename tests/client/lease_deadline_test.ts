@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DistributedLock } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
 import type { Transport, TransportAdapter } from "../../src/transport/types.ts";
 
@@ -71,6 +72,7 @@ test(
       await c.close();
       await a.close();
       await b.close();
+      await closeDefaultClients();
     }
   },
 );

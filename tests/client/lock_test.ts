@@ -4,6 +4,7 @@ import {
   acquireLock,
   AcquireTimeoutError,
   AuthError,
+  DflockClient,
   DistributedLock,
   fenceFromToken,
   LeaseLostError,
@@ -13,6 +14,7 @@ import {
 import { serve } from "../../src/server/mod.ts";
 import { eventually, isHeld, readFixture, waitersOf, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
@@ -117,15 +119,23 @@ describe("DistributedLock", () => {
     });
   });
 
-  test("wait timing out closes the connection: the queue place is gone", async () => {
+  test("wait timing out leaves the queue; the clean connection goes back to the pool", async () => {
     await withServer({}, async (server, addr) => {
-      const a = new DistributedLock({ key: "wt", servers: [addr] });
-      const b = new DistributedLock({ key: "wt", servers: [addr] });
+      await using client = new DflockClient({ servers: [addr] });
+      const a = client.lock("wt");
+      const b = client.lock("wt");
       try {
         assert.equal(await a.acquire(), true);
         assert.equal(await b.enqueue(), "queued");
+        assert.equal(client.stats().servers[0]!.active, 1);
         assert.equal(await b.wait(0), false);
-        await eventually(() => server.stats().connections === 1, "b's connection closed");
+        assert.equal(server.stats().locks.find((l) => l.key === "wt")?.waiters, 0);
+        assert.deepEqual(
+          [client.stats().servers[0]!.idle, client.stats().servers[0]!.active],
+          [1, 0],
+          "b's connection is idle in the pool",
+        );
+        assert.equal(server.stats().connections, 2);
         await assert.rejects(b.wait(1), NotEnqueuedError);
         await a.release();
       } finally {
@@ -261,6 +271,7 @@ describe("DistributedLock", () => {
       await assert.rejects(lock.release(), LeaseLostError);
     } finally {
       await lock.close();
+      await closeDefaultClients();
       await server.close();
     }
   });
@@ -334,7 +345,7 @@ describe("DistributedLock", () => {
       await lock.release();
       await lock[Symbol.asyncDispose]();
       await lock[Symbol.asyncDispose]();
-      await eventually(() => server.stats().connections === 0, "connections closed");
+      assert.equal(isHeld(server, "au"), false);
     });
   });
 

@@ -145,7 +145,7 @@ describe("DistributedSemaphore", () => {
       assert.ok(sem.signal.reason instanceof LeaseLostError);
       assert.deepEqual(lost, [token]);
       assert.deepEqual(peer.requests.map((r) => [r.command, r.arg]), [
-        ["sl", "10 4 1"],
+        ["sl", "0 4 1"], // asked without waiting first, on the shared connection
         ["sn", `${token} 1`],
       ]);
     } finally {

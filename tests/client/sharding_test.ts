@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { DistributedLock, DistributedSemaphore, stableHashShard } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
 import type { Server } from "../../src/server/mod.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 
 /** PROTOCOL.md 13.2. */
 const VECTORS: Array<[string, number, number]> = [
@@ -27,6 +28,7 @@ async function withServers(n: number, fn: (servers: Server[]) => Promise<void>):
     }
     await fn(servers);
   } finally {
+    await closeDefaultClients();
     for (const s of servers) await s.close();
   }
 }

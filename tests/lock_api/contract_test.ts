@@ -4,6 +4,7 @@ import { serve } from "../../src/server/mod.ts";
 import { InMemoryLock } from "../../src/testing.ts";
 import { lockApiContract } from "./_contract.ts";
 import { pollFor } from "./_helpers.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 
 lockApiContract("InMemoryLock", () => {
   let now = 1_000_000;
@@ -36,6 +37,7 @@ lockApiContract("DflockdLockApi", async () => {
     close: async () => {
       await a.close();
       await b.close();
+      await closeDefaultClients();
       await server.close();
     },
   };

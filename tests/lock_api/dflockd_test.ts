@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { AuthError, ConnectionError, LockError } from "../../src/errors.ts";
 import { DflockdLockApi } from "../../src/lock_api.ts";
+import { DflockClient } from "../../src/client.ts";
 import { serve } from "../../src/server/mod.ts";
 import { countingAdapter, eventually, isHeld, sleep, withServer } from "./_helpers.ts";
 
@@ -42,53 +43,45 @@ describe("DflockdLockApi", () => {
   test("50 sequential tryAcquire/release pairs reuse one connection", async () => {
     await withServer({}, async (server, address) => {
       const counter = await countingAdapter();
-      await using api = new DflockdLockApi({ servers: [address], transport: counter.adapter });
+      await using client = new DflockClient({ servers: [address], transport: counter.adapter });
+      await using api = new DflockdLockApi({ client });
       for (let i = 0; i < 50; i++) {
         const lock = await api.tryAcquire(`seq:${i % 3}`, 10);
         assert.ok(lock !== undefined);
         await lock.release();
       }
-      assert.ok(counter.connects <= 2, `opened ${counter.connects} connections`);
-      assert.ok(server.stats().connections <= 2);
-      assert.equal(api.connectionCount, counter.connects);
+      assert.equal(counter.connects, 1);
+      assert.equal(server.stats().connections, 1);
+      assert.equal(client.stats().servers[0]!.open, 1);
       assert.equal(server.stats().locks.length, 0);
     });
   });
 
-  test("concurrent acquires use separate connections; idle ones are capped", async () => {
+  test("concurrent acquires are pipelined on the one shared connection", async () => {
     await withServer({}, async (server, address) => {
       const counter = await countingAdapter();
-      await using api = new DflockdLockApi({
-        servers: [address],
-        transport: counter.adapter,
-        maxIdleConnections: 2,
-      });
+      await using client = new DflockClient({ servers: [address], transport: counter.adapter });
+      await using api = new DflockdLockApi({ client });
       const locks = await Promise.all(
         Array.from({ length: 6 }, (_, i) => api.tryAcquire(`par:${i}`, 10)),
       );
-      assert.equal(counter.connects, 6, "no pipelining onto a busy connection");
-      // Every connection holds a lock: all must stay open.
-      assert.equal(api.connectionCount, 6);
-      for (const lock of locks) await lock!.release();
-      assert.equal(api.connectionCount, 2, "lease-less idle connections beyond 2 were closed");
-      await eventually(() => server.stats().connections === 2, "the server to see 2 left");
-      for (let i = 0; i < 6; i++) {
-        const lock = await api.tryAcquire(`again:${i}`, 10);
-        await lock!.release();
-      }
-      assert.equal(counter.connects, 6, "later calls reused pooled connections");
+      assert.ok(locks.every((lock) => lock !== undefined));
+      assert.equal(counter.connects, 1, "one connection carries all six");
+      assert.equal(server.stats().locks.length, 6);
+      await Promise.all(locks.map((lock) => lock!.release()));
       assert.equal(server.stats().locks.length, 0);
+      assert.equal(client.stats().servers[0]!.open, 1);
     });
   });
 
   test("pings connections that hold leases, so the read timeout does not drop them", async () => {
     await withServer({ readTimeout: 1 }, async (server, address) => {
-      await using api = new DflockdLockApi({
+      await using client = new DflockClient({
         servers: [address],
         keepaliveIntervalMs: 200,
         idleTimeoutMs: 60_000,
       });
-      const lock = await api.tryAcquire("keep:k", 30);
+      const lock = await client.tryAcquire("keep:k", 30);
       assert.ok(lock !== undefined);
       await sleep(2500); // longer than the server's 1 s read timeout
       assert.equal(isHeld(server, "keep:k"), true, "still held: the connection survived");
@@ -98,44 +91,53 @@ describe("DflockdLockApi", () => {
 
   test("idle connections without leases are closed after idleTimeoutMs", async () => {
     await withServer({}, async (server, address) => {
-      await using api = new DflockdLockApi({ servers: [address], idleTimeoutMs: 150 });
+      await using client = new DflockClient({ servers: [address], idleTimeoutMs: 150 });
+      await using api = new DflockdLockApi({ client });
       const lock = await api.tryAcquire("idle:k", 10);
       await lock!.release();
-      assert.equal(api.connectionCount, 1);
-      await eventually(() => api.connectionCount === 0, "the idle connection to close");
+      assert.equal(client.stats().servers[0]!.open, 1);
+      await eventually(() => client.stats().servers[0]!.open === 0, "the idle connection to close");
       await eventually(() => server.stats().connections === 0, "the server to see it closed");
       // And a new call simply connects again.
       const again = await api.tryAcquire("idle:k", 10);
       assert.ok(again !== undefined);
       await again.release();
+      assert.equal(client.stats().servers[0]!.opened, 2);
     });
   });
 
   test("a lock whose TTL passed no longer keeps its connection open", async () => {
     await withServer({}, async (_server, address) => {
-      await using api = new DflockdLockApi({ servers: [address], idleTimeoutMs: 100 });
-      const lock = await api.tryAcquire("ttl:k", 1);
+      await using client = new DflockClient({ servers: [address], idleTimeoutMs: 100 });
+      const lock = await client.tryAcquire("ttl:k", 1);
       assert.ok(lock !== undefined);
-      assert.equal(api.connectionCount, 1);
+      await sleep(500);
+      assert.equal(client.stats().servers[0]!.open, 1, "kept open while the lock may be held");
       // 1 s lease + 1 s margin + the idle timeout.
-      await eventually(() => api.connectionCount === 0, "the connection to close", 4000);
+      await eventually(
+        () => client.stats().servers[0]!.open === 0,
+        "the connection to close",
+        4000,
+      );
       await lock.release(); // quiet: the lock is gone
     });
   });
 
-  test("a closed server: tryAcquire and release reject with ConnectionError", async () => {
+  test("a closed server: tryAcquire rejects with ConnectionError, release is quiet", async () => {
     const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 1 });
     const address = `127.0.0.1:${server.addr.port}`;
-    const api = new DflockdLockApi({ servers: [address], connectTimeoutMs: 2000 });
+    const client = new DflockClient({ servers: [address], connectTimeoutMs: 2000 });
+    const api = new DflockdLockApi({ client });
     try {
       const lock = await api.tryAcquire("down:k", 30);
       assert.ok(lock !== undefined);
       await server.close(); // drains, then drops our pooled connection after 1 s
-      await eventually(() => api.connectionCount === 0, "the client to see the close");
+      await eventually(() => client.stats().servers[0]!.open === 0, "the client to see the close");
       await assert.rejects(api.tryAcquire("down:other", 30), ConnectionError);
-      await assert.rejects(lock.release(), ConnectionError);
+      await lock.release(); // the lock went with its connection
     } finally {
       await api.close();
+      await client.close();
       await server.close();
     }
     // A server that is not there at all.
@@ -169,7 +171,7 @@ describe("DflockdLockApi", () => {
     assert.equal(counter.connects, 0);
     assert.throws(() => new DflockdLockApi({ servers: [] }), TypeError);
     assert.throws(() => new DflockdLockApi({ renewRatio: 1 }), RangeError);
-    assert.throws(() => new DflockdLockApi({ maxIdleConnections: -1 }), RangeError);
+    assert.throws(() => new DflockdLockApi({ maxIdlePerServer: -1 }), RangeError);
     assert.throws(() => new DflockdLockApi({ keepaliveIntervalMs: 0 }), RangeError);
   });
 

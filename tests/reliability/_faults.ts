@@ -2,7 +2,7 @@
  * Fault injection through the public `transport` options (no change to `src/`):
  *
  * - {@linkcode ClientTap}: a client `TransportAdapter` wrapper per worker. It timestamps what
- *   the client reads (grant receipt) and the renewals it sends, closes the worker's current
+ *   the client reads (grant receipt) and the renewals it sends, closes the worker's
  *   connection on demand (a client-side connection loss mid-hold), and can stall outgoing
  *   writes (a holder frozen past its lease: renewals never leave, the lease runs out while the
  *   rest of the process, the server included, keeps running);
@@ -90,7 +90,7 @@ export class ClientTap {
   lastReadAt = 0;
   /** Time the last renewal request was written to the socket. */
   lastRenewAt = 0;
-  #current: TappedClient | undefined;
+  readonly #open = new Set<TappedClient>();
 
   /** @param base The runtime's adapter. */
   constructor(base: TransportAdapter) {
@@ -99,24 +99,26 @@ export class ClientTap {
       listen: (o: ListenOptions): Promise<Listener> => base.listen(o),
       connect: async (o: ConnectOptions): Promise<Transport> => {
         const t = new TappedClient(await base.connect(o), this);
-        this.#current = t;
+        this.#open.add(t);
+        void t.closed.then(() => this.#open.delete(t));
         return t;
       },
     };
   }
 
   /**
-   * Closes the worker's current connection (client-side loss).
+   * Closes every open connection of the worker (client-side loss: its pooled connections,
+   * the one holding its lock among them).
    *
    * @returns Resolves once closed.
    */
-  closeCurrent(): Promise<void> {
-    return this.#current?.close() ?? Promise.resolve();
+  async closeConnections(): Promise<void> {
+    await Promise.all([...this.#open].map((t) => t.close()));
   }
 
-  /** Freezes the worker's current connection: nothing more is sent (renewals included). */
-  stallCurrent(): void {
-    this.#current?.stall();
+  /** Freezes every open connection of the worker: nothing more is sent (renewals included). */
+  stallConnections(): void {
+    for (const t of this.#open) t.stall();
   }
 }
 

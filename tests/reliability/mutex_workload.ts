@@ -25,6 +25,7 @@ import type {
   History,
   Section,
 } from "./_history.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 
 /** What a worker needs from a lock or semaphore object. */
 export interface Holdable {
@@ -171,7 +172,7 @@ export async function runWorker(ctx: RunContext, plan: WorkerPlan): Promise<void
     if (fault === "client-close") {
       s.fault = fault;
       s.revoke = performance.now();
-      await tap.closeCurrent();
+      await tap.closeConnections();
       await waitAbort(signal, 5000);
     } else if (fault === "server-drop" && ctx.serverTap !== undefined) {
       s.fault = fault;
@@ -182,7 +183,7 @@ export async function runWorker(ctx: RunContext, plan: WorkerPlan): Promise<void
       // Frozen past the lease: nothing leaves this connection (no renewal), the body ignores
       // the signal and sleeps longer than the lease.
       s.fault = fault;
-      tap.stallCurrent();
+      tap.stallConnections();
       await sleep(lease * 1000 + 300);
     } else {
       const r = plan.random();
@@ -398,7 +399,7 @@ export async function fifoRound(
     await until(`waiter ${name} to queue`, () => waiters(server, key) === queued);
     round.enqueued.push(name);
     if (leave) {
-      await tap.closeCurrent();
+      await tap.closeConnections();
       round.left.push(name);
       queued--;
       await until(`waiter ${name} to leave`, () => waiters(server, key) === queued);
@@ -540,6 +541,7 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
     const results = await Promise.allSettled(jobs);
     for (const r of results) if (r.status === "rejected") throw r.reason;
   } finally {
+    await closeDefaultClients();
     await server.close();
   }
   return {

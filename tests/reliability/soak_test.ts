@@ -22,6 +22,7 @@ import { serve } from "../../src/server/mod.ts";
 import { DistributedLock, DistributedSemaphore, LockError } from "../../mod.ts";
 import { LineClient } from "../fuzz/line_client.ts";
 import { Prng } from "../fuzz/prng.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
 
 const LONG = process.env.DFLOCK_RELIABILITY_LONG === "1";
 const VERBOSE = Boolean(process.env.DFLOCK_RELIABILITY_VERBOSE);
@@ -217,6 +218,8 @@ test(`soak: mixed load for ${SECONDS} s leaves no state, timers or sockets`, {
         );
       }
     }
+
+    await closeDefaultClients();
 
     await server.close();
     closed = true;
