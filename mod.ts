@@ -2,8 +2,9 @@
  * dflock: distributed locks and semaphores for Deno, Bun and Node over the dflockd wire
  * protocol.
  *
- * This entry point holds the client: the high-level {@linkcode DistributedLock} and
- * {@linkcode DistributedSemaphore} (with {@linkcode acquireLock} / {@linkcode acquireSemaphore}
+ * This entry point holds the client: {@linkcode DflockClient}, which owns pooled connections
+ * and hands out the high-level {@linkcode DistributedLock} and {@linkcode DistributedSemaphore}
+ * (standalone ones share default clients; {@linkcode acquireLock} / {@linkcode acquireSemaphore}
  * for `await using`), the low-level one-function-per-command API on a {@linkcode Connection},
  * typed errors, the CRC-32 shard function shared with the Go and Python clients, fence-token
  * decoding, and the transport contract. The embeddable dflockd server lives in
@@ -11,10 +12,11 @@
  *
  * @example Hold a lock for a scope
  * ```ts
- * import { acquireLock } from "@dflock/dflock";
+ * import { DflockClient } from "@dflock/dflock";
  *
+ * await using client = new DflockClient({ servers: ["127.0.0.1:6388"] });
  * {
- *   await using lock = await acquireLock("jobs/nightly", { servers: ["127.0.0.1:6388"] });
+ *   await using lock = await client.acquireLock("jobs/nightly");
  *   // critical section; lock.signal aborts if the lease is lost
  * } // released here
  * ```

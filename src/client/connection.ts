@@ -485,6 +485,11 @@ export class Connection implements AsyncDisposable {
           this.#failTooLong();
           return;
         }
+        if (decoder.buffered > 0 && this.#pending.length === 0) {
+          // Part of a line nobody asked for: never let a later request read it as its answer.
+          this.#fail(new ProtocolError(`Unexpected bytes from ${this.address}`));
+          return;
+        }
       }
     } catch (err) {
       this.#fail(

@@ -18,6 +18,7 @@ import { serve } from "../../src/server/mod.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
 import type { Listener, Transport, TransportAdapter } from "../../src/transport/types.ts";
 import { eventually, isHeld, readFixture, waitersOf, withServer } from "./_lease_helpers.ts";
+import { startScriptedPeer } from "./_scripted_peer.ts";
 
 /** A server-side adapter that counts accepted connections and `auth` requests. */
 async function countingServerAdapter(): Promise<
@@ -267,5 +268,22 @@ describe("DflockClient", () => {
       for (const slot of slots) await slot.release();
       assert.equal(client.stats().servers[0]!.open, 1, "all on the shared connection");
     });
+  });
+
+  test("a connection with stray bytes after a reply is never reused", async () => {
+    const token = "0123456789abcdef0123456789abcdef";
+    let answered = 0;
+    await using peer = await startScriptedPeer([
+      // A grant followed by half of a line nobody asked for, then a clean release.
+      () => answered++ === 0 ? `ok ${token} 30\nok 0123` : `ok ${token} 30\n`,
+      "ok\n",
+    ]);
+    await using client = new DflockClient({ servers: [`127.0.0.1:${peer.port}`] });
+    const lock = client.lock("stray");
+    assert.equal(await lock.acquire(), true);
+    await eventually(() => client.stats().servers[0]!.open === 0, "the connection to close");
+    assert.ok(lock.signal.aborted, "the lock on it is reported lost");
+    await assert.rejects(lock.release(), LeaseLostError);
+    assert.equal(peer.connections, 1);
   });
 });
