@@ -1,19 +1,19 @@
 /**
  * Small timing helpers shared by the client: an abortable pause and a uniform random number
- * from the platform's cryptographic source (used for jitter).
+ * for jitter.
  *
  * @module
  */
 
 /**
- * A uniformly random number in [0, 1) from `crypto.getRandomValues`.
+ * A uniformly random number in [0, 1), for jitter. `Math.random`: jitter only spreads
+ * renewals and retries over time, it guards no secret, and the cryptographic source cost a
+ * measurable share of every `withLock`.
  *
  * @returns The number.
  */
 export function randomUnit(): number {
-  const buf = new Uint32Array(1);
-  crypto.getRandomValues(buf);
-  return buf[0]! / 0x1_0000_0000;
+  return Math.random();
 }
 
 /**

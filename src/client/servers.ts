@@ -201,6 +201,7 @@ export function shardIndex(
   n: number,
   strategy: ShardingStrategy = stableHashShard,
 ): number {
+  if (n === 1 && strategy === stableHashShard) return 0; // no CRC-32 needed for one server
   const i = strategy(key, n);
   if (!Number.isInteger(i) || i < 0 || i >= n) {
     throw new RangeError(
