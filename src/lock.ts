@@ -9,23 +9,48 @@ import { AcquireTimeoutError } from "./errors.ts";
 import * as low from "./client/low_level.ts";
 import { LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
 import { coreForLock } from "./client/core.ts";
+import type { Connection } from "./client/connection.ts";
 import type { LeaseOps, SignalOption } from "./client/_lease_holder.ts";
 import { resolveLeaseSettings, wholeSeconds } from "./client/options.ts";
 import type { LockOptions, ResolvedLeaseSettings } from "./client/options.ts";
 
 export type { SignalOption } from "./client/_lease_holder.ts";
 
+/** The wire operations of a lock on one key: methods, not closures, as one exists per lock. */
+class LockOps implements LeaseOps {
+  readonly noun = "lock";
+  readonly #key: string;
+  readonly #leaseTtlS: number | undefined;
+
+  constructor(o: ResolvedLeaseSettings) {
+    this.#key = o.key;
+    this.#leaseTtlS = o.leaseTtlS;
+  }
+
+  acquire(conn: Connection, t: number, signal?: AbortSignal): Promise<low.Grant> {
+    return low.acquire(conn, this.#key, t, { leaseTtlS: this.#leaseTtlS, signal });
+  }
+
+  enqueue(conn: Connection, signal?: AbortSignal): Promise<low.EnqueueResult> {
+    return low.enqueue(conn, this.#key, { leaseTtlS: this.#leaseTtlS, signal });
+  }
+
+  wait(conn: Connection, t: number, signal?: AbortSignal): Promise<low.Grant> {
+    return low.wait(conn, this.#key, t, { signal });
+  }
+
+  renew(conn: Connection, token: string): Promise<number> {
+    return low.renew(conn, this.#key, token, this.#leaseTtlS);
+  }
+
+  release(conn: Connection, token: string, signal?: AbortSignal): Promise<void> {
+    return low.release(conn, this.#key, token, { signal });
+  }
+}
+
 /** The wire operations of a lock on `o.key`. */
 export function lockOps(o: ResolvedLeaseSettings): LeaseOps {
-  const lease = o.leaseTtlS === undefined ? {} : { leaseTtlS: o.leaseTtlS };
-  return {
-    noun: "lock",
-    acquire: (conn, t, signal) => low.acquire(conn, o.key, t, { ...lease, signal }),
-    enqueue: (conn, signal) => low.enqueue(conn, o.key, { ...lease, signal }),
-    wait: (conn, t, signal) => low.wait(conn, o.key, t, { signal }),
-    renew: (conn, token) => low.renew(conn, o.key, token, o.leaseTtlS),
-    release: (conn, token, signal) => low.release(conn, o.key, token, { signal }),
-  };
+  return new LockOps(o);
 }
 
 /**

@@ -183,6 +183,7 @@ export class Connection implements AsyncDisposable {
     // Normally the read loop sees EOF first. This is a backstop; the macrotask delay lets the
     // loop drain chunks already queued (a last reply, e.g. `error_auth`) before failing.
     const onClosed = (): void => {
+      if (this.#closedError !== undefined) return;
       setTimeout(() => {
         if (this.#closedError === undefined) {
           this.#fail(new ConnectionError(`Connection to ${address} closed`));
@@ -569,6 +570,27 @@ export async function connect(options: ConnectionOptions = {}): Promise<Connecti
   const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
   const address = formatAddress(host, port);
 
+  if (authToken === undefined && options.transport === undefined) {
+    // Only the connect to bound: the built-in adapters apply the timeout and the caller's
+    // signal themselves, which saves an AbortController and its listeners per connection.
+    const adapter = await getAdapter();
+    let transport: Transport;
+    try {
+      transport = await adapter.connect({
+        hostname: host,
+        port,
+        tls,
+        signal: userSignal,
+        timeoutMs,
+      });
+    } catch (err) {
+      throw connectFailure(err, userSignal, address);
+    }
+    const conn = new Connection(transport, address);
+    if (options.unrefWhenIdle === true) conn.unrefWhenIdle();
+    return conn;
+  }
+
   const deadline = new AbortController();
   const timer = setTimeout(() => {
     deadline.abort(
@@ -585,9 +607,7 @@ export async function connect(options: ConnectionOptions = {}): Promise<Connecti
     try {
       transport = await adapter.connect({ hostname: host, port, tls, signal });
     } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      if (err instanceof LockError) throw err;
-      throw new ConnectionError(`Cannot connect to ${address}`, { cause: err });
+      throw connectFailure(err, signal, address);
     }
     const conn = new Connection(transport, address);
     if (options.unrefWhenIdle === true) conn.unrefWhenIdle();
@@ -603,4 +623,11 @@ export async function connect(options: ConnectionOptions = {}): Promise<Connecti
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What a failed transport connect rejects with: `signal.reason` when aborted. */
+function connectFailure(err: unknown, signal: AbortSignal | undefined, address: string): unknown {
+  if (signal?.aborted) return signal.reason;
+  if (err instanceof LockError) return err;
+  return new ConnectionError(`Cannot connect to ${address}`, { cause: err });
 }

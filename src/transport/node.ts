@@ -60,19 +60,18 @@ class NodeTransport implements Transport {
     this.remoteAddr = { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
     this.#label = formatAddr(this.remoteAddr);
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    if (lazyTls === undefined) {
+      this.#in = new PushReadable(socket, () => this.#maybeEnd());
+      this.#listen(socket);
+      return;
+    }
     const flow = {
       pause: () => {
         if (!noReadPause) this.#socket.pause();
       },
       resume: () => this.#socket.resume(),
     };
-    this.#in = lazyTls === undefined
-      ? new PushReadable(socket, () => this.#maybeEnd())
-      : new PushReadable(flow, () => this.#maybeEnd(), undefined, () => this.#startTls());
-    if (lazyTls === undefined) {
-      this.#listen(socket);
-      return;
-    }
+    this.#in = new PushReadable(flow, () => this.#maybeEnd(), undefined, () => this.#startTls());
     // Until the handshake starts only a reset or close of the raw socket matters.
     socket.on("error", () => {
       if (this.#lazyTls !== undefined) this.#shutdown();
@@ -310,25 +309,28 @@ export async function connectNode(options: ConnectOptions): Promise<Transport> {
         } as tls.ConnectionOptions);
       const readyEvent = tlsOptions === undefined ? "connect" : "secureConnect";
       const promise = new Promise<Transport>((resolve, reject) => {
-        const onReady = (): void => {
+        // Plain listeners that detach each other (`once` would wrap every one of them).
+        const detach = (): void => {
+          socket.off(readyEvent, onReady);
           socket.off("error", onError);
           socket.off("close", onClose);
+        };
+        const onReady = (): void => {
+          detach();
           resolve(nodeSocketToTransport(socket));
         };
         const onError = (err: Error): void => {
-          socket.off(readyEvent, onReady);
-          socket.off("close", onClose);
+          detach();
           socket.destroy();
           reject(err);
         };
         const onClose = (): void => {
-          socket.off(readyEvent, onReady);
-          socket.off("error", onError);
+          detach();
           reject(new Error("connection closed"));
         };
-        socket.once(readyEvent, onReady);
-        socket.once("error", onError);
-        socket.once("close", onClose);
+        socket.on(readyEvent, onReady);
+        socket.on("error", onError);
+        socket.on("close", onClose);
       });
       return { promise, cancel: () => socket.destroy() };
     },
