@@ -11,8 +11,6 @@
  *   `Connection` per worker (opened before the clock starts);
  * - `redis-semaphore`: `new Mutex(redis, key, { acquireAttemptsLimit: 1 })`, `acquire()`,
  *   `release()` on ONE shared ioredis client;
- * - `dflock-per-conn`: like withLock on a shared `DflockClient({ pool: false })`: a connection
- *   per lock;
  * - `client-ts`: `new DistributedLock({ key, servers }).withLock(async () => {})` from the
  *   dflockd-client 1.11 package (a connection per lock), loaded at run time from the reference
  *   tarball.
@@ -32,7 +30,6 @@ export type SharedTarget =
   | "dflock-withLock"
   | "dflock-low-level"
   | "redis-semaphore"
-  | "dflock-per-conn"
   | "client-ts";
 
 /** Every target, in table order. */
@@ -40,7 +37,6 @@ export const SHARED_TARGETS: readonly SharedTarget[] = [
   "dflock-withLock",
   "dflock-low-level",
   "redis-semaphore",
-  "dflock-per-conn",
   "client-ts",
 ];
 
@@ -94,7 +90,7 @@ export interface OpsRunResult {
    * else connections to the target's port opened since before `setup` (from `/proc/net/tcp`).
    */
   conns: number | null;
-  /** The pool's counters right after the run (dflock-withLock, dflock-per-conn), else null. */
+  /** The pool's counters right after the run (dflock-withLock), else null. */
   pool: PoolCounters | null;
   /** Whether the time limit ended the run. */
   aborted: boolean;
@@ -210,23 +206,20 @@ function addrString(a: Address): string {
 const nothing = async (): Promise<void> => {};
 
 /**
- * `dflock-withLock` (`pool` true) or `dflock-per-conn` (`pool` false): one shared client,
- * created on first use and kept across runs; re-created after an aborted run.
+ * `dflock-withLock`: one shared, pooled client, created on first use and kept across runs;
+ * re-created after an aborted run.
  *
  * @param server The dflock server.
- * @param pool Whether the client pools connections.
  * @param acquireTimeoutS `client.lock(key, { acquireTimeoutS })` when given, else
  *   `client.lock(key)` (the client's default).
  * @returns The prepared target.
  */
 export function dflockClientTarget(
   server: Address,
-  pool: boolean,
   acquireTimeoutS?: number,
 ): PreparedTarget {
   const servers = [addrString(server)];
-  const make = (): DflockClient =>
-    pool ? new DflockClient({ servers }) : new DflockClient({ servers, pool: false });
+  const make = (): DflockClient => new DflockClient({ servers });
   let current = make();
   let client: DflockClient | null = current;
   const fn = async (): Promise<void> => {};

@@ -172,11 +172,7 @@ export class LeaseHolder {
     this.#enter("acquire");
     this.#state = "busy";
     try {
-      const pooled = this.#core.pool.settings.pooled;
-      await this.#onServers(
-        (index) => pooled ? this.#acquireOn(index, signal) : this.#acquireBlocking(index, signal),
-        signal,
-      );
+      await this.#onServers((index) => this.#acquireOn(index, signal), signal);
       return true;
     } catch (err) {
       if (err instanceof AcquireTimeoutError) return false;
@@ -187,7 +183,7 @@ export class LeaseHolder {
     }
   }
 
-  /** Pooled: try without waiting on the shared connection; wait exclusively when taken. */
+  /** Tries without waiting on the shared connection; waits exclusively when the key is taken. */
   async #acquireOn(index: number, signal: AbortSignal | undefined): Promise<void> {
     let grant: Grant;
     let pc: PooledConnection;

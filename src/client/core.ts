@@ -27,7 +27,6 @@ export class ClientCore {
       keepaliveIntervalMs: options.keepaliveIntervalMs,
       idleTimeoutMs: options.idleTimeoutMs,
       maxIdlePerServer: options.maxIdlePerServer,
-      pooled: options.pool,
     });
   }
 }
@@ -65,7 +64,6 @@ export function defaultCore(options: ClientOptions): ClientCore {
     resolved.keepaliveIntervalMs,
     resolved.idleTimeoutMs,
     resolved.maxIdlePerServer,
-    resolved.pool,
   ]);
   let byId = defaults.get(resolved.transport);
   if (byId === undefined) defaults.set(resolved.transport, byId = new Map());

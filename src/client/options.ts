@@ -65,11 +65,6 @@ export interface ClientOptions extends ServerListOptions {
   idleTimeoutMs?: number;
   /** Idle connections for blocking requests kept open per server. @default {8} */
   maxIdlePerServer?: number;
-  /**
-   * `false`: no pooling: every lock opens a connection of its own and closes it on release.
-   * @default {true}
-   */
-  pool?: boolean;
   /** Maps a key to one of `servers`. @default {stableHashShard (CRC-32)} */
   shardingStrategy?: ShardingStrategy;
   /** Transport adapter. @default {the running runtime's} */
@@ -179,7 +174,6 @@ export interface ResolvedClientOptions {
   readonly keepaliveIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly maxIdlePerServer: number;
-  readonly pool: boolean;
   readonly transport: TransportAdapter | undefined;
 }
 
@@ -195,7 +189,6 @@ export const CONNECTION_OPTION_NAMES = [
   "keepaliveIntervalMs",
   "idleTimeoutMs",
   "maxIdlePerServer",
-  "pool",
   "transport",
 ] as const;
 
@@ -304,7 +297,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     ),
     idleTimeoutMs: positive(options.idleTimeoutMs, "idleTimeoutMs", DEFAULT_IDLE_TIMEOUT_MS),
     maxIdlePerServer: maxIdle,
-    pool: options.pool !== false,
     transport: options.transport,
   };
 }

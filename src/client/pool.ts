@@ -32,8 +32,6 @@ export interface PoolSettings {
   readonly idleTimeoutMs: number;
   /** Idle exclusive connections kept per server. */
   readonly maxIdlePerServer: number;
-  /** `false`: no reuse; every lock gets a connection of its own, closed on release. */
-  readonly pooled: boolean;
 }
 
 /** One connection of the pool. */
@@ -193,7 +191,7 @@ export class ConnectionPool {
     const slot = this.#slots[pc.server]!;
     slot.active.delete(pc);
     if (
-      this.#closed || !this.settings.pooled || pc.conn.isClosed || pc.conn.pendingCount > 0 ||
+      this.#closed || pc.conn.isClosed || pc.conn.pendingCount > 0 ||
       pc.holding || slot.idle.length >= this.settings.maxIdlePerServer
     ) {
       this.#close(pc);
