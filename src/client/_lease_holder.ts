@@ -21,12 +21,18 @@ import { STATUS } from "../protocol/commands.ts";
 import { fenceFromToken } from "../protocol/fence.ts";
 import type { Connection } from "./connection.ts";
 import type { EnqueueResult, Grant } from "./low_level.ts";
-import { followRedirects, shardIndex } from "./servers.ts";
+import {
+  defaultBackoffMs,
+  followRedirects,
+  MAX_REDIRECT_HOPS,
+  redirectTarget,
+  shardIndex,
+} from "./servers.ts";
 import type { ResolvedLeaseSettings } from "./options.ts";
 import type { ClientCore } from "./core.ts";
 import { raceAbort } from "./pool.ts";
 import type { PooledConnection } from "./pool.ts";
-import { randomUnit } from "./_timing.ts";
+import { pause, randomUnit } from "./_timing.ts";
 
 /** The wire operations of one kind of lease (lock or semaphore), bound to a key. */
 export interface LeaseOps {
@@ -156,13 +162,26 @@ export class LeaseHolder {
     if (this.#controller?.signal.aborted) this.#controller = undefined;
   }
 
-  /** Runs `attempt` on the key's server, following redirects (newer servers, clusters). */
-  #onServers<T>(attempt: (index: number) => Promise<T>, signal: AbortSignal | undefined) {
-    const o = this.#core.options;
-    return followRedirects(o.servers, this.#index, (index) => {
-      this.#index = index;
-      return attempt(index);
-    }, { signal, cluster: o.cluster });
+  /**
+   * Runs `attempt` on the key's server, following redirects (newer servers, clusters). The
+   * first attempt runs directly: redirects are rare, and this is every lock's path.
+   */
+  async #onServers<T>(
+    attempt: (index: number) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    try {
+      return await attempt(this.#index);
+    } catch (err) {
+      const o = this.#core.options;
+      const next = redirectTarget(err, o.servers, this.#index, o.cluster);
+      if (next === undefined) throw err;
+      await pause(defaultBackoffMs(), signal);
+      return await followRedirects(o.servers, next, (index) => {
+        this.#index = index;
+        return attempt(index);
+      }, { signal, cluster: o.cluster, maxHops: MAX_REDIRECT_HOPS - 1 });
+    }
   }
 
   // ---- acquisition --------------------------------------------------------------------------

@@ -258,7 +258,12 @@ export interface FollowRedirectsOptions {
   cluster?: boolean;
 }
 
-function defaultBackoffMs(): number {
+/**
+ * The pause before a redirect hop: 50-200 ms, uniformly random.
+ *
+ * @returns Milliseconds.
+ */
+export function defaultBackoffMs(): number {
   return 50 + randomUnit() * 150;
 }
 
