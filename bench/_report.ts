@@ -30,7 +30,7 @@ interface Panel {
 export interface SharedReportRow {
   /** `concurrent`, `sequential`, `per-conn` or `per-conn-seq`. */
   shape: string;
-  /** `dflock-withLock`, `dflock-low-level`, `redis-semaphore`, `dflock-per-conn`, `client-ts`. */
+  /** `dflock-withLock`, `dflock-low-level`, `redis-semaphore`, `client-ts`. */
   target: string;
   workers: number;
   /** Ops per worker. */
@@ -198,7 +198,8 @@ export function sharedClientMarkdown(reports: SharedReport[]): string {
       ? values[0]!
       : reports.map((r, i) => `${name(r)}: ${values[i]}`).join("; ");
   };
-  const server = (r: SharedReport): string => r.server.replace(/\s*\([^)]*\)/g, "").trim();
+  const server = (r: SharedReport): string =>
+    r.server.replace(/\s*\([^)]*\)/g, "").replace(/ \/\S+/g, "").trim();
   const pin = (r: SharedReport): string =>
     r.config.pin ? "servers on CPU 0, client on CPU 1 (`--pin`)" : "not pinned";
   const fixed = (v: number): string => v.toFixed(2);
@@ -208,8 +209,8 @@ export function sharedClientMarkdown(reports: SharedReport[]): string {
     "`bench/shared_client.ts`: one `DflockClient` shared by all workers with a new lock object " +
     "per op (dflock-withLock) against the low-level API on persistent connections " +
     "(dflock-low-level) and a redis-semaphore `Mutex` on one shared ioredis client " +
-    "(redis-semaphore); and the connection-per-lock mode (dflock-per-conn, " +
-    "`DflockClient({ pool: false })`) against dflockd-client-ts 1.11 (client-ts). " +
+    "(redis-semaphore); and, in the shapes of a connection-per-lock client (per-conn: one key " +
+    "per worker), against dflockd-client-ts 1.11 (client-ts), which opens a connection per lock. " +
     `Lock server: ${each(server)}; ${each(pin)}. One op = one acquire+release; ops/s are ` +
     `medians of ${
       each((r) => String(r.config.runs))
@@ -218,7 +219,7 @@ export function sharedClientMarkdown(reports: SharedReport[]): string {
   ];
   for (const r of reports) {
     const notes = [
-      r.date.slice(0, 10),
+      `${r.date.slice(0, 16).replace("T", " ")} UTC`,
       `load average ${r.loadavg.start.toFixed(1)} -> ${r.loadavg.end.toFixed(1)}`,
       ...(r.redis === null ? [] : [r.redis]),
       ...(r.skipped.length === 0 ? [] : [`skipped: ${r.skipped.join("; ")}`]),

@@ -19,7 +19,7 @@
  * - `raw-per-conn`: the raw loop with a new transport per round (connect, pair, close): the
  *   floor of `withLock`;
  * - `withLock`: `new DistributedLock({ key, acquireTimeoutS: 0 }).withLock(...)` per round:
- *   connect, acquire, release, close.
+ *   acquire and release on the default client's pooled connections.
  *
  * The per-connection targets run fewer rounds by default (`--lock-rounds`, `--lock-seq-rounds`):
  * every round opens and closes a connection, which is slow and leaves a TIME_WAIT socket.

@@ -1,14 +1,14 @@
 /**
  * One measured run of the client benchmark for each client path: the raw socket loop, the
  * low-level API on persistent connections, and the high-level `DistributedLock.withLock` with
- * a fresh lock object (and so a fresh connection) per round.
+ * a fresh lock object per round (on the default client's pooled connections).
  *
  * One **op** is one completed acquire+release pair on the worker's own key (`t = 0`, so never
  * contended). Raw and low-level: the latency of a pair runs from writing the acquire to
  * reading the release's answer, and ops/s is pairs per second of wall time from "all
  * connections open" to "last worker done". raw-per-conn: the raw loop with a new transport per
  * round (connect, pair, close), the floor of withLock. withLock: a pair is one whole
- * `new DistributedLock(...).withLock(...)` call (connect, acquire, release, close), and the
+ * `new DistributedLock(...).withLock(...)` call (acquire, release), and the
  * wall time covers the connects.
  *
  * @module

@@ -306,7 +306,7 @@ describe("bench building blocks", () => {
     assert.match(smd, /### Node 20\.20\.2/);
     assert.match(
       smd,
-      /Lock server: Go dflockd \/tmp\/ref\/dflockd, version 1\.10\.0; servers on CPU 0/,
+      /Lock server: Go dflockd version 1\.10\.0; servers on CPU 0/,
     );
     assert.match(smd, /medians of 3 reps/);
     assert.match(
