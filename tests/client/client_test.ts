@@ -282,7 +282,7 @@ describe("DflockClient", () => {
     const lock = client.lock("stray");
     assert.equal(await lock.acquire(), true);
     await eventually(() => client.stats().servers[0]!.open === 0, "the connection to close");
-    assert.ok(lock.signal.aborted, "the lock on it is reported lost");
+    await eventually(() => lock.signal.aborted, "the lock on it to be reported lost");
     await assert.rejects(lock.release(), LeaseLostError);
     assert.equal(peer.connections, 1);
   });
