@@ -13,6 +13,8 @@ import { join } from "node:path";
 import type { Summary } from "./_stats.ts";
 import type { ClientReport, ClientRow } from "./client_load.ts";
 import type { Row, SuiteResult } from "./server_suite.ts";
+// Type-only: erased, so shared_client.ts (which runs its benchmark on import) is not loaded.
+import type { SharedReport } from "./shared_client.ts";
 
 /** One chart panel: a metric per runtime for server and echo floor. */
 interface Panel {
@@ -20,61 +22,6 @@ interface Panel {
   unit: string;
   /** For each runtime label: server and echo summaries (either may be missing). */
   groups: { runtime: string; server: Summary | null; echo: Summary | null }[];
-}
-
-/**
- * The parts of a `dflock-shared-client-bench` document (`SharedRow` in `shared_client.ts`) the
- * report reads. Declared here rather than imported because `shared_client.ts` runs its `main()`
- * when imported; the smoke test checks that the real type still fits.
- */
-export interface SharedReportRow {
-  /** `concurrent`, `sequential`, `per-conn` or `per-conn-seq`. */
-  shape: string;
-  /** `dflock-withLock`, `dflock-low-level`, `redis-semaphore`, `client-ts`. */
-  target: string;
-  workers: number;
-  /** Ops per worker. */
-  rounds: number;
-  opsPerSec: Summary;
-  p50Ms: number;
-  p99Ms: number;
-  cpuUsPerOp: number;
-  conns: number | null;
-  errors: number;
-  aborted: boolean;
-}
-
-/** A same-rep ratio of a shared-client document (`SharedRatio` in `shared_client.ts`). */
-export interface SharedReportRatio {
-  shape: string;
-  /** `opsPerSec` (higher is better) or `p50Ms` (lower is better). */
-  metric: "opsPerSec" | "p50Ms";
-  numerator: string;
-  denominator: string;
-  /** One ratio per rep. */
-  perRep: number[];
-  ratio: Summary;
-  goal: { op: ">=" | "<="; value: number } | null;
-  /** Whether the median meets the goal; null without a goal. */
-  met: boolean | null;
-}
-
-/** A `dflock-shared-client-bench` document as the report reads it (`SharedReport`). */
-export interface SharedReport {
-  kind: "dflock-shared-client-bench";
-  runtime: string;
-  version: string;
-  date: string;
-  loadavg: { start: number; end: number };
-  /** The lock server, e.g. `Go dflockd PATH (child process, CPU 0), version 1.10.0`. */
-  server: string;
-  /** The redis server, null when redis-semaphore did not run. */
-  redis: string | null;
-  /** Why shapes or targets did not run. */
-  skipped: string[];
-  config: { runs: number; pin: boolean };
-  rows: SharedReportRow[];
-  ratios: SharedReportRatio[];
 }
 
 /** The report's sections, in the order a new `docs/bench.md` gets them. */

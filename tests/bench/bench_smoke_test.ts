@@ -232,8 +232,7 @@ describe("bench building blocks", () => {
       /\| 20 000 \(20 000-20 000\) \| 19 000 \(19 000-19 000\) \| 95% \(95%-95%\) met/,
     );
     assert.match(cmd, /server on CPU 0, client on CPU 1/);
-    // Typed with shared_client.ts's own SharedReport (a type-only import, so its main() does
-    // not run): passing it to sharedClientMarkdown checks that _report.ts's copy still fits.
+    // shared_client.ts's own SharedReport (a type-only import, so its main() does not run).
     const shared: SharedReport = {
       kind: "dflock-shared-client-bench",
       runtime: "node",
