@@ -5,48 +5,27 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { DflockClient } from "../../mod.ts";
 import { withServer } from "./_lease_helpers.ts";
+import { type ChildResult, runChildScript } from "../_helpers/child_script.ts";
 
-interface Exit {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+interface Exit extends ChildResult {
   /** Milliseconds from the child's "done" line to its exit. */
   afterDoneMs: number;
 }
 
-/** Runs `_exit_child.ts` on the current runtime (its compiled `.js` on Node). */
-function runChild(mode: string, address: string): Promise<Exit> {
-  const source = fileURLToPath(new URL("./_exit_child.ts", import.meta.url));
-  const script = existsSync(source) ? source : source.replace(/\.ts$/, ".js");
-  const argv = "Deno" in globalThis ? ["run", "-A", script] : [script];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...argv, mode, address], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    let stdout = "";
-    let stderr = "";
-    let doneAt = Infinity;
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
-      stdout += text;
+/** Runs `_exit_child.ts` on the current runtime and times its exit after "done". */
+async function runChild(mode: string, address: string): Promise<Exit> {
+  let doneAt = Infinity;
+  const r = await runChildScript(
+    new URL("./_exit_child.ts", import.meta.url),
+    [mode, address],
+    (_child, stdout) => {
       if (doneAt === Infinity && stdout.includes("done")) doneAt = performance.now();
-    });
-    child.stderr.setEncoding("utf8").on("data", (text: string) => stderr += text);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, afterDoneMs: performance.now() - doneAt });
-    });
-  });
+    },
+    30_000,
+  );
+  return { ...r, afterDoneMs: performance.now() - doneAt };
 }
 
 describe("a finished script exits", () => {

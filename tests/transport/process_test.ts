@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { args, env, envAll, readTextFile } from "../../src/transport/process.ts";
+import { type ChildResult, runChildScript } from "../_helpers/child_script.ts";
 
 describe("process facilities", () => {
   test("args() returns a fresh array of strings", () => {
@@ -63,38 +63,10 @@ describe("process facilities", () => {
   });
 });
 
-interface ChildResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `_process_child.ts` on the current runtime (its compiled `.js` on Node). */
 function runChild(
   childArgs: string[],
   onStdout?: (child: ChildProcess, stdout: string) => void,
 ): Promise<ChildResult> {
-  // Beside the source it is the .ts file; in a compiled copy (npm/esm/...) only the .js exists.
-  const source = fileURLToPath(new URL("./_process_child.ts", import.meta.url));
-  const script = existsSync(source) ? source : source.replace(/\.ts$/, ".js");
-  const argv = "Deno" in globalThis ? ["run", "-A", script, ...childArgs] : [script, ...childArgs];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (text: string) => {
-      stdout += text;
-      onStdout?.(child, stdout);
-    });
-    child.stderr.setEncoding("utf8").on("data", (text: string) => stderr += text);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runChildScript(new URL("./_process_child.ts", import.meta.url), childArgs, onStdout);
 }
