@@ -16,7 +16,8 @@ import {
 } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
-import type { Listener, Transport, TransportAdapter } from "../../src/transport/types.ts";
+import type { Transport, TransportAdapter } from "../../src/transport/types.ts";
+import { wrapAccepted } from "../_helpers/accept_wrapper.ts";
 import { eventually, isHeld, readFixture, waitersOf, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
 
@@ -47,20 +48,7 @@ async function countingServerAdapter(): Promise<
       close: () => inner.close(),
     };
   };
-  const adapter: TransportAdapter = {
-    runtime: base.runtime,
-    connect: (o) => base.connect(o),
-    listen: async (o): Promise<Listener> => {
-      const listener = await base.listen(o);
-      return {
-        addr: listener.addr,
-        close: () => listener.close(),
-        async *[Symbol.asyncIterator](): AsyncIterator<Transport> {
-          for await (const t of listener) yield wrap(t);
-        },
-      };
-    },
-  };
+  const adapter = wrapAccepted(base, wrap);
   return { adapter, accepted: () => accepted, auths: () => auths };
 }
 

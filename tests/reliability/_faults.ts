@@ -21,6 +21,7 @@ import type {
   Transport,
   TransportAdapter,
 } from "../../src/transport/types.ts";
+import { wrapAccepted } from "../_helpers/accept_wrapper.ts";
 
 const TOKEN = /[0-9a-f]{32}/g;
 
@@ -156,20 +157,7 @@ export class ServerTap {
       this.#ids.set(tapped, ++this.#accepted);
       return tapped;
     };
-    this.adapter = {
-      runtime: base.runtime,
-      connect: (o: ConnectOptions): Promise<Transport> => base.connect(o),
-      listen: async (o: ListenOptions): Promise<Listener> => {
-        const listener = await base.listen(o);
-        return {
-          addr: listener.addr,
-          close: () => listener.close(),
-          async *[Symbol.asyncIterator](): AsyncIterator<Transport> {
-            for await (const t of listener) yield wrap(t);
-          },
-        };
-      },
-    };
+    this.adapter = wrapAccepted(base, wrap);
   }
 
   /**
