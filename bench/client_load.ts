@@ -46,7 +46,8 @@
  * @module
  */
 
-import { fileArg, intArg } from "./_args.ts";
+import { countFlag, fileArg, intArg } from "./_args.ts";
+import type { NumberKeys } from "./_args.ts";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import process from "node:process";
@@ -131,6 +132,16 @@ const USAGE = "usage: client_load [--workers N] [--rounds N] [--seq-rounds N] [-
   "[--lock-seq-rounds N] [--runs N] [--target raw,low-level,raw-per-conn,withLock] " +
   "[--scenario concurrent|sequential|both] [--time-limit S] [--json] [--pin] [--out FILE]";
 
+/** The count flags and the config fields they set. */
+const COUNT_FLAGS: Readonly<Record<string, NumberKeys<Config>>> = {
+  "--workers": "workers",
+  "--rounds": "rounds",
+  "--seq-rounds": "seqRounds",
+  "--lock-rounds": "lockRounds",
+  "--lock-seq-rounds": "lockSeqRounds",
+  "--runs": "runs",
+};
+
 function parseArgs(argv: string[]): Config {
   const config: Config = {
     workers: 100,
@@ -149,25 +160,8 @@ function parseArgs(argv: string[]): Config {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
+    if (countFlag(config, COUNT_FLAGS, arg, next)) continue;
     switch (arg) {
-      case "--workers":
-        config.workers = intArg(arg, next(), 1);
-        break;
-      case "--rounds":
-        config.rounds = intArg(arg, next(), 1);
-        break;
-      case "--seq-rounds":
-        config.seqRounds = intArg(arg, next(), 1);
-        break;
-      case "--lock-rounds":
-        config.lockRounds = intArg(arg, next(), 1);
-        break;
-      case "--lock-seq-rounds":
-        config.lockSeqRounds = intArg(arg, next(), 1);
-        break;
-      case "--runs":
-        config.runs = intArg(arg, next(), 1);
-        break;
       case "--time-limit":
         config.timeLimitMs = intArg(arg, next(), 1) * 1000;
         break;

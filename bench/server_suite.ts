@@ -18,7 +18,8 @@
  * @module
  */
 
-import { fileArg, intArg } from "./_args.ts";
+import { countFlag, fileArg, intArg } from "./_args.ts";
+import type { NumberKeys } from "./_args.ts";
 import os from "node:os";
 import process from "node:process";
 import { writeFileSync } from "node:fs";
@@ -138,6 +139,17 @@ const USAGE = "usage: server_load [--runs N] [--target server|echo|both] " +
   "[--connections N] [--rounds N] [--sequential-rounds N] [--contended-connections N] " +
   "[--contended-rounds N] [--hold-connections N] [--time-limit S]";
 
+/** The count flags and the config fields they set. */
+const COUNT_FLAGS: Readonly<Record<string, NumberKeys<Config>>> = {
+  "--connections": "connections",
+  "--rounds": "rounds",
+  "--sequential-rounds": "sequentialRounds",
+  "--contended-connections": "contendedConnections",
+  "--contended-rounds": "contendedRounds",
+  "--hold-connections": "holdConnections",
+  "--runs": "runs",
+};
+
 function parseArgs(argv: string[]): Config {
   const config: Config = {
     connections: 100,
@@ -157,28 +169,8 @@ function parseArgs(argv: string[]): Config {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
+    if (countFlag(config, COUNT_FLAGS, arg, next)) continue;
     switch (arg) {
-      case "--connections":
-        config.connections = intArg(arg, next(), 1);
-        break;
-      case "--rounds":
-        config.rounds = intArg(arg, next(), 1);
-        break;
-      case "--sequential-rounds":
-        config.sequentialRounds = intArg(arg, next(), 1);
-        break;
-      case "--contended-connections":
-        config.contendedConnections = intArg(arg, next(), 1);
-        break;
-      case "--contended-rounds":
-        config.contendedRounds = intArg(arg, next(), 1);
-        break;
-      case "--hold-connections":
-        config.holdConnections = intArg(arg, next(), 1);
-        break;
-      case "--runs":
-        config.runs = intArg(arg, next(), 1);
-        break;
       case "--time-limit":
         config.timeLimitMs = intArg(arg, next(), 1) * 1000;
         break;

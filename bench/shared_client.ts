@@ -75,7 +75,8 @@ import { join } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { detectRuntime } from "../src/transport/auto.ts";
-import { fileArg, intArg } from "./_args.ts";
+import { countFlag, fileArg, intArg } from "./_args.ts";
+import type { NumberKeys } from "./_args.ts";
 import { median, summarize } from "./_stats.ts";
 import type { Summary } from "./_stats.ts";
 import {
@@ -210,6 +211,16 @@ function listArg<T extends string>(
   return all.filter((t) => list.includes(t));
 }
 
+/** The count flags and the config fields they set. */
+const COUNT_FLAGS: Readonly<Record<string, NumberKeys<Config>>> = {
+  "--runs": "runs",
+  "--workers": "workers",
+  "--rounds": "rounds",
+  "--seq-rounds": "seqRounds",
+  "--lock-rounds": "lockRounds",
+  "--lock-seq-rounds": "lockSeqRounds",
+};
+
 function parseArgs(argv: string[]): Config {
   const envGo = process.env.DFLOCKD_GO;
   const config: Config = {
@@ -236,25 +247,8 @@ function parseArgs(argv: string[]): Config {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string | undefined => argv[++i];
+    if (countFlag(config, COUNT_FLAGS, arg, next)) continue;
     switch (arg) {
-      case "--runs":
-        config.runs = intArg(arg, next(), 1);
-        break;
-      case "--workers":
-        config.workers = intArg(arg, next(), 1);
-        break;
-      case "--rounds":
-        config.rounds = intArg(arg, next(), 1);
-        break;
-      case "--seq-rounds":
-        config.seqRounds = intArg(arg, next(), 1);
-        break;
-      case "--lock-rounds":
-        config.lockRounds = intArg(arg, next(), 1);
-        break;
-      case "--lock-seq-rounds":
-        config.lockSeqRounds = intArg(arg, next(), 1);
-        break;
       case "--target":
         config.targets = listArg(arg, next(), SHARED_TARGETS);
         break;
