@@ -57,7 +57,7 @@ export type {
 
 // Connection and low-level calls.
 export { connect, Connection } from "./src/client/connection.ts";
-export type { ConnectionOptions, RequestOptions } from "./src/client/connection.ts";
+export type { CloseListener, ConnectionOptions, RequestOptions } from "./src/client/connection.ts";
 export {
   acquire,
   auth,
@@ -103,6 +103,7 @@ export {
   NotEnqueuedError,
   NotLeaderError,
   ProtocolError,
+  RequestTimeoutError,
 } from "./src/errors.ts";
 
 // Sharding, fencing, transports.

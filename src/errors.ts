@@ -72,6 +72,38 @@ export class ConnectionError extends LockError {
 }
 
 /**
+ * A server did not answer a request in time: within the client's `requestTimeoutMs`, beyond
+ * the time a blocking request may legitimately wait (its own timeout). The connection is closed,
+ * so nothing it held survives; a frozen or overloaded server is the usual cause.
+ *
+ * @example Tell a frozen server from a busy lock
+ * ```ts
+ * import { acquireLock, AcquireTimeoutError, RequestTimeoutError } from "@dflock/dflock";
+ *
+ * try {
+ *   await using lock = await acquireLock("jobs/nightly", { acquireTimeoutS: 5 });
+ *   console.log(lock.token);
+ * } catch (err) {
+ *   if (err instanceof RequestTimeoutError) console.error("the server stopped answering");
+ *   else if (err instanceof AcquireTimeoutError) console.log("someone else holds it");
+ *   else throw err;
+ * }
+ * ```
+ */
+export class RequestTimeoutError extends ConnectionError {
+  /**
+   * Creates the error.
+   *
+   * @param message Human-readable description.
+   * @param options Standard error options.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RequestTimeoutError";
+  }
+}
+
+/**
  * The peer sent something that is not valid dflockd protocol (unknown status, malformed line).
  *
  * @example Log the line the client could not parse

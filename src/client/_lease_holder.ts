@@ -21,18 +21,13 @@ import { STATUS } from "../protocol/commands.ts";
 import { fenceFromToken } from "../protocol/fence.ts";
 import type { Connection } from "./connection.ts";
 import type { EnqueueResult, Grant } from "./low_level.ts";
-import {
-  defaultBackoffMs,
-  followRedirects,
-  MAX_REDIRECT_HOPS,
-  redirectTarget,
-  shardIndex,
-} from "./servers.ts";
+import { shardIndex } from "./servers.ts";
+import type { Attempt } from "./failover.ts";
 import type { ResolvedLeaseSettings } from "./options.ts";
 import type { ClientCore } from "./core.ts";
 import { raceAbort } from "./pool.ts";
 import type { PooledConnection } from "./pool.ts";
-import { pause, randomUnit } from "./_timing.ts";
+import { randomUnit } from "./_timing.ts";
 
 /** The wire operations of one kind of lease (lock or semaphore), bound to a key. */
 export interface LeaseOps {
@@ -71,7 +66,8 @@ export class LeaseHolder {
   readonly #o: ResolvedLeaseSettings;
   readonly #ops: LeaseOps;
   readonly #renews: boolean;
-  #index: number;
+  /** The key's shard: where its requests start (in a cluster, unless a leader is known). */
+  readonly #index: number;
   #state: State = "idle";
   #closed = false;
   /** The connection the lease (or queue place) lives on. */
@@ -163,25 +159,14 @@ export class LeaseHolder {
   }
 
   /**
-   * Runs `attempt` on the key's server, following redirects (newer servers, clusters). The
-   * first attempt runs directly: redirects are rare, and this is every lock's path.
+   * Runs `attempt` on the key's server, or, after a redirect or a failure of the server, where
+   * the client's failover sends it (docs/leases.md), within the acquire timeout plus the
+   * request timeout.
    */
-  async #onServers<T>(
-    attempt: (index: number) => Promise<T>,
-    signal: AbortSignal | undefined,
-  ): Promise<T> {
-    try {
-      return await attempt(this.#index);
-    } catch (err) {
-      const o = this.#core.options;
-      const next = redirectTarget(err, o.servers, this.#index, o.cluster);
-      if (next === undefined) throw err;
-      await pause(defaultBackoffMs(), signal);
-      return await followRedirects(o.servers, next, (index) => {
-        this.#index = index;
-        return attempt(index);
-      }, { signal, cluster: o.cluster, maxHops: MAX_REDIRECT_HOPS - 1 });
-    }
+  #onServers<T>(attempt: Attempt<T>, signal: AbortSignal | undefined): Promise<T> {
+    const core = this.#core;
+    const budgetMs = this.#o.acquireTimeoutS * 1000 + core.options.requestTimeoutMs;
+    return core.failover.run(core.failover.start(this.#index), attempt, signal, budgetMs);
   }
 
   // ---- acquisition --------------------------------------------------------------------------
@@ -191,7 +176,19 @@ export class LeaseHolder {
     this.#enter("acquire");
     this.#state = "busy";
     try {
-      await this.#onServers((index) => this.#acquireOn(index, signal), signal);
+      const timeoutS = this.#o.acquireTimeoutS;
+      const ends = performance.now() + timeoutS * 1000;
+      let tries = 0;
+      await this.#onServers(
+        // A retry after a failover waits only for what is left of the acquire timeout.
+        (index, s) =>
+          this.#acquireOn(
+            index,
+            s,
+            tries++ === 0 ? timeoutS : Math.floor((ends - performance.now()) / 1000),
+          ),
+        signal,
+      );
       return true;
     } catch (err) {
       if (err instanceof AcquireTimeoutError) return false;
@@ -202,8 +199,15 @@ export class LeaseHolder {
     }
   }
 
-  /** Tries without waiting on the shared connection; waits exclusively when the key is taken. */
-  async #acquireOn(index: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Tries without waiting on the shared connection; waits up to `timeoutS` on an exclusive
+   * connection when the key is taken.
+   */
+  async #acquireOn(
+    index: number,
+    signal: AbortSignal | undefined,
+    timeoutS: number,
+  ): Promise<void> {
     let grant: Grant;
     let pc: PooledConnection;
     for (let attempt = 0;; attempt++) {
@@ -221,8 +225,8 @@ export class LeaseHolder {
           throw signal.reason;
         }
         if (err instanceof AcquireTimeoutError) {
-          if (this.#o.acquireTimeoutS === 0) throw err;
-          return this.#acquireBlocking(index, signal);
+          if (timeoutS < 1) throw err;
+          return this.#acquireBlocking(index, signal, timeoutS);
         }
         // A plain `error` to a valid acquire is what a server writes before it closes a
         // connection it gave up on (PROTOCOL.md 2.4, 2.6): not an answer to this request.
@@ -238,14 +242,18 @@ export class LeaseHolder {
   }
 
   /** Waits for the key on an exclusive connection, which then holds the lease. */
-  async #acquireBlocking(index: number, signal: AbortSignal | undefined): Promise<void> {
+  async #acquireBlocking(
+    index: number,
+    signal: AbortSignal | undefined,
+    timeoutS: number,
+  ): Promise<void> {
     const pool = this.#core.pool;
     const pc = await pool.exclusive(index, signal);
     pc.uses++;
     const sentAt = performance.now();
     let grant: Grant;
     try {
-      grant = await this.#ops.acquire(pc.conn, this.#o.acquireTimeoutS, signal);
+      grant = await this.#ops.acquire(pc.conn, timeoutS, signal);
     } catch (err) {
       if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
       else pool.discard(pc);
@@ -260,14 +268,14 @@ export class LeaseHolder {
     this.#state = "busy";
     const pool = this.#core.pool;
     try {
-      return await this.#onServers(async (index) => {
+      return await this.#onServers(async (index, s) => {
         // The queue place lives on the connection, and `w` blocks it: an exclusive one.
-        const pc = await pool.exclusive(index, signal);
+        const pc = await pool.exclusive(index, s);
         pc.uses++;
         const sentAt = performance.now();
         let r: EnqueueResult;
         try {
-          r = await this.#ops.enqueue(pc.conn, signal);
+          r = await this.#ops.enqueue(pc.conn, s);
         } catch (err) {
           pool.discard(pc);
           throw err;
@@ -335,7 +343,7 @@ export class LeaseHolder {
     this.#owner = pc;
     if (this.#renews || this.#state === "queued") {
       pc.held++;
-      this.#unwatch = pc.onLost(() => this.#ownerLost(pc));
+      this.#unwatch = pc.onLost((reason) => this.#ownerLost(pc, reason));
     } else {
       pc.unrenewed++;
     }
@@ -356,15 +364,20 @@ export class LeaseHolder {
     return pc;
   }
 
-  #ownerLost(pc: PooledConnection): void {
+  /**
+   * The connection the lease or queue place lives on is gone: the server releases what a
+   * closed connection held (PROTOCOL.md 5.8), so the lease ends now (docs/leases.md).
+   */
+  #ownerLost(pc: PooledConnection, reason: LockError): void {
     if (this.#owner !== pc) return;
     if (this.#state === "held") {
-      this.#lose(new ConnectionError(`Connection to ${pc.conn.address} closed`));
+      this.#lose(reason);
     } else if (this.#state === "queued") {
       this.#disown();
       this.#state = "idle";
       this.#queueLost = new ConnectionError(
-        `Lost the queue place of ${this.#what()}: connection to ${pc.conn.address} closed`,
+        `Lost the queue place of ${this.#what()}: ${reason.message}`,
+        { cause: reason },
       );
     }
   }
@@ -455,13 +468,18 @@ export class LeaseHolder {
       this.#scheduleRenewal(lease);
     } catch (err) {
       // A server that redirects or drains has let go of this connection's leases.
-      if (isRedirect(err)) this.#core.pool.discard(pc);
-      if (this.#state === "held" && this.#token === token) this.#lose(err);
+      if (this.#state === "held" && this.#token === token) this.#lose(err, isRedirect(err));
+      else if (isRedirect(err)) this.#core.pool.discard(pc);
     }
   }
 
-  /** Ends a held lease as lost; `unresponsive`: its connection failed to answer in time. */
-  #lose(cause: unknown, unresponsive = false): void {
+  /**
+   * Ends a held lease as lost; `dropConnection`: its connection is not to be trusted (it did
+   * not answer in time, or redirected), so it is closed even when shared. In cluster mode the
+   * token is then released on the leader in the background: a lease whose connection died with
+   * a crashed leader lives on in the cluster until it runs out, and would block the key.
+   */
+  #lose(cause: unknown, dropConnection = false): void {
     if (this.#state !== "held") return;
     const token = this.#token!;
     const err = new LeaseLostError(
@@ -477,14 +495,31 @@ export class LeaseHolder {
     const pc = this.#disown();
     // An exclusive connection's state is unknown now; the shared one serves others, unless it
     // stopped answering.
-    if (pc !== undefined && (!pc.shared || unresponsive)) this.#core.pool.discard(pc);
+    if (pc !== undefined && (!pc.shared || dropConnection)) this.#core.pool.discard(pc);
     this.#controller ??= new AbortController();
     this.#controller.abort(err);
+    if (this.#core.failover.cluster) this.#releaseOrphan(token);
     try {
       this.#o.onLockLost?.(this.#o.key, token);
     } catch {
       // A throwing callback must not break the client.
     }
+  }
+
+  /** Releases a lost lease's token on the cluster's leader, best effort. */
+  #releaseOrphan(token: string): void {
+    const core = this.#core;
+    if (core.pool.closed) return;
+    core.failover.run(
+      core.failover.start(this.#index),
+      async (index, signal) => {
+        const pc = await core.pool.shared(index, signal);
+        const request = this.#ops.release(pc.conn, token);
+        await (signal === undefined ? request : raceAbort(request, signal));
+      },
+      undefined,
+      core.options.requestTimeoutMs,
+    ).catch(() => {});
   }
 
   // ---- release and close --------------------------------------------------------------------

@@ -18,7 +18,14 @@ import type { Command } from "../protocol/commands.ts";
 import { encodeRequest } from "../protocol/encode.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/line_decoder.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
-import { AuthError, ConnectionError, LockError, ProtocolError } from "../errors.ts";
+import {
+  AuthError,
+  ConnectionError,
+  DrainingError,
+  LockError,
+  ProtocolError,
+  RequestTimeoutError,
+} from "../errors.ts";
 
 /** Marks a close the client asked for, before an error object was needed. */
 const CLOSED_BY_CLIENT: unique symbol = Symbol("closed by the client");
@@ -123,6 +130,47 @@ interface Pending {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   done: boolean;
+  /** When it was written (performance.now() ms). */
+  sentAt: number;
+  /** How long the server may legitimately keep it waiting: a blocking request's timeout, ms. */
+  blockMs: number;
+}
+
+/**
+ * Called once, synchronously, when a connection closes (by either side, for any reason),
+ * before its transport has finished closing.
+ *
+ * @example Count the connections a server dropped while idle
+ * ```ts
+ * import type { CloseListener } from "@dflock/dflock";
+ *
+ * let droppedIdle = 0;
+ * const listener: CloseListener = (_reason, idle) => {
+ *   if (idle) droppedIdle++;
+ * };
+ * ```
+ */
+export type CloseListener = (reason: LockError, idle: boolean) => void;
+
+/** Commands whose first argument is a timeout in seconds the server may block for. */
+const BLOCKING: ReadonlySet<string> = new Set([
+  COMMAND.lock,
+  COMMAND.semAcquire,
+  COMMAND.wait,
+  COMMAND.semWait,
+]);
+
+/** The blocking time a request's argument line allows, in ms (0 for non-blocking ones). */
+function blockingMs(command: string, arg: string): number {
+  if (!BLOCKING.has(command)) return 0;
+  const seconds = parseInt(arg, 10);
+  return seconds > 0 ? seconds * 1000 : 0;
+}
+
+/** `error_draining`, alone or followed by more text (PROTOCOL-NEWER.md 3). */
+function isDraining(line: string): boolean {
+  return line.startsWith(STATUS.errorDraining) &&
+    (line.length === STATUS.errorDraining.length || line[STATUS.errorDraining.length] === " ");
 }
 
 function formatAddress(host: string, port: number): string {
@@ -163,6 +211,7 @@ export class Connection implements AsyncDisposable {
   /** Why the connection closed; `CLOSED_BY_CLIENT` until an error object is needed. */
   #closedError: LockError | typeof CLOSED_BY_CLIENT | undefined;
   #lastActivity: number;
+  #closeListeners: Set<CloseListener> | undefined;
   #resolveClosed!: () => void;
   #shutdown: Promise<void> | undefined;
 
@@ -306,14 +355,23 @@ export class Connection implements AsyncDisposable {
       return Promise.reject(err);
     }
     return new Promise<string>((resolve, reject) => {
-      const p: Pending = { resolve, reject, signal, onAbort: undefined, done: false };
+      const now = performance.now();
+      const p: Pending = {
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        done: false,
+        sentAt: now,
+        blockMs: blockingMs(command, arg),
+      };
       if (signal !== undefined) {
         p.onAbort = () => this.#abort(p);
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
       this.#pending.push(p);
       if (!this.#refed) this.#updateRef();
-      this.#lastActivity = performance.now();
+      this.#lastActivity = now;
       this.#outbox.push(bytes);
       this.#outboxBytes += bytes.byteLength;
       if (!this.#flushQueued) {
@@ -344,6 +402,60 @@ export class Connection implements AsyncDisposable {
     this.#io.write(bytes).catch((err) =>
       this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }))
     );
+  }
+
+  /**
+   * Registers `listener` to be called once, synchronously, when the connection closes (at
+   * once if it already has). A client's pooled connections use this to report a lost lease at
+   * the moment the connection that held it is gone.
+   *
+   * @param listener Gets the reason and whether no request was in flight.
+   * @returns Unregisters the listener.
+   *
+   * @example Log why a connection ended
+   * ```ts
+   * const conn = await connect();
+   * conn.onClose((reason) => console.log(`closed: ${reason.message}`));
+   * await conn.close();
+   * ```
+   */
+  onClose(listener: CloseListener): () => void {
+    if (this.#closedError !== undefined) {
+      listener(this.#reason(), true);
+      return () => {};
+    }
+    (this.#closeListeners ??= new Set()).add(listener);
+    return () => this.#closeListeners?.delete(listener);
+  }
+
+  /**
+   * Closes the connection with {@linkcode RequestTimeoutError} when a request has waited longer
+   * than `timeoutMs` for its reply, beyond the blocking time its own timeout allows (`l`, `sl`,
+   * `w`, `sw`). A client's pool calls this periodically for its connections.
+   *
+   * @param timeoutMs The longest acceptable extra wait, in ms.
+   * @param now The current `performance.now()`.
+   * @returns `true` if the connection was closed.
+   *
+   * @example Give up on a server that stopped answering
+   * ```ts
+   * const conn = await connect();
+   * const check = setInterval(() => conn.closeIfUnanswered(5_000), 1_000);
+   * await conn.request("ping", "_", "_").finally(() => clearInterval(check));
+   * ```
+   */
+  closeIfUnanswered(timeoutMs: number, now: number = performance.now()): boolean {
+    for (const p of this.#pending) {
+      if (!p.done && now - p.sentAt - p.blockMs > timeoutMs) {
+        this.#fail(
+          new RequestTimeoutError(
+            `No reply from ${this.address} within ${timeoutMs} ms: the connection is closed`,
+          ),
+        );
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -411,16 +523,25 @@ export class Connection implements AsyncDisposable {
   }
 
   #deliver(line: string): void {
-    this.#lastActivity = performance.now();
     const p = this.#pending.shift();
     if (p === undefined) {
+      // Before the activity time moves: `idleMs` then tells how long the server had been quiet.
       this.#fail(new ProtocolError(`Unexpected reply from ${this.address}`, line));
       return;
     }
+    this.#lastActivity = performance.now();
     if (this.#pending.length === 0 && this.#unrefWhenIdle) this.#updateRef();
-    if (p.done) return;
-    this.#settle(p);
-    p.resolve(line);
+    if (!p.done) {
+      this.#settle(p);
+      p.resolve(line);
+    }
+    if (isDraining(line)) {
+      // The server closes the connection after this line and releases what it held
+      // (PROTOCOL-NEWER.md 3): it is gone now, not when the close arrives.
+      this.#fail(
+        new DrainingError(`${this.address} is shutting down (error_draining): connection closed`),
+      );
+    }
   }
 
   /** The close reason as an error (created on first need: most closes never need one). */
@@ -440,6 +561,7 @@ export class Connection implements AsyncDisposable {
     this.#closedError = why;
     const pending = this.#pending;
     this.#pending = [];
+    const idle = pending.every((p) => p.done);
     const err = pending.length > 0 ? this.#reason() : undefined;
     let first = true;
     for (const p of pending) {
@@ -451,6 +573,12 @@ export class Connection implements AsyncDisposable {
           : new ConnectionError(`Connection to ${this.address} closed`, { cause: err }),
       );
       first = false;
+    }
+    const listeners = this.#closeListeners;
+    if (listeners !== undefined) {
+      this.#closeListeners = undefined;
+      const reason = this.#reason();
+      for (const listener of listeners) listener(reason, idle);
     }
     this.#shutdown ??= this.#transport.close().then(
       () => this.#resolveClosed(),

@@ -6,15 +6,17 @@
  * @module
  */
 
+import { Failover } from "./failover.ts";
 import { ConnectionPool } from "./pool.ts";
 import { CONNECTION_OPTION_NAMES, resolveClientOptions } from "./options.ts";
 import type { ClientOptions, LockOptions, ResolvedClientOptions } from "./options.ts";
 import type { TransportAdapter } from "../transport/types.ts";
 
-/** A client's settings and pool. */
+/** A client's settings, pool and request routing. */
 export class ClientCore {
   readonly options: ResolvedClientOptions;
   readonly pool: ConnectionPool;
+  readonly failover: Failover;
 
   constructor(options: ResolvedClientOptions) {
     this.options = options;
@@ -24,10 +26,12 @@ export class ClientCore {
       authToken: options.authToken,
       connectTimeoutMs: options.connectTimeoutMs,
       transport: options.transport,
+      requestTimeoutMs: options.requestTimeoutMs,
       keepaliveIntervalMs: options.keepaliveIntervalMs,
       idleTimeoutMs: options.idleTimeoutMs,
       maxIdlePerServer: options.maxIdlePerServer,
     });
+    this.failover = new Failover(options.cluster, this.pool);
   }
 }
 
@@ -61,6 +65,7 @@ export function defaultCore(options: ClientOptions): ClientCore {
     resolved.tls ?? null,
     resolved.authToken ?? null,
     resolved.connectTimeoutMs ?? null,
+    resolved.requestTimeoutMs,
     resolved.keepaliveIntervalMs,
     resolved.idleTimeoutMs,
     resolved.maxIdlePerServer,

@@ -27,6 +27,11 @@ export const DEFAULT_KEEPALIVE_INTERVAL_MS = 10_000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
 /** Default number of idle exclusive connections kept per server. */
 export const DEFAULT_MAX_IDLE_PER_SERVER = 8;
+/**
+ * Default longest wait for a server's reply beyond the time a blocking request may take, in
+ * ms: a server that stays silent longer is treated as failed and its connection closed.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * How a {@linkcode DflockClient} reaches its servers: addresses, TLS, auth and the pool.
@@ -53,9 +58,19 @@ export interface ClientOptions extends ServerListOptions {
   /** Bound on connecting plus authenticating, in ms. @default {10000} */
   connectTimeoutMs?: number;
   /**
+   * Longest wait, in ms, for the reply to a request beyond the time the request may block on
+   * the server (a blocking acquire's `acquireTimeoutS`). A server silent for longer is treated
+   * as failed: the connection is closed (with what it held) and the call rejects with
+   * `RequestTimeoutError`; in a cluster the next member is tried. Checked a few times per
+   * interval, so it fires up to a quarter of it late. @default {10000}
+   */
+  requestTimeoutMs?: number;
+  /**
    * Longest time, in ms, a connection that holds a lease or a queue place stays silent: it is
    * pinged then. Keep it below the server's read timeout (`--read-timeout`, 23 s on a default
-   * dflockd), which closes silent connections and releases what they hold. @default {10000}
+   * dflockd), which closes silent connections and releases what they hold. When a server does
+   * close such a connection sooner (it writes `error` and hangs up), that lease is lost, and
+   * the client pings at half the silence it saw from then on. @default {10000}
    */
   keepaliveIntervalMs?: number;
   /**
@@ -171,6 +186,7 @@ export interface ResolvedClientOptions {
   readonly tls: boolean | TlsConnectOptions | undefined;
   readonly authToken: string | undefined;
   readonly connectTimeoutMs: number | undefined;
+  readonly requestTimeoutMs: number;
   readonly keepaliveIntervalMs: number;
   readonly idleTimeoutMs: number;
   readonly maxIdlePerServer: number;
@@ -186,6 +202,7 @@ export const CONNECTION_OPTION_NAMES = [
   "tls",
   "authToken",
   "connectTimeoutMs",
+  "requestTimeoutMs",
   "keepaliveIntervalMs",
   "idleTimeoutMs",
   "maxIdlePerServer",
@@ -290,6 +307,11 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     tls: options.tls,
     authToken: options.authToken,
     connectTimeoutMs: options.connectTimeoutMs,
+    requestTimeoutMs: positive(
+      options.requestTimeoutMs,
+      "requestTimeoutMs",
+      DEFAULT_REQUEST_TIMEOUT_MS,
+    ),
     keepaliveIntervalMs: positive(
       options.keepaliveIntervalMs,
       "keepaliveIntervalMs",

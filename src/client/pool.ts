@@ -5,7 +5,8 @@
  * which hold what they acquired until it is released. Idle connections stay warm (TLS done,
  * authenticated), are capped per server, closed after `idleTimeoutMs` (below the server's read
  * timeout) and never keep the process alive; connections that hold something are pinged when
- * they would otherwise stay silent for `keepaliveIntervalMs`. Internal.
+ * they would otherwise stay silent for `keepaliveIntervalMs`, and a request that gets no reply
+ * within `requestTimeoutMs` (beyond its own blocking time) closes its connection. Internal.
  *
  * @module
  */
@@ -14,7 +15,8 @@ import { ping } from "./low_level.ts";
 import { connect } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import type { ServerEndpoint } from "./servers.ts";
-import { LockError } from "../errors.ts";
+import { LockError, ProtocolError } from "../errors.ts";
+import { STATUS } from "../protocol/commands.ts";
 import type { TlsConnectOptions, TransportAdapter } from "../transport/types.ts";
 import { unrefTimer } from "../transport/timers.ts";
 import type { TimerHandle } from "../transport/timers.ts";
@@ -26,8 +28,13 @@ export interface PoolSettings {
   readonly authToken: string | undefined;
   readonly connectTimeoutMs: number | undefined;
   readonly transport: TransportAdapter | undefined;
-  /** Longest silence of an open connection before it is pinged, in ms. */
+  /**
+   * Longest silence of an open connection before it is pinged, in ms (lowered when a server
+   * turns out to close silent connections sooner).
+   */
   readonly keepaliveIntervalMs: number;
+  /** Longest wait for a reply beyond a request's own blocking time, in ms. */
+  readonly requestTimeoutMs: number;
   /** An idle connection that holds nothing is closed after this many ms unused. */
   readonly idleTimeoutMs: number;
   /** Idle exclusive connections kept per server. */
@@ -50,7 +57,10 @@ export class PooledConnection {
   lastUsed = performance.now();
   /** Requests sent on it for callers (not pings). */
   uses = 0;
-  readonly #onLost = new Set<() => void>();
+  /** The pool closed it on purpose (it was not lost). */
+  closing = false;
+  readonly #onLost = new Set<(reason: LockError) => void>();
+  #lostReason: LockError | undefined;
 
   constructor(conn: Connection, server: number, shared: boolean) {
     this.conn = conn;
@@ -63,17 +73,27 @@ export class PooledConnection {
     return this.held > 0 || (this.unrenewed > 0 && performance.now() < this.holdUntil);
   }
 
-  /** Calls `listener` once when the connection closes; returns the unsubscribe function. */
-  onLost(listener: () => void): () => void {
+  /**
+   * Calls `listener` once, synchronously, when the connection closes (by either side, before
+   * the close has completed); returns the unsubscribe function. A listener added after the
+   * close (a grant read just before it) is called in a microtask.
+   */
+  onLost(listener: (reason: LockError) => void): () => void {
+    const reason = this.#lostReason;
+    if (reason !== undefined) {
+      queueMicrotask(() => listener(reason));
+      return () => {};
+    }
     this.#onLost.add(listener);
     return () => this.#onLost.delete(listener);
   }
 
   /** Runs the loss listeners (once). */
-  lost(): void {
+  lost(reason: LockError): void {
+    this.#lostReason = reason;
     const listeners = [...this.#onLost];
     this.#onLost.clear();
-    for (const listener of listeners) listener();
+    for (const listener of listeners) listener(reason);
   }
 }
 
@@ -115,23 +135,50 @@ interface ServerSlot {
 
 const CLOSED_MESSAGE = "The client is closed";
 
+/** The least keepalive interval the pool lowers itself to, in ms. */
+const MIN_KEEPALIVE_MS = 250;
+
+function newSlot(): ServerSlot {
+  return { shared: undefined, connecting: undefined, idle: [], active: new Set(), opened: 0 };
+}
+
 /** The pool. */
 export class ConnectionPool {
   readonly settings: PoolSettings;
+  readonly #servers: ServerEndpoint[];
   readonly #slots: ServerSlot[];
+  #keepaliveMs: number;
   readonly #opening = new Set<Promise<unknown>>();
   #timer: TimerHandle | undefined;
   #closed = false;
 
   constructor(settings: PoolSettings) {
     this.settings = settings;
-    this.#slots = settings.servers.map(() => ({
-      shared: undefined,
-      connecting: undefined,
-      idle: [],
-      active: new Set(),
-      opened: 0,
-    }));
+    this.#servers = [...settings.servers];
+    this.#slots = settings.servers.map(newSlot);
+    this.#keepaliveMs = settings.keepaliveIntervalMs;
+  }
+
+  /** The servers: the configured ones, then those learnt from leader redirects. */
+  get servers(): readonly ServerEndpoint[] {
+    return this.#servers;
+  }
+
+  /** The keepalive interval in force, in ms (see {@linkcode PoolSettings.keepaliveIntervalMs}). */
+  get keepaliveIntervalMs(): number {
+    return this.#keepaliveMs;
+  }
+
+  /** The index of the server with this `host:port`, or -1. */
+  indexOf(address: string): number {
+    return this.#servers.findIndex((s) => s.address === address);
+  }
+
+  /** Adds a server (a cluster member learnt from a redirect); returns its index. */
+  addServer(endpoint: ServerEndpoint): number {
+    this.#servers.push(endpoint);
+    this.#slots.push(newSlot());
+    return this.#servers.length - 1;
   }
 
   get closed(): boolean {
@@ -212,6 +259,7 @@ export class ConnectionPool {
   }
 
   #close(pc: PooledConnection): void {
+    pc.closing = true;
     void pc.conn.close();
   }
 
@@ -220,7 +268,7 @@ export class ConnectionPool {
       const shared = slot.shared !== undefined && !slot.shared.conn.isClosed;
       const idle = slot.idle.filter((pc) => !pc.conn.isClosed).length;
       return {
-        address: this.settings.servers[i]!.address,
+        address: this.#servers[i]!.address,
         open: (shared ? 1 : 0) + idle + slot.active.size,
         idle,
         active: slot.active.size,
@@ -241,7 +289,10 @@ export class ConnectionPool {
       slot.idle = [];
       slot.active.clear();
       slot.shared = undefined;
-      for (const pc of all) closing.push(pc.conn.close());
+      for (const pc of all) {
+        pc.closing = true;
+        closing.push(pc.conn.close());
+      }
     }
     await Promise.all(closing);
     // Connects in progress close their connection themselves once they see the pool closed.
@@ -249,7 +300,7 @@ export class ConnectionPool {
   }
 
   async #open(index: number, shared: boolean, signal?: AbortSignal): Promise<PooledConnection> {
-    const server = this.settings.servers[index]!;
+    const server = this.#servers[index]!;
     const pending = connect({
       host: server.host,
       port: server.port,
@@ -275,21 +326,39 @@ export class ConnectionPool {
     const slot = this.#slots[index]!;
     slot.opened++;
     const pc = new PooledConnection(conn, index, shared);
-    void conn.closed.then(() => {
+    conn.onClose((reason, idle) => {
       if (slot.shared === pc) slot.shared = undefined;
       slot.active.delete(pc);
       const i = slot.idle.indexOf(pc);
       if (i >= 0) slot.idle.splice(i, 1);
-      pc.lost();
+      if (idle && pc.holding && !pc.closing) this.#learnReadTimeout(pc, reason);
+      pc.lost(reason);
     });
     this.#startTimer();
     return pc;
   }
 
+  /**
+   * A server that closes a silent connection writes `error` first (its read timeout,
+   * PROTOCOL.md 2.4). When that happens to a connection that held something, sooner than the
+   * keepalive interval, the pool pings at half that silence from then on.
+   */
+  #learnReadTimeout(pc: PooledConnection, reason: LockError): void {
+    if (!(reason instanceof ProtocolError) || reason.line?.trim() !== STATUS.error) return;
+    const silentMs = pc.conn.idleMs;
+    if (silentMs >= this.#keepaliveMs) return;
+    this.#keepaliveMs = Math.max(MIN_KEEPALIVE_MS, Math.floor(silentMs / 2));
+    this.#stopTimer();
+    this.#startTimer();
+  }
+
   #startTimer(): void {
     if (this.#timer !== undefined || this.#closed) return;
     const s = this.settings;
-    const period = Math.max(20, Math.min(s.keepaliveIntervalMs, s.idleTimeoutMs) / 2);
+    const period = Math.max(
+      20,
+      Math.min(this.#keepaliveMs / 2, s.idleTimeoutMs / 2, s.requestTimeoutMs / 4),
+    );
     this.#timer = unrefTimer(setInterval(() => this.#tick(), period));
   }
 
@@ -298,11 +367,17 @@ export class ConnectionPool {
     this.#timer = undefined;
   }
 
-  /** Pings silent connections that hold something; closes idle ones unused too long. */
+  /**
+   * Closes connections whose replies are overdue; pings silent connections that hold
+   * something; closes idle ones unused too long.
+   */
   #tick(): void {
     const now = performance.now();
+    const replyMs = this.settings.requestTimeoutMs;
     let open = 0;
     for (const slot of this.#slots) {
+      if (slot.shared !== undefined) slot.shared.conn.closeIfUnanswered(replyMs, now);
+      for (const pc of [...slot.active]) pc.conn.closeIfUnanswered(replyMs, now);
       // Idle connections are not pinged: they close before the server's read timeout would
       // close them, and a server that is shutting down is not kept waiting for them.
       for (const pc of [...slot.idle]) {
@@ -327,7 +402,7 @@ export class ConnectionPool {
   #keepalive(pc: PooledConnection): void {
     const conn = pc.conn;
     if (conn.isClosed || conn.pendingCount > 0) return;
-    if (conn.idleMs < this.settings.keepaliveIntervalMs - 5) return;
+    if (conn.idleMs < this.#keepaliveMs - 5) return;
     // `ok` (newer servers) and `error` (v1.10) both mean alive; a failure closes it.
     ping(conn).catch(() => this.discard(pc));
   }

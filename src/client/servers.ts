@@ -1,21 +1,17 @@
 /**
- * Server lists for the high-level client: parsing `"host:port"` entries, choosing a key's
- * server with a sharding strategy (CRC-32 by default, PROTOCOL.md 13.2), and following the
- * leader redirects and draining answers of newer dflockd servers (PROTOCOL-NEWER.md 5.4, 9).
+ * Server lists for the high-level client: parsing `"host:port"` entries and choosing a key's
+ * server with a sharding strategy (CRC-32 by default, PROTOCOL.md 13.2). Where a request goes
+ * after a failure is `failover.ts`.
  *
  * @module
  */
 
-import { DrainingError, NotLeaderError } from "../errors.ts";
 import { stableHashShard } from "../protocol/crc32.ts";
-import { pause, randomUnit } from "./_timing.ts";
 
 /** Default server host. */
 export const DEFAULT_SERVER_HOST = "127.0.0.1";
 /** Default server port. */
 export const DEFAULT_SERVER_PORT = 6388;
-/** Redirects or failovers followed per operation before giving up. */
-export const MAX_REDIRECT_HOPS = 3;
 
 /**
  * One server: a `"host:port"` string (`"[::1]:6388"` for IPv6) or a host and port.
@@ -83,11 +79,14 @@ export interface ServerListOptions {
   /** Shorthand for a single server's port (ignored when `servers` is given). */
   port?: number;
   /**
-   * The servers are the members of one dflockd Raft cluster rather than independent shards.
-   * A cluster member that answers `error_draining` is left for the next member. Independent
-   * shards never hand a key to another shard: a draining shard is retried itself after a pause,
-   * because a holder may still hold the key there. Leader redirects (`error_not_leader`) are
-   * followed either way, since only cluster members send them.
+   * The servers are the members of one dflockd Raft cluster rather than independent shards:
+   * every member serves every key, and only the leader grants. Requests go to the member that
+   * last served one; a member that redirects (`error_not_leader`), drains (`error_draining`),
+   * refuses the connection or stops answering is left for the leader it names or the next
+   * member, with a growing pause between tries, and a leader named by a redirect is followed
+   * even when it is not in `servers`. Independent shards never hand a key to another shard: a
+   * draining shard is retried itself after a pause, because a holder may still hold the key
+   * there, and a dead shard fails its keys' requests.
    * @default {false}
    */
   cluster?: boolean;
@@ -209,100 +208,4 @@ export function shardIndex(
     );
   }
   return i;
-}
-
-/**
- * Where to go after a redirect-type failure, or `undefined` when `err` is not one.
- *
- * `error_not_leader <addr>` with a configured address goes there; a bare `error_not_leader` or an
- * unknown leader address goes to the next server in list order (wrapping). `error_draining` goes
- * to the next member of a cluster, and back to the same server for independent shards.
- *
- * @param err The failure.
- * @param servers The configured servers.
- * @param current The index that failed.
- * @param cluster Whether the servers form one cluster.
- * @returns The next index to try, or `undefined`.
- *
- * @example A bare redirect moves on
- * ```ts ignore
- * redirectTarget(new NotLeaderError("no leader"), servers, 2); // (2 + 1) % servers.length
- * ```
- */
-export function redirectTarget(
-  err: unknown,
-  servers: readonly ServerEndpoint[],
-  current: number,
-  cluster = false,
-): number | undefined {
-  if (err instanceof NotLeaderError) {
-    if (err.leader !== undefined) {
-      const i = servers.findIndex((s) => s.address === err.leader);
-      if (i >= 0) return i;
-    }
-    return (current + 1) % servers.length;
-  }
-  if (err instanceof DrainingError) return cluster ? (current + 1) % servers.length : current;
-  return undefined;
-}
-
-/** Options of {@linkcode followRedirects}. */
-export interface FollowRedirectsOptions {
-  /** Aborts the backoff pauses (rejects with `signal.reason`). */
-  signal?: AbortSignal;
-  /** Redirects followed before the last error is thrown. @default {3} */
-  maxHops?: number;
-  /** Pause before a hop, in ms; called per hop. @default {50-200 ms, uniformly random} */
-  backoffMs?: () => number;
-  /** The servers form one cluster (see {@linkcode ServerListOptions.cluster}). @default {false} */
-  cluster?: boolean;
-}
-
-/**
- * The pause before a redirect hop: 50-200 ms, uniformly random.
- *
- * @returns Milliseconds.
- */
-export function defaultBackoffMs(): number {
-  return 50 + randomUnit() * 150;
-}
-
-/**
- * Runs `attempt` on server `start`, following `error_not_leader` redirects and moving on from
- * `error_draining`, at most `maxHops` times with a short jittered pause before each hop.
- *
- * @param servers The configured servers.
- * @param start The index to try first.
- * @param attempt Runs the operation against one server index. It must leave no state behind
- * when it throws a redirect-type error (the caller drops that connection).
- * @param options Abort signal, hop limit, backoff.
- * @returns What `attempt` returned.
- * @throws {NotLeaderError} When the last allowed attempt is still redirected.
- * @throws {DrainingError} When the last allowed attempt hit a draining server.
- * @throws {unknown} Any other error of `attempt`, unchanged; `signal.reason` when aborted.
- *
- * @example Retry a request on the leader
- * ```ts ignore
- * const line = await followRedirects(servers, 0, (i) => requestOn(servers[i]!));
- * ```
- */
-export async function followRedirects<T>(
-  servers: readonly ServerEndpoint[],
-  start: number,
-  attempt: (index: number) => Promise<T>,
-  options: FollowRedirectsOptions = {},
-): Promise<T> {
-  const maxHops = options.maxHops ?? MAX_REDIRECT_HOPS;
-  const backoffMs = options.backoffMs ?? defaultBackoffMs;
-  let index = start;
-  for (let hop = 0;; hop++) {
-    try {
-      return await attempt(index);
-    } catch (err) {
-      const next = redirectTarget(err, servers, index, options.cluster);
-      if (next === undefined || hop >= maxHops) throw err;
-      await pause(backoffMs(), options.signal);
-      index = next;
-    }
-  }
 }

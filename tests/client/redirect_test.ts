@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DistributedLock, DrainingError, NotLeaderError } from "../../mod.ts";
 import { isHeld, withServer } from "./_lease_helpers.ts";
-import { startScriptedPeer } from "./_scripted_peer.ts";
+import { closedPort, startScriptedPeer } from "./_scripted_peer.ts";
 import type { ScriptedPeer } from "./_scripted_peer.ts";
 
 const first = (): number => 0;
@@ -36,18 +36,21 @@ describe("leader redirects", () => {
     });
   });
 
-  test("bare error_not_leader, unknown leader, draining cluster member: next listed server", async () => {
+  test("bare error_not_leader, draining cluster member, unlisted leader among shards: next listed server", async () => {
+    const unlisted = `127.0.0.1:${await closedPort()}`;
     await withServer({}, async (server, real) => {
       for (
-        const step of ["error_not_leader\n", "error_not_leader 10.255.0.1:6388\n", {
-          end: "error_draining\n",
-        }]
+        const [step, cluster] of [
+          ["error_not_leader\n", true],
+          [{ end: "error_draining\n" }, true],
+          [`error_not_leader ${unlisted}\n`, false],
+        ] as const
       ) {
         await using peer = await startScriptedPeer([step]);
         const lock = new DistributedLock({
           key: "nx",
           servers: [address(peer), real],
-          cluster: true,
+          cluster,
           shardingStrategy: first,
         });
         try {
