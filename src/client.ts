@@ -35,10 +35,20 @@ export type { ServerPoolStats } from "./client/pool.ts";
  * ```
  */
 export interface ClientStats {
-  /** Per configured server, in the order of `servers`. */
+  /**
+   * Per server: the configured ones in the order of `servers`, then the cluster members
+   * learnt from leader redirects.
+   */
   servers: ServerPoolStats[];
   /** Whether {@linkcode DflockClient.close} was called. */
   closed: boolean;
+  /**
+   * The keepalive interval in force, in ms: `keepaliveIntervalMs`, or less once a server was
+   * seen closing silent connections sooner.
+   */
+  keepaliveIntervalMs: number;
+  /** In cluster mode, the member that last served a request (the leader, as far as known). */
+  leader: string | undefined;
 }
 
 /**
@@ -296,7 +306,13 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * ```
    */
   stats(): ClientStats {
-    return { servers: this.#core.pool.stats(), closed: this.#core.pool.closed };
+    const { pool, failover } = this.#core;
+    return {
+      servers: pool.stats(),
+      closed: pool.closed,
+      keepaliveIntervalMs: pool.keepaliveIntervalMs,
+      leader: failover.leader === undefined ? undefined : pool.servers[failover.leader]!.address,
+    };
   }
 
   /**

@@ -54,10 +54,15 @@ export class Failover {
     this.#pool = pool;
   }
 
-  /** Tries per operation before the last error is thrown. */
+  /** Cluster mode: the index of the member that last served a request, while it serves. */
+  get leader(): number | undefined {
+    return this.#leader;
+  }
+
+  /** Tries per operation after the first, before the last error is thrown. */
   get maxHops(): number {
     return this.cluster
-      ? Math.max(MAX_REDIRECT_HOPS, 2 * this.#pool.servers.length)
+      ? Math.max(MAX_REDIRECT_HOPS, 2 * this.#pool.settings.servers.length)
       : MAX_REDIRECT_HOPS;
   }
 
