@@ -42,6 +42,11 @@ export type StopSignal = "SIGINT" | "SIGTERM";
 export interface CliIo {
   /** The environment variables. */
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * How the user started this command line, for hints such as `Run "dflock serve --help"`
+   * (`dflock`, `npx dflock`, `deno run -A src/cli/main.ts`). @default {"dflock"}
+   */
+  program?: string;
   /** Reads a text file; rejects when it cannot be read. */
   readTextFile(path: string): Promise<string>;
   /** Writes text to stdout. */
