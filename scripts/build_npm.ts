@@ -12,10 +12,16 @@
  *    does not need (tests, benchmarks, source maps, TypeScript sources, test data) or misses a
  *    needed file (every export target, the bin target, README.md, LICENSE, package.json), or if a
  *    packed module imports a relative path that is not packed; prints the file count and size;
- * 5. runs the test suite with `node --test` against the build (skip with `--no-test`).
+ * 5. copies the test data next to the compiled tests, so `node --test npm/esm/tests/...` works;
+ * 6. with `--test`, runs the whole test suite with `node --test` against the build (about
+ *    2.5 minutes; `scripts/test.sh` does this);
+ * 7. with `--pack`, runs `npm pack` and writes `dflock-<version>.tgz` to the checkout's root.
+ *    The last line printed is then the absolute path of that file, for
+ *    `npm install /path/to/dflock-<version>.tgz` or `bun add /path/to/dflock-<version>.tgz` in
+ *    another project (`npm run pack` does this).
  *
- * Usage: `deno run -A scripts/build_npm.ts [version] [--no-test]`. Uses only `node:` builtins,
- * so Bun can run it as well.
+ * Usage: `deno run -A scripts/build_npm.ts [version] [--test] [--pack]`. Without flags it only
+ * builds and checks. Uses only `node:` builtins, so Bun can run it as well.
  *
  * @module
  */
@@ -207,14 +213,77 @@ function findTests(dir: string): string[] {
   return found.sort();
 }
 
-function main(args: string[]): void {
+/** What the command line asks for. */
+interface BuildArgs {
+  /** The package version; deno.json's when not given. */
+  version: string | undefined;
+  /** Run the test suite against the build. */
+  test: boolean;
+  /** Write the package tarball to the checkout's root. */
+  pack: boolean;
+}
+
+const USAGE = "usage: deno run -A scripts/build_npm.ts [version] [--test] [--pack]";
+
+/** A bad command line: printed without a stack trace, exit status 2. */
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Parses the arguments; unknown flags are an error that names the accepted ones. */
+function parseArgs(args: readonly string[]): BuildArgs {
+  const parsed: BuildArgs = { version: undefined, test: false, pack: false };
+  for (const arg of args) {
+    if (arg === "--test") parsed.test = true;
+    else if (arg === "--pack") parsed.pack = true;
+    // The build no longer runs the tests by default; the old opt-out is accepted and does nothing.
+    else if (arg === "--no-test") continue;
+    else if (arg.startsWith("-")) {
+      throw new UsageError(
+        `unknown flag ${arg}\n${USAGE}\n  --test  run the Node test suite ` +
+          `on the build\n  --pack  write dflock-<version>.tgz to the checkout's root`,
+      );
+    } else if (parsed.version !== undefined) {
+      throw new UsageError(`more than one version given (${parsed.version}, ${arg})\n${USAGE}`);
+    } else if (!/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/.test(arg)) {
+      throw new UsageError(`version ${JSON.stringify(arg)} is not a semver like 1.2.3\n${USAGE}`);
+    } else parsed.version = arg;
+  }
+  return parsed;
+}
+
+/**
+ * Runs `npm pack` in `npm/`, writing the tarball to the checkout's root.
+ *
+ * @returns The tarball's absolute path.
+ */
+function pack(): string {
+  console.log(`$ npm pack --pack-destination ${root} (in npm/)`);
+  const result = spawnSync(
+    "npm",
+    ["pack", "--json", "--ignore-scripts", "--pack-destination", root],
+    { cwd: outDir, encoding: "utf8", shell: process.platform === "win32" },
+  );
+  if (result.status !== 0) {
+    throw new Error(`npm pack exited with ${result.status ?? result.signal}:\n${result.stderr}`);
+  }
+  const report = JSON.parse(result.stdout) as { filename: string }[];
+  const filename = report[0]?.filename;
+  if (filename === undefined) throw new Error("npm pack reported no package");
+  const tarball = join(root, filename);
+  if (!existsSync(tarball)) {
+    throw new Error(`npm pack reported ${filename}, but ${tarball} is missing`);
+  }
+  return tarball;
+}
+
+function main(argv: string[]): void {
+  const args = parseArgs(argv);
   const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as DenoJson;
-  const version = args.find((a) => !a.startsWith("--")) ?? deno.version;
-  const skipTests = args.includes("--no-test");
+  const version = args.version ?? deno.version;
 
   rmSync(outDir, { recursive: true, force: true });
   run(join(root, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.npm.json"]);
-
   const cli = deno.exports["./cli"];
   const pkg: Record<string, unknown> = {
     name: "dflock",
@@ -250,10 +319,24 @@ function main(args: string[]): void {
     cpSync(join(root, "tests", dir), join(esmDir, "tests", dir), { recursive: true });
   }
 
-  if (!skipTests) {
+  if (args.test) {
     const tests = findTests(join(esmDir, "tests"));
     run("node", ["--test", ...tests]);
   }
+
+  if (args.pack) {
+    const tarball = pack();
+    console.log(`packed ${pkg.name}@${version}; install it in another project with`);
+    console.log(`  npm install ${tarball}    (or: bun add ${tarball})`);
+    // Last, alone on its line, for scripts: `npm run --silent pack | tail -n 1`.
+    console.log(tarball);
+  }
 }
 
-main(process.argv.slice(2));
+try {
+  main(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  console.error(`build_npm: ${error.message}`);
+  process.exit(2);
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as `npm test` runs it: format, lint, type checks, the test suite under Deno and
-# Bun, then the npm build and the same suite under Node on that build. Every step runs even when
+# Bun, then the npm build and the same suite under Node on that build, then a consumer project
+# installed from the packed tarball (scripts/check_consumer.ts). Every step runs even when
 # an earlier one failed; the script fails if any step failed. Each runner's output is kept in
 # .test-output/ and the closing line sums the tests of all three runtimes.
 # pipefail: a step's status is its command's, not tee's.
@@ -71,7 +72,10 @@ step doc-examples "$bin/deno" check --doc mod.ts src
 step publish-dry-run "$bin/deno" publish --dry-run --allow-dirty --quiet
 step test-deno "$bin/deno" test -A tests/
 step test-bun "$bin/bun" test --timeout 120000 ./tests/
-step build-and-test-node "$bin/deno" run -A scripts/build_npm.ts
+step build-and-test-node "$bin/deno" run -A scripts/build_npm.ts --test
+# The package as a stranger gets it: npm run pack, the example Node + TypeScript project
+# installed from the tarball, compiled and run, and the installed dflock command on each runtime.
+step consumer "$bin/deno" run -A scripts/check_consumer.ts
 
 echo
 echo "Per runtime:"
