@@ -6,10 +6,10 @@
  * @module
  */
 
-import { AcquireTimeoutError } from "./errors.ts";
 import { ClientCore, registerCore } from "./client/core.ts";
 import { resolveClientOptions } from "./client/options.ts";
 import type { ClientOptions, LeaseSettings } from "./client/options.ts";
+import { acquireTimedOut } from "./client/_lease_holder.ts";
 import type { SignalOption } from "./client/_lease_holder.ts";
 import type { ServerPoolStats } from "./client/pool.ts";
 import { stats as serverStats } from "./client/low_level.ts";
@@ -387,9 +387,7 @@ async function acquireOrThrow(
 ): Promise<void> {
   try {
     if (!await lease.acquire({ signal })) {
-      throw new AcquireTimeoutError(
-        `Cannot acquire ${what}: timed out after ${acquireTimeoutS ?? 10} s`,
-      );
+      throw acquireTimedOut(what, acquireTimeoutS);
     }
   } catch (err) {
     await lease.close();

@@ -43,7 +43,16 @@ export class LockError extends Error {
 }
 
 /**
- * The transport failed: connect refused or timed out, reset, or closed mid-request.
+ * The transport failed: connect refused or timed out, reset, or closed mid-request (`code`
+ * `"connection"`: trying again may work). Failures that only a change of configuration fixes
+ * have their own `code`, and {@linkcode isRetryable} is `false` for them:
+ *
+ * - `"tls_mismatch"`: one side speaks TLS and the other does not (connect with or without
+ *   `tls` to match the server);
+ * - `"tls_certificate"`: the server's TLS certificate was not accepted (trust its CA with
+ *   `tls.caCerts`, or set `tls.serverName` to a name the certificate lists);
+ * - `"permission_denied"`: the runtime or the operating system refused the connection (Deno
+ *   without `--allow-net`, say).
  *
  * @example Report an unreachable server
  * ```ts
@@ -63,10 +72,12 @@ export class ConnectionError extends LockError {
    * Creates the error.
    *
    * @param message Human-readable description.
-   * @param options Standard error options; `cause` carries the platform error.
+   * @param options Standard error options (`cause` carries the platform error), and `code`:
+   *   `"connection"` (the default), `"tls_mismatch"`, `"tls_certificate"` or
+   *   `"permission_denied"`.
    */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, "connection", options);
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(message, options?.code ?? "connection", options);
     this.name = "ConnectionError";
   }
 }
@@ -473,49 +484,127 @@ export class NotLeaderError extends LockError {
   }
 }
 
+/** What the server keeps until a key is forgotten, for the limit-mismatch message. */
+function limitMismatchText(limit: number | undefined): string {
+  const kept = "the server keeps a key's limit until the key has been unused long enough for " +
+    "its idle GC";
+  if (limit === 1) {
+    return `the key is a semaphore on the server (a key is either a lock or a semaphore of ` +
+      `one limit, and ${kept}): use another key for the lock`;
+  }
+  const other = limit === undefined ? "another limit" : `a limit other than ${limit}`;
+  return `the key exists on the server as a lock or as a semaphore with ${other} (${kept}): ` +
+    `give every user of the key the same limit, or use another key`;
+}
+
 /**
  * Builds the typed error for an error status from the server.
  *
  * @param status The status word (`error`, `error_max_locks`, ...).
  * @param action What was attempted, for the message (`Cannot acquire lock "jobs/1"`).
- * @param leader The leader address of an `error_not_leader` answer.
+ * @param context `leader`: the leader address of an `error_not_leader` answer; `limit`: the
+ *   limit the request asked for (1 for a lock), for the `error_limit_mismatch` message.
  * @returns The matching {@linkcode LockError} subclass; a plain `LockError` for `error` and
  * for statuses this client does not know.
  */
-export function errorForStatus(status: string, action: string, leader?: string): LockError {
+export function errorForStatus(
+  status: string,
+  action: string,
+  context?: { leader?: string | undefined; limit?: number | undefined },
+): LockError {
   switch (status) {
     case STATUS.timeout:
       return new AcquireTimeoutError(`${action}: timed out`);
     case STATUS.errorAuth:
-      return new AuthError(`${action}: authentication failed`);
+      return new AuthError(
+        `${action}: the server requires an auth token and none was sent: set authToken ` +
+          `(--auth-token or $DFLOCKD_AUTH_TOKEN on the command line)`,
+      );
     case STATUS.errorMaxLocks:
-      return new MaxLocksError(`${action}: server is at max locks`);
+      return new MaxLocksError(
+        `${action}: the server already tracks its maximum number of keys (max_locks): retry ` +
+          `later (its idle GC removes unused keys) or raise the server's --max-locks`,
+      );
     case STATUS.errorMaxWaiters:
-      return new MaxWaitersError(`${action}: wait queue is full`);
+      return new MaxWaitersError(
+        `${action}: the key's wait queue is full (max_waiters): retry later or raise the ` +
+          `server's --max-waiters`,
+      );
     case STATUS.errorLimitMismatch:
-      return new LimitMismatchError(`${action}: the key exists with another limit`);
+      return new LimitMismatchError(`${action}: ${limitMismatchText(context?.limit)}`);
     case STATUS.errorNotEnqueued:
-      return new NotEnqueuedError(`${action}: not enqueued on this connection`);
+      return new NotEnqueuedError(
+        `${action}: this connection has not enqueued for the key: call enqueue() first, on the ` +
+          `same connection`,
+      );
     case STATUS.errorAlreadyEnqueued:
-      return new AlreadyEnqueuedError(`${action}: already enqueued on this connection`);
+      return new AlreadyEnqueuedError(
+        `${action}: this connection has already enqueued for the key: call wait() to collect ` +
+          `that first`,
+      );
     case STATUS.errorLeaseExpired:
-      return new LeaseExpiredError(`${action}: the lease expired before it was collected`);
+      return new LeaseExpiredError(
+        `${action}: the lease granted to the enqueue ran out before wait() collected it: ` +
+          `enqueue again (with a longer lease if this repeats)`,
+      );
     case STATUS.errorDraining:
-      return new DrainingError(`${action}: server is shutting down`);
-    case STATUS.errorNotLeader:
+      return new DrainingError(
+        `${action}: the server is shutting down: retry on another server or once it has restarted`,
+      );
+    case STATUS.errorNotLeader: {
+      const leader = context?.leader;
       return new NotLeaderError(
-        `${action}: server is not the leader${leader ? ` (leader: ${leader})` : ""}`,
+        `${action}: the server is not the cluster's leader: ` +
+          (leader
+            ? `send requests to the leader, ${leader}`
+            : `retry on another member (list every member in servers, with cluster: true)`),
         leader,
       );
+    }
     default:
       return new LockError(`${action}: server answered "${status}"`, status);
   }
 }
 
 /**
+ * Builds the error for an answer other than `ok` to `auth`.
+ *
+ * @param action What was attempted (`Cannot authenticate to 127.0.0.1:6388`).
+ * @param line The server's answer.
+ * @returns An {@linkcode AuthError} that says what to change.
+ */
+export function authRefused(action: string, line: string): AuthError {
+  const status = line.trim();
+  if (status === STATUS.errorAuth) {
+    return new AuthError(
+      `${action}: the server refused the auth token: set authToken to the server's token ` +
+        `(--auth-token or $DFLOCKD_AUTH_TOKEN on the command line)`,
+    );
+  }
+  if (status === STATUS.error) {
+    return new AuthError(
+      `${action}: the server answered "error" to auth: it has no auth token configured (or ` +
+        `this connection is authenticated already): connect without authToken (drop ` +
+        `--auth-token and $DFLOCKD_AUTH_TOKEN on the command line)`,
+    );
+  }
+  return new AuthError(`${action}: server answered "${line}"`);
+}
+
+/** `code` values of {@linkcode ConnectionError}s that only a change of configuration fixes. */
+const SETUP_FAILURES: ReadonlySet<string> = new Set([
+  "tls_mismatch",
+  "tls_certificate",
+  "permission_denied",
+]);
+
+/**
  * Tells whether trying the same operation again (after a pause, possibly on another server)
  * can succeed: connection failures, timeouts, full queues or key tables, draining and
- * not-leader answers. Auth, protocol, argument and lease errors are not retryable.
+ * not-leader answers. Auth, protocol, argument and lease errors are not retryable, and neither
+ * are the connection failures a retry cannot fix: a TLS mismatch (`code` `"tls_mismatch"`), a
+ * rejected certificate (`"tls_certificate"`) or a refused permission (`"permission_denied"`,
+ * Deno without `--allow-net`).
  *
  * @param err Any thrown value.
  * @returns `true` when a retry makes sense.
@@ -526,6 +615,7 @@ export function errorForStatus(status: string, action: string, leader?: string):
  *
  * console.log(isRetryable(new ConnectionError("reset"))); // true
  * console.log(isRetryable(new AuthError("bad token"))); // false
+ * console.log(isRetryable(new ConnectionError("no TLS", { code: "tls_mismatch" }))); // false
  *
  * for (let attempt = 1; ; attempt++) {
  *   try {
@@ -540,7 +630,8 @@ export function errorForStatus(status: string, action: string, leader?: string):
  * ```
  */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof ConnectionError || err instanceof AcquireTimeoutError ||
+  if (err instanceof ConnectionError) return !SETUP_FAILURES.has(err.code);
+  return err instanceof AcquireTimeoutError ||
     err instanceof MaxLocksError || err instanceof MaxWaitersError ||
     err instanceof DrainingError || err instanceof NotLeaderError;
 }

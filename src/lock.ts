@@ -5,9 +5,8 @@
  * @module
  */
 
-import { AcquireTimeoutError } from "./errors.ts";
 import * as low from "./client/low_level.ts";
-import { LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
+import { acquireTimedOut, LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
 import { coreForLock } from "./client/core.ts";
 import type { Connection } from "./client/connection.ts";
 import type { LeaseOps, SignalOption } from "./client/_lease_holder.ts";
@@ -388,9 +387,7 @@ export async function acquireLock(
   const lock = new DistributedLock({ ...rest, key });
   try {
     if (!await lock.acquire({ signal })) {
-      throw new AcquireTimeoutError(
-        `Cannot acquire lock "${key}": timed out after ${options.acquireTimeoutS ?? 10} s`,
-      );
+      throw acquireTimedOut(`lock "${key}"`, options.acquireTimeoutS);
     }
   } catch (err) {
     await lock.close();

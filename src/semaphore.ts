@@ -6,9 +6,8 @@
  * @module
  */
 
-import { AcquireTimeoutError } from "./errors.ts";
 import * as low from "./client/low_level.ts";
-import { LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
+import { acquireTimedOut, LeaseHolder, runWithLease } from "./client/_lease_holder.ts";
 import { coreForLock } from "./client/core.ts";
 import type { LeaseOps, SignalOption } from "./client/_lease_holder.ts";
 import { resolveLeaseSettings, validateLimit, wholeSeconds } from "./client/options.ts";
@@ -377,9 +376,7 @@ export async function acquireSemaphore(
   const sem = new DistributedSemaphore({ ...rest, key, limit });
   try {
     if (!await sem.acquire({ signal })) {
-      throw new AcquireTimeoutError(
-        `Cannot acquire semaphore "${key}": timed out after ${options.acquireTimeoutS ?? 10} s`,
-      );
+      throw acquireTimedOut(`semaphore "${key}"`, options.acquireTimeoutS);
     }
   } catch (err) {
     await sem.close();

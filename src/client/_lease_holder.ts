@@ -23,6 +23,7 @@ import type { Connection } from "./connection.ts";
 import type { EnqueueResult, Grant } from "./low_level.ts";
 import { shardIndex } from "./servers.ts";
 import type { Attempt } from "./failover.ts";
+import { DEFAULT_ACQUIRE_TIMEOUT_S } from "./options.ts";
 import type { ResolvedLeaseSettings } from "./options.ts";
 import type { ClientCore } from "./core.ts";
 import { raceAbort } from "./pool.ts";
@@ -55,6 +56,18 @@ const MAX_TIMER_MS = 0x7fffffff;
 const RENEW_JITTER = 0.1;
 /** How long past its local deadline a lease that is not renewed keeps its connection open. */
 const HOLD_MARGIN_MS = 1_000;
+
+/**
+ * The end of a loss message: the cause's message without a repeated `Cannot renew lock "k": `,
+ * starting in lower case.
+ */
+function lossDetail(cause: unknown, what: string): string {
+  if (!(cause instanceof Error)) return String(cause);
+  let text = cause.message;
+  const at = text.indexOf(`${what}: `);
+  if (text.startsWith("Cannot ") && at >= 0) text = text.slice(at + what.length + 2);
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
 
 function isRedirect(err: unknown): boolean {
   return err instanceof NotLeaderError || err instanceof DrainingError;
@@ -135,16 +148,28 @@ export class LeaseHolder {
 
   #enter(action: string): void {
     if (this.#closed) {
-      throw new LockError(`Cannot ${action} ${this.#what()}: it is closed`, "closed");
+      throw new LockError(
+        `Cannot ${action} ${this.#what()}: close() was called on it: create a new one`,
+        "closed",
+      );
     }
     if (this.#core.pool.closed) {
-      throw new LockError(`Cannot ${action} ${this.#what()}: its client is closed`, "closed");
+      throw new LockError(
+        `Cannot ${action} ${this.#what()}: its client is closed: use an open client`,
+        "closed",
+      );
     }
     if (this.#state === "busy" || this.#state === "releasing") {
-      throw new LockError(`Cannot ${action} ${this.#what()}: another call is in progress`, "busy");
+      throw new LockError(
+        `Cannot ${action} ${this.#what()}: another call on it is in progress: await that first`,
+        "busy",
+      );
     }
     if (this.#state === "held") {
-      throw new LockError(`Cannot ${action} ${this.#what()}: it is already held`, "held");
+      throw new LockError(
+        `Cannot ${action} ${this.#what()}: it is already held: release() it first`,
+        "held",
+      );
     }
     if (this.#state === "queued") {
       throw new LockError(
@@ -299,17 +324,23 @@ export class LeaseHolder {
   async wait(timeoutS: number, signal: AbortSignal | undefined): Promise<boolean> {
     signal?.throwIfAborted();
     if (this.#closed) {
-      throw new LockError(`Cannot wait for ${this.#what()}: it is closed`, "closed");
+      throw new LockError(
+        `Cannot wait for ${this.#what()}: close() was called on it: create a new one`,
+        "closed",
+      );
     }
     if (this.#state === "held") return true;
     if (this.#state === "busy" || this.#state === "releasing") {
-      throw new LockError(`Cannot wait for ${this.#what()}: another call is in progress`, "busy");
+      throw new LockError(
+        `Cannot wait for ${this.#what()}: another call on it is in progress: await that first`,
+        "busy",
+      );
     }
     if (this.#state !== "queued") {
       const lost = this.#queueLost;
       this.#queueLost = undefined;
       if (lost !== undefined) throw lost;
-      throw new NotEnqueuedError(`Cannot wait for ${this.#what()}: not enqueued`);
+      throw new NotEnqueuedError(`Cannot wait for ${this.#what()}: call enqueue() first`);
     }
     const pc = this.#owner!;
     const pool = this.#core.pool;
@@ -432,17 +463,14 @@ export class LeaseHolder {
     const deadline = this.#anchor + lease * 1000 - performance.now();
     if (deadline <= 0) {
       // Late (the process was paused, say): the server may have given the key away already.
-      this.#lose(new LockError(`The lease of ${this.#what()} ran out before it was renewed`));
+      this.#expire("the process was too busy (or paused) to renew it in time");
       return;
     }
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#state === "held" && this.#token === token) {
         // The connection did not answer the renewal in time: it is not to be trusted either.
-        this.#lose(
-          new LockError(`The lease of ${this.#what()} ran out before it was renewed`),
-          true,
-        );
+        this.#expire("the server did not answer the renewal in time", true);
       }
     }, Math.min(Math.max(0, deadline), MAX_TIMER_MS));
     const renewing = this.#renew(token).finally(() => {
@@ -459,7 +487,7 @@ export class LeaseHolder {
       if (this.#state !== "held" || this.#token !== token) return;
       if (performance.now() >= this.#anchor + this.#lease! * 1000) {
         // Answered after the local deadline: whatever the server says now, the lease ended.
-        this.#lose(new LockError(`The lease of ${this.#what()} ran out before it was renewed`));
+        this.#expire("the answer to the renewal came too late");
         return;
       }
       this.#stopTimer();
@@ -473,19 +501,38 @@ export class LeaseHolder {
     }
   }
 
-  /**
-   * Ends a held lease as lost; `dropConnection`: its connection is not to be trusted (it did
-   * not answer in time, or redirected), so it is closed even when shared. In cluster mode the
-   * token is then released on the leader in the background: a lease whose connection died with
-   * a crashed leader lives on in the cluster until it runs out, and would block the key.
-   */
+  /** Ends a held lease as lost because of `cause` (see {@linkcode #endLease}). */
   #lose(cause: unknown, dropConnection = false): void {
+    this.#endLease(
+      `The lease of ${this.#what()} was lost: ${lossDetail(cause, this.#what())}`,
+      cause,
+      dropConnection,
+    );
+  }
+
+  /** The local deadline passed before a renewal was confirmed (`why`: what delayed it). */
+  #expire(why: string, dropConnection = false): void {
+    this.#endLease(
+      `The lease of ${this.#what()} ran out before it was renewed: ${why}`,
+      undefined,
+      dropConnection,
+    );
+  }
+
+  /**
+   * Ends a held lease as lost with a {@linkcode LeaseLostError} of `message`;
+   * `dropConnection`: its connection is not to be trusted (it did not answer in time, or
+   * redirected), so it is closed even when shared. In cluster mode the token is then released
+   * on the leader in the background: a lease whose connection died with a crashed leader lives
+   * on in the cluster until it runs out, and would block the key.
+   */
+  #endLease(message: string, cause: unknown, dropConnection: boolean): void {
     if (this.#state !== "held") return;
     const token = this.#token!;
     const err = new LeaseLostError(
-      `Lost the lease of ${this.#what()}${cause instanceof Error ? `: ${cause.message}` : ""}`,
+      message,
       this.#o.key,
-      { cause },
+      cause === undefined ? undefined : { cause },
     );
     this.#state = "idle";
     this.#token = undefined;
@@ -562,7 +609,7 @@ export class LeaseHolder {
         this.#disown();
         if (this.#renews) {
           throw new LeaseLostError(
-            `Lost the lease of ${this.#what()}: connection to ${pc.conn.address} closed`,
+            `The lease of ${this.#what()} was lost: its connection to ${pc.conn.address} closed`,
             this.#o.key,
           );
         }
@@ -662,11 +709,7 @@ export async function runWithLease<T>(
   fn: () => T | Promise<T>,
   signal: AbortSignal | undefined,
 ): Promise<T> {
-  if (!await holder.acquire(signal)) {
-    throw new AcquireTimeoutError(
-      `Cannot acquire ${what}: timed out after ${holder.acquireTimeoutS} s`,
-    );
-  }
+  if (!await holder.acquire(signal)) throw acquireTimedOut(what, holder.acquireTimeoutS);
   let result: T;
   try {
     result = await fn();
@@ -676,4 +719,19 @@ export async function runWithLease<T>(
   }
   await holder.release(undefined);
   return result;
+}
+
+/**
+ * The error of a one-call acquire that timed out.
+ *
+ * @param what `lock "k"` or `semaphore "k"`.
+ * @param seconds How long it waited (the acquire timeout, whole seconds or as given).
+ * @returns The error, saying what to do.
+ */
+export function acquireTimedOut(what: string, seconds: number | undefined): AcquireTimeoutError {
+  const waited = Math.ceil(seconds ?? DEFAULT_ACQUIRE_TIMEOUT_S);
+  return new AcquireTimeoutError(
+    `Cannot acquire ${what}: it stayed taken for the whole acquire timeout (${waited} s): ` +
+      `try again later, or wait longer with acquireTimeoutS`,
+  );
 }

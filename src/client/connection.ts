@@ -18,8 +18,9 @@ import type { Command } from "../protocol/commands.ts";
 import { encodeRequest } from "../protocol/encode.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/line_decoder.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
+import { toConnectionError } from "../transport/_errors.ts";
 import {
-  AuthError,
+  authRefused,
   ConnectionError,
   DrainingError,
   LockError,
@@ -167,6 +168,18 @@ function blockingMs(command: string, arg: string): number {
   return seconds > 0 ? seconds * 1000 : 0;
 }
 
+/** What to do when the server turns out to speak TLS. */
+const USE_TLS = "connect with tls: true (--tls on the command line)";
+
+/**
+ * Whether the first bytes from a server are a TLS record: an alert (0x15) or a handshake
+ * (0x16), then the major version 3. No dflockd reply starts with a control character.
+ */
+function looksLikeTls(chunk: Uint8Array): boolean {
+  const type = chunk[0];
+  return (type === 0x15 || type === 0x16) && (chunk.length < 2 || chunk[1] === 0x03);
+}
+
 /** `error_draining`, alone or followed by more text (PROTOCOL-NEWER.md 3). */
 function isDraining(line: string): boolean {
   return line.startsWith(STATUS.errorDraining) &&
@@ -214,15 +227,23 @@ export class Connection implements AsyncDisposable {
   #closeListeners: Set<CloseListener> | undefined;
   #resolveClosed!: () => void;
   #shutdown: Promise<void> | undefined;
+  /** Known to be plain TCP: a TLS server is recognised (see the constructor). */
+  readonly #plain: boolean;
+  /** Whether any byte came from the server yet. */
+  #heard = false;
 
   /**
    * Wraps an open transport. Applications call {@linkcode connect} instead.
    *
    * @param transport The open byte stream.
    * @param address The server address, `host:port`, for messages.
+   * @param options `tls: false` says the transport is plain TCP: a server that answers with
+   *   TLS bytes then fails the connection with a {@linkcode ConnectionError} of code
+   *   `"tls_mismatch"`, and one that closes it before any reply gets a hint about TLS.
    */
-  constructor(transport: Transport, address: string) {
+  constructor(transport: Transport, address: string, options?: { tls?: boolean }) {
     this.address = address;
+    this.#plain = options?.tls === false;
     this.#transport = transport;
     this.#io = openChannel(transport);
     this.#lastActivity = performance.now();
@@ -449,7 +470,8 @@ export class Connection implements AsyncDisposable {
       if (!p.done && now - p.sentAt - p.blockMs > timeoutMs) {
         this.#fail(
           new RequestTimeoutError(
-            `No reply from ${this.address} within ${timeoutMs} ms: the connection is closed`,
+            `No reply from ${this.address} within ${timeoutMs} ms: the connection is closed ` +
+              `(the server is frozen, overloaded or unreachable)`,
           ),
         );
         return true;
@@ -526,7 +548,13 @@ export class Connection implements AsyncDisposable {
     const p = this.#pending.shift();
     if (p === undefined) {
       // Before the activity time moves: `idleMs` then tells how long the server had been quiet.
-      this.#fail(new ProtocolError(`Unexpected reply from ${this.address}`, line));
+      this.#fail(
+        new ProtocolError(
+          `Unexpected reply from ${this.address}: no request was waiting for it (is it a ` +
+            `dflockd server?)`,
+          line,
+        ),
+      );
       return;
     }
     this.#lastActivity = performance.now();
@@ -595,9 +623,23 @@ export class Connection implements AsyncDisposable {
         if (chunk === null) {
           const partial = decoder.buffered > 0 ? " in the middle of a reply" : "";
           this.#fail(
-            new ConnectionError(`Connection to ${this.address} closed by the server${partial}`),
+            new ConnectionError(
+              `Connection to ${this.address} closed by the server${partial}${this.#tlsHint()}`,
+            ),
           );
           return;
+        }
+        if (!this.#heard) {
+          this.#heard = true;
+          if (this.#plain && looksLikeTls(chunk)) {
+            this.#fail(
+              new ConnectionError(
+                `Cannot talk to ${this.address}: the server speaks TLS: ${USE_TLS}`,
+                { code: "tls_mismatch" },
+              ),
+            );
+            return;
+          }
         }
         decoder.push(chunk);
         for (;;) {
@@ -616,17 +658,35 @@ export class Connection implements AsyncDisposable {
         }
         if (decoder.buffered > 0 && this.#pending.length === 0) {
           // Part of a line nobody asked for: never let a later request read it as its answer.
-          this.#fail(new ProtocolError(`Unexpected bytes from ${this.address}`));
+          this.#fail(
+            new ProtocolError(
+              `Unexpected bytes from ${this.address}: no request was waiting for them (is it a ` +
+                `dflockd server?)`,
+            ),
+          );
           return;
         }
       }
     } catch (err) {
-      this.#fail(
-        err instanceof LockError
-          ? err
-          : new ConnectionError(`Connection to ${this.address} failed`, { cause: err }),
-      );
+      const hint = this.#tlsHint();
+      if (err instanceof LockError) {
+        this.#fail(hint === "" ? err : new ConnectionError(err.message + hint, { cause: err }));
+      } else {
+        this.#fail(
+          new ConnectionError(`Connection to ${this.address} failed${hint}`, { cause: err }),
+        );
+      }
     }
+  }
+
+  /**
+   * A plain connection that the server closes before any byte, with a request waiting: what a
+   * TLS server does with plain text (ours when it runs on Node, Go's `crypto/tls`), though a
+   * server at its connection limit does it too. Returns the hint to append, or `""`.
+   */
+  #tlsHint(): string {
+    if (!this.#plain || this.#heard || this.#pending.length === 0) return "";
+    return ` before any reply; if the server speaks TLS, ${USE_TLS}`;
   }
 
   #failTooLong(): void {
@@ -648,9 +708,7 @@ async function authenticate(conn: Connection, token: string, signal: AbortSignal
     throw new TypeError("authToken must not contain CR or LF");
   }
   const line = await conn.request(COMMAND.auth, "_", token, { signal });
-  if (line.trim() !== STATUS.ok) {
-    throw new AuthError(`Cannot authenticate to ${conn.address}: server answered "${line}"`);
-  }
+  if (line.trim() !== STATUS.ok) throw authRefused(`Cannot authenticate to ${conn.address}`, line);
 }
 
 /**
@@ -697,65 +755,67 @@ export async function connect(options: ConnectionOptions = {}): Promise<Connecti
   userSignal?.throwIfAborted();
   const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
   const address = formatAddress(host, port);
+  const startedAt = performance.now();
+  const adapter = options.transport ?? await getAdapter();
+  userSignal?.throwIfAborted();
 
-  if (authToken === undefined && options.transport === undefined) {
-    // Only the connect to bound: the built-in adapters apply the timeout and the caller's
-    // signal themselves, which saves an AbortController and its listeners per connection.
-    const adapter = await getAdapter();
-    let transport: Transport;
-    try {
-      transport = await adapter.connect({
-        hostname: host,
-        port,
-        tls,
-        signal: userSignal,
-        timeoutMs,
-      });
-    } catch (err) {
-      throw connectFailure(err, userSignal, address);
-    }
-    const conn = new Connection(transport, address);
-    if (options.unrefWhenIdle === true) conn.unrefWhenIdle();
-    return conn;
+  // The adapter bounds the connect by `timeoutMs` itself, and its timeout error tells how far
+  // it got (a TLS handshake that never finishes hints at a server without TLS). The built-in
+  // adapters always do; for a custom one a backstop deadline, slightly later, makes sure.
+  let signal = userSignal;
+  let backstop: ReturnType<typeof setTimeout> | undefined;
+  if (options.transport !== undefined) {
+    const deadline = new AbortController();
+    backstop = setTimeout(() => {
+      deadline.abort(
+        new ConnectionError(`Cannot connect to ${address}: timed out after ${timeoutMs} ms`),
+      );
+    }, timeoutMs + BACKSTOP_SLACK_MS);
+    signal = userSignal === undefined
+      ? deadline.signal
+      : AbortSignal.any([userSignal, deadline.signal]);
   }
+  let transport: Transport;
+  try {
+    transport = await adapter.connect({ hostname: host, port, tls, signal, timeoutMs });
+  } catch (err) {
+    throw connectFailure(err, signal, address);
+  } finally {
+    if (backstop !== undefined) clearTimeout(backstop);
+  }
+  const conn = new Connection(transport, address, { tls: tls !== undefined });
+  if (options.unrefWhenIdle === true) conn.unrefWhenIdle();
+  if (authToken === undefined) return conn;
 
+  // Authenticating gets what is left of `connectTimeoutMs`.
   const deadline = new AbortController();
   const timer = setTimeout(() => {
     deadline.abort(
-      new ConnectionError(`Cannot connect to ${address}: timed out after ${timeoutMs} ms`),
+      new ConnectionError(
+        `Cannot connect to ${address}: timed out after ${timeoutMs} ms (no answer to auth)`,
+      ),
     );
-  }, timeoutMs);
-  const signal = userSignal === undefined
+  }, Math.max(0, startedAt + timeoutMs - performance.now()));
+  const authSignal = userSignal === undefined
     ? deadline.signal
     : AbortSignal.any([userSignal, deadline.signal]);
   try {
-    const adapter = options.transport ?? await getAdapter();
-    signal.throwIfAborted();
-    let transport: Transport;
-    try {
-      transport = await adapter.connect({ hostname: host, port, tls, signal });
-    } catch (err) {
-      throw connectFailure(err, signal, address);
-    }
-    const conn = new Connection(transport, address);
-    if (options.unrefWhenIdle === true) conn.unrefWhenIdle();
-    if (authToken !== undefined) {
-      try {
-        await authenticate(conn, authToken, signal);
-      } catch (err) {
-        await conn.close();
-        throw err;
-      }
-    }
-    return conn;
+    await authenticate(conn, authToken, authSignal);
+  } catch (err) {
+    await conn.close();
+    throw err;
   } finally {
     clearTimeout(timer);
   }
+  return conn;
 }
+
+/** How much later than `connectTimeoutMs` the backstop deadline of a custom adapter fires. */
+const BACKSTOP_SLACK_MS = 100;
 
 /** What a failed transport connect rejects with: `signal.reason` when aborted. */
 function connectFailure(err: unknown, signal: AbortSignal | undefined, address: string): unknown {
   if (signal?.aborted) return signal.reason;
   if (err instanceof LockError) return err;
-  return new ConnectionError(`Cannot connect to ${address}`, { cause: err });
+  return toConnectionError(`Cannot connect to ${address}`, err);
 }

@@ -10,7 +10,13 @@
  * @module
  */
 
-import { ConnectionError, DrainingError, NotLeaderError, RequestTimeoutError } from "../errors.ts";
+import {
+  ConnectionError,
+  DrainingError,
+  isRetryable,
+  NotLeaderError,
+  RequestTimeoutError,
+} from "../errors.ts";
 import type { ConnectionPool } from "./pool.ts";
 import { parseServerAddress } from "./servers.ts";
 import { pause, randomUnit } from "./_timing.ts";
@@ -87,7 +93,9 @@ export class Failover {
       return (index + 1) % n;
     }
     if (!this.cluster) return err instanceof DrainingError ? index : undefined;
-    if (err instanceof DrainingError || err instanceof ConnectionError) {
+    // A TLS mismatch, a rejected certificate or a refused permission is the client's setup:
+    // another member would fail the same way.
+    if (err instanceof DrainingError || (err instanceof ConnectionError && isRetryable(err))) {
       this.#forget(index);
       return (index + 1) % n;
     }

@@ -26,8 +26,7 @@ import type { Command } from "../protocol/commands.ts";
 import { validateKey, validateSeconds } from "../protocol/encode.ts";
 import { parseReply } from "../protocol/reply.ts";
 import type { FailureReply, TimeoutReply } from "../protocol/reply.ts";
-import { AuthError, errorForStatus, ProtocolError } from "../errors.ts";
-import type { LockError } from "../errors.ts";
+import { authRefused, errorForStatus, LockError, ProtocolError } from "../errors.ts";
 import type { RequestOptions } from "./connection.ts";
 import { toServerStats } from "./stats_types.ts";
 import type { ServerStats } from "./stats_types.ts";
@@ -154,7 +153,7 @@ function validateLimit(limit: unknown): number {
   }
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEMAPHORE_LIMIT) {
     throw new RangeError(
-      `limit must be a whole number from 1 to ${MAX_SEMAPHORE_LIMIT} (got ${limit})`,
+      `limit must be an integer from 1 to ${MAX_SEMAPHORE_LIMIT} (got ${limit})`,
     );
   }
   return limit;
@@ -165,15 +164,33 @@ function leaseSuffix(options: LeaseOptions | undefined): string {
   return lease === undefined ? "" : " " + validateSeconds(lease, { min: 1, name: "leaseTtlS" });
 }
 
-/** The error for a failure (or unexpected timeout) reply. */
-function failure(r: FailureReply | TimeoutReply, action: string): LockError {
+/** A plain `error` to a release or renewal: the token does not hold the key (any more). */
+const NOT_HELD = "the server holds no such token for the key (the lease expired, or it was " +
+  "released already)";
+
+/**
+ * The error for a failure (or unexpected timeout) reply. `limit` (1 for a lock) words the
+ * limit-mismatch message; `plain` replaces the message of a plain `error`.
+ */
+function failure(
+  r: FailureReply | TimeoutReply,
+  action: string,
+  limit?: number,
+  plain?: string,
+): LockError {
   if (r.status === "malformed") {
     return new ProtocolError(`${action}: unexpected reply "${r.line}"`, r.line);
   }
-  if (r.status === STATUS.errorNotLeader) return errorForStatus(r.status, action, r.leader);
+  if (r.status === STATUS.errorNotLeader) {
+    return errorForStatus(r.status, action, { leader: r.leader });
+  }
   if (r.status === STATUS.timeout) return errorForStatus(r.status, action);
   // Unknown `error_*` words are reported as `error` by parseReply; keep the real word as code.
-  return errorForStatus(r.line.trim(), action);
+  const status = r.line.trim();
+  if (status === STATUS.error && plain !== undefined) {
+    return new LockError(`${action}: ${plain}`, STATUS.error);
+  }
+  return errorForStatus(status, action, { limit });
 }
 
 /** Sends one request (a plain promise: the caller's `await` is the only async frame). */
@@ -188,32 +205,35 @@ function send(
   return conn.request(command, key, arg, signal ? { signal } : undefined);
 }
 
-/** `ok <token> <lease>` to a grant; anything else throws (`what` and `key` name the call). */
-function grantOf(line: string, what: string, key: string): Grant {
+/**
+ * `ok <token> <lease>` to a grant; anything else throws (`what` and `key` name the call,
+ * `limit` is the one asked for).
+ */
+function grantOf(line: string, what: string, key: string, limit?: number): Grant {
   const r = parseReply(line, "grant");
   if (r.status === STATUS.ok) return { token: r.token, lease: r.leaseS };
-  throw failure(r, `${what} "${key}"`);
+  throw failure(r, `${what} "${key}"`, limit);
 }
 
 /** `acquired <token> <lease>` or `queued`; anything else throws. */
-function enqueuedOf(line: string, what: string, key: string): EnqueueResult {
+function enqueuedOf(line: string, what: string, key: string, limit: number): EnqueueResult {
   const r = parseReply(line, "enqueue");
   if (r.status === STATUS.acquired) return { status: "acquired", token: r.token, lease: r.leaseS };
   if (r.status === STATUS.queued) return { status: "queued" };
-  throw failure(r, `${what} "${key}"`);
+  throw failure(r, `${what} "${key}"`, limit);
 }
 
-/** Plain `ok`; anything else throws. */
-function plainOf(line: string, what: string, key: string): void {
+/** A release's plain `ok`; anything else throws. */
+function releasedOf(line: string, what: string, key: string): void {
   const r = parseReply(line, "plain");
-  if (r.status !== STATUS.ok) throw failure(r, `${what} "${key}"`);
+  if (r.status !== STATUS.ok) throw failure(r, `${what} "${key}"`, undefined, NOT_HELD);
 }
 
 /** Renew's `ok <seconds>`; anything else throws. */
 function renewedOf(line: string, what: string, key: string): number {
   const r = parseReply(line, "renew");
   if (r.status === STATUS.ok) return r.leaseS;
-  throw failure(r, `${what} "${key}"`);
+  throw failure(r, `${what} "${key}"`, undefined, NOT_HELD);
 }
 
 /**
@@ -250,7 +270,7 @@ export async function acquire(
   const t = validateSeconds(acquireTimeoutS, { name: "acquireTimeoutS" });
   const arg = t + leaseSuffix(options);
   const line = await send(conn, COMMAND.lock, key, arg, options);
-  return grantOf(line, "Cannot acquire lock", key);
+  return grantOf(line, "Cannot acquire lock", key, 1);
 }
 
 /**
@@ -283,7 +303,7 @@ export async function release(
   validateKey(key);
   validateToken(token);
   const line = await send(conn, COMMAND.release, key, token, options);
-  plainOf(line, "Cannot release lock", key);
+  releasedOf(line, "Cannot release lock", key);
 }
 
 /**
@@ -356,7 +376,7 @@ export async function enqueue(
   validateKey(key);
   const arg = leaseSuffix(options).trimStart();
   const line = await send(conn, COMMAND.enqueue, key, arg, options);
-  return enqueuedOf(line, "Cannot enqueue for lock", key);
+  return enqueuedOf(line, "Cannot enqueue for lock", key, 1);
 }
 
 /**
@@ -392,7 +412,7 @@ export async function wait(
   validateKey(key);
   const t = validateSeconds(waitTimeoutS, { name: "waitTimeoutS" });
   const line = await send(conn, COMMAND.wait, key, String(t), options);
-  return grantOf(line, "Cannot wait for lock", key);
+  return grantOf(line, "Cannot wait for lock", key, 1);
 }
 
 /**
@@ -455,7 +475,7 @@ export async function semAcquire(
   const t = validateSeconds(acquireTimeoutS, { name: "acquireTimeoutS" });
   const arg = t + " " + validateLimit(limit) + leaseSuffix(options);
   const line = await send(conn, COMMAND.semAcquire, key, arg, options);
-  return grantOf(line, "Cannot acquire semaphore", key);
+  return grantOf(line, "Cannot acquire semaphore", key, limit);
 }
 
 /**
@@ -488,7 +508,7 @@ export async function semRelease(
   validateKey(key);
   validateToken(token);
   const line = await send(conn, COMMAND.semRelease, key, token, options);
-  plainOf(line, "Cannot release semaphore", key);
+  releasedOf(line, "Cannot release semaphore", key);
 }
 
 /**
@@ -561,7 +581,7 @@ export async function semEnqueue(
   validateKey(key);
   const arg = validateLimit(limit) + leaseSuffix(options);
   const line = await send(conn, COMMAND.semEnqueue, key, arg, options);
-  return enqueuedOf(line, "Cannot enqueue for semaphore", key);
+  return enqueuedOf(line, "Cannot enqueue for semaphore", key, limit);
 }
 
 /**
@@ -654,9 +674,7 @@ export async function auth(conn: Requester, token: string, options?: CallOptions
     throw new TypeError("auth token must not contain CR or LF");
   }
   const r = parseReply(await send(conn, COMMAND.auth, "_", token, options), "plain");
-  if (r.status !== STATUS.ok) {
-    throw new AuthError(`Cannot authenticate: server answered "${r.line}"`);
-  }
+  if (r.status !== STATUS.ok) throw authRefused("Cannot authenticate", r.line);
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 
 import type { TlsConnectOptions, TransportAdapter } from "../transport/types.ts";
-import { validateKey, validateSeconds } from "../protocol/encode.ts";
+import { validateKey } from "../protocol/encode.ts";
+import { MAX_SECONDS } from "../protocol/go_text.ts";
 import { stableHashShard } from "../protocol/crc32.ts";
 import { MAX_SEMAPHORE_LIMIT } from "./low_level.ts";
 import { resolveServers } from "./servers.ts";
@@ -210,11 +211,13 @@ export const CONNECTION_OPTION_NAMES = [
 ] as const;
 
 /**
- * Rounds a number of seconds up to a whole number and checks its range.
+ * Rounds a number of seconds up to a whole number (the protocol carries whole seconds, and
+ * rounding up never waits or holds for less than asked) and checks its range: a timeout
+ * (`min` 0) may be 0, a lease (`min` 1) must be above 0; rounded, at most 9223372036.
  *
  * @param n Seconds.
  * @param name Name for messages.
- * @param min Smallest allowed value.
+ * @param min 0 for a timeout, 1 for a lease.
  * @returns The whole seconds.
  * @throws {TypeError} If `n` is not a number.
  * @throws {RangeError} If `n` is out of range.
@@ -225,8 +228,18 @@ export const CONNECTION_OPTION_NAMES = [
  * ```
  */
 export function wholeSeconds(n: unknown, name: string, min: number): number {
-  if (typeof n !== "number") throw new TypeError(`${name} must be a number (got ${typeof n})`);
-  return validateSeconds(Number.isFinite(n) ? Math.ceil(n) : n, { min, name });
+  if (typeof n !== "number") {
+    throw new TypeError(`${name} must be a number of seconds (got ${typeof n})`);
+  }
+  const up = Math.ceil(n) + 0; // + 0: no -0
+  if (!Number.isFinite(n) || n < 0 || up < min || up > MAX_SECONDS) {
+    const range = min > 0 ? `above 0 and at most ${MAX_SECONDS}` : `from 0 to ${MAX_SECONDS}`;
+    throw new RangeError(
+      `${name} must be a number of seconds ${range}; fractions round up to whole seconds ` +
+        `(got ${n})`,
+    );
+  }
+  return up;
 }
 
 /**
@@ -289,7 +302,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   }
   const maxIdle = options.maxIdlePerServer ?? DEFAULT_MAX_IDLE_PER_SERVER;
   if (typeof maxIdle !== "number" || !Number.isInteger(maxIdle) || maxIdle < 0) {
-    throw new RangeError(`maxIdlePerServer must be a whole number >= 0 (got ${maxIdle})`);
+    throw new RangeError(`maxIdlePerServer must be an integer >= 0 (got ${maxIdle})`);
   }
   if (options.connectTimeoutMs !== undefined) {
     positive(options.connectTimeoutMs, "connectTimeoutMs", 0);

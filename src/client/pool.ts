@@ -133,7 +133,7 @@ interface ServerSlot {
   opened: number;
 }
 
-const CLOSED_MESSAGE = "The client is closed";
+const CLOSED_MESSAGE = "The client is closed (close() was called): use a new DflockClient";
 
 /** The least keepalive interval the pool lowers itself to, in ms. */
 const MIN_KEEPALIVE_MS = 250;

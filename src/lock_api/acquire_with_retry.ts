@@ -96,7 +96,7 @@ export function backoffDelayMs(
  * acquired by an attempt that was running when the signal fired is released first), or what
  * `tryAcquire` threw.
  * @throws {TypeError} When an option is not a number.
- * @throws {RangeError} When `maxAttempts` is not a whole number >= 1 or a delay is negative.
+ * @throws {RangeError} When `maxAttempts` is not an integer >= 1 or a delay is negative.
  *
  * @example Retry with backoff, bounded by a deadline
  * ```ts
@@ -128,7 +128,7 @@ export async function acquireWithRetry(
     throw new TypeError(`maxAttempts must be a number (got ${typeof maxAttempts})`);
   }
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new RangeError(`maxAttempts must be a whole number >= 1 (got ${maxAttempts})`);
+    throw new RangeError(`maxAttempts must be an integer >= 1 (got ${maxAttempts})`);
   }
   const baseDelayMs = nonNegative(options.baseDelayMs, "baseDelayMs", DEFAULT_BASE_DELAY_MS);
   const maxDelayMs = nonNegative(options.maxDelayMs, "maxDelayMs", DEFAULT_MAX_DELAY_MS);

@@ -132,7 +132,12 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * ```
    */
   async tryAcquire(key: string, ttlS: number): Promise<Lock | undefined> {
-    if (this.#closed) throw new LockError("The lock API is closed", "closed");
+    if (this.#closed) {
+      throw new LockError(
+        "The lock API is closed (close() was called): use a new DflockdLockApi",
+        "closed",
+      );
+    }
     const lock = await tryAcquireOn(
       this.#core,
       key,
@@ -143,7 +148,10 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
     if (lock === undefined) return undefined;
     if (this.#closed) {
       await lock.abandon();
-      throw new LockError("The lock API is closed", "closed");
+      throw new LockError(
+        "The lock API is closed (close() was called): use a new DflockdLockApi",
+        "closed",
+      );
     }
     this.#locks.add(lock);
     return lock;

@@ -113,7 +113,9 @@ export function validateSeconds(n: unknown, options: ValidateSecondsOptions = {}
   const { min = 0, name = "seconds" } = options;
   if (typeof n !== "number") throw new TypeError(`${name} must be a number (got ${typeof n})`);
   if (!Number.isInteger(n) || n < min || n > MAX_SECONDS) {
-    throw new RangeError(`${name} must be a whole number from ${min} to ${MAX_SECONDS} (got ${n})`);
+    throw new RangeError(
+      `${name} must be a whole number of seconds from ${min} to ${MAX_SECONDS} (got ${n})`,
+    );
   }
   return n;
 }

@@ -10,7 +10,7 @@
 import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
 
 /**
- * One held or contended lock (limit 1). Keys are byte strings.
+ * One held or contended lock (limit 1).
  *
  * @example List held locks
  * ```ts
@@ -22,7 +22,7 @@ import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
  * ```
  */
 export interface LockStats {
-  /** The key (byte string). */
+  /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
   key: string;
   /** Id of the connection the holder was granted to; 0 without a holder. */
   ownerConnId: number;
@@ -45,7 +45,7 @@ export interface LockStats {
  * ```
  */
 export interface SemaphoreStats {
-  /** The key (byte string). */
+  /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
   key: string;
   /** The semaphore's limit. */
   limit: number;
@@ -68,7 +68,7 @@ export interface SemaphoreStats {
  * ```
  */
 export interface IdleStats {
-  /** The key (byte string). */
+  /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
   key: string;
   /** Seconds since the key's last activity. */
   idleS: number;
@@ -103,7 +103,7 @@ export interface StatsSnapshot {
  * Renders the JSON object exactly as the Go server does (field order, number format,
  * escapes), as a byte string (one char per UTF-8 byte).
  *
- * @param snapshot The state to render.
+ * @param snapshot The state to render, keys as byte strings (`LockTable.stats`).
  * @returns The JSON text, without the `ok ` prefix or newline.
  * @throws {RangeError} If a number is not finite or an integer field is not integral.
  */

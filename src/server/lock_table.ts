@@ -10,6 +10,7 @@
  */
 
 import type { IdleStats, LockStats, SemaphoreStats, StatsSnapshot } from "../protocol/stats.ts";
+import { decodeUtf8 } from "../protocol/utf8.ts";
 
 /** Settings of a {@linkcode LockTable}. */
 export interface LockTableOptions {
@@ -517,22 +518,41 @@ export class LockTable {
   }
 
   /**
-   * Builds a `stats` snapshot (PROTOCOL.md section 7). Keys with limit 1 are locks, others
-   * semaphores; a key is idle when it has no holders and no waiters.
+   * Builds a `stats` snapshot (PROTOCOL.md section 7) with the keys as byte strings, as the
+   * wire answer renders them (`formatStats`). Keys with limit 1 are locks, others semaphores;
+   * a key is idle when it has no holders and no waiters.
    *
    * @param now Current time.
    * @param connections The open connection count to report.
-   * @returns The snapshot.
+   * @returns The snapshot, keys as byte strings (one char per UTF-8 byte).
    */
   stats(now: number, connections: number): StatsSnapshot {
+    return this.#snapshot(now, connections, false);
+  }
+
+  /**
+   * Builds the same snapshot as {@linkcode LockTable.stats} with every key decoded from UTF-8
+   * to text (invalid bytes become U+FFFD, as in the wire JSON), for in-process readers such as
+   * `Server.stats()`. Keys are decoded here, once per snapshot, never on the request path.
+   *
+   * @param now Current time.
+   * @param connections The open connection count to report.
+   * @returns The snapshot, keys as text.
+   */
+  textStats(now: number, connections: number): StatsSnapshot {
+    return this.#snapshot(now, connections, true);
+  }
+
+  #snapshot(now: number, connections: number, text: boolean): StatsSnapshot {
     const locks: LockStats[] = [];
     const semaphores: SemaphoreStats[] = [];
     const idleLocks: IdleStats[] = [];
     const idleSemaphores: IdleStats[] = [];
     for (const res of this.#resources.values()) {
       const holders = res.holders.size;
+      const key = text ? decodeUtf8(res.key) : res.key;
       if (holders === 0 && res.waiting === 0) {
-        const idle = { key: res.key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
+        const idle = { key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
         (res.limit === 1 ? idleLocks : idleSemaphores).push(idle);
       } else if (res.limit === 1) {
         let ownerConnId = 0;
@@ -541,9 +561,9 @@ export class LockTable {
           ownerConnId = h.owner.id;
           leaseExpiresInS = Math.max(0, h.expiry - now) / 1000;
         }
-        locks.push({ key: res.key, ownerConnId, leaseExpiresInS, waiters: res.waiting });
+        locks.push({ key, ownerConnId, leaseExpiresInS, waiters: res.waiting });
       } else {
-        semaphores.push({ key: res.key, limit: res.limit, holders, waiters: res.waiting });
+        semaphores.push({ key, limit: res.limit, holders, waiters: res.waiting });
       }
     }
     return { connections, locks, semaphores, idleLocks, idleSemaphores };

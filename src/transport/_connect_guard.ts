@@ -5,7 +5,8 @@
  */
 
 import { ConnectionError } from "../errors.ts";
-import { toConnectionError } from "./_errors.ts";
+import { DROP_TLS, toConnectionError } from "./_errors.ts";
+import type { ConnectPhase } from "./_errors.ts";
 
 /** One platform connection attempt, as started by {@linkcode guardConnect}. */
 export interface ConnectAttempt<T> {
@@ -13,6 +14,11 @@ export interface ConnectAttempt<T> {
   promise: Promise<T>;
   /** Best-effort cancellation of the attempt (closes the half-open socket). */
   cancel(): void;
+  /**
+   * How far the attempt got: `"tls"` once TCP is connected and a TLS handshake runs. Failures
+   * and timeouts in the handshake then say that the server may not speak TLS.
+   */
+  phase?(): ConnectPhase;
 }
 
 /** Options for {@linkcode guardConnect}. */
@@ -71,17 +77,24 @@ export function guardConnect<T>(
     const onAbort = (): void => giveUp(signal?.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     if (timeoutMs !== undefined && timeoutMs !== Infinity) {
-      timer = setTimeout(
-        () => giveUp(new ConnectionError(`${action}: timed out after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => {
+        const handshake = attempt?.phase?.() === "tls";
+        giveUp(
+          new ConnectionError(
+            handshake
+              ? `${action}: timed out after ${timeoutMs} ms in the TLS handshake; if the server ` +
+                `does not speak TLS, ${DROP_TLS}`
+              : `${action}: timed out after ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
     }
     try {
       attempt = start();
     } catch (err) {
       if (!settled) {
         finish();
-        reject(toConnectionError(action, err));
+        reject(toConnectionError(action, err, "tcp"));
       }
       return;
     }
@@ -97,7 +110,7 @@ export function guardConnect<T>(
       (err) => {
         if (settled) return;
         finish();
-        reject(toConnectionError(action, err));
+        reject(toConnectionError(action, err, attempt?.phase?.() ?? "tcp"));
       },
     );
   });

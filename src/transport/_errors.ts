@@ -65,16 +65,103 @@ export function describeError(err: unknown): string {
 }
 
 /**
+ * How far a connection attempt got: `"tcp"` while the TCP connection is being made, `"tls"`
+ * once it is up and the TLS handshake runs.
+ */
+export type ConnectPhase = "tcp" | "tls";
+
+/** What to do when the server turns out not to speak TLS. */
+export const DROP_TLS = "connect without tls (drop --tls)";
+
+/**
+ * What TLS libraries say when the peer's answer is not TLS at all: OpenSSL (Node: `wrong
+ * version number`, `packet length too long`, `unknown protocol`, `http request`), BoringSSL
+ * (Bun: `WRONG_VERSION_NUMBER`, `RECORD_TOO_LARGE`) and rustls (Deno: `received corrupt
+ * message of type InvalidContentType`).
+ */
+const NOT_TLS =
+  /wrong[ _]version[ _]number|packet[ _]length[ _]too[ _]long|unknown[ _]protocol|http[ _]request|record[ _]too[ _]large|received corrupt message/i;
+
+/** Node and Bun `code`s of certificate verification failures (OpenSSL's names). */
+const CERT_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT)|ALTNAME|HOSTNAME/;
+
+/** A certificate that does not name the host (Node and Bun codes, Deno's words). */
+const CERT_NAME = /ALTNAME|HOSTNAME|not valid for name/i;
+
+/** Deno (rustls) and generic wording of certificate verification failures. */
+const CERT_MESSAGE = /invalid peer certificate|certificate verify failed|self[- ]signed/i;
+
+function fields(err: unknown): { code: string; name: string; message: string } {
+  if (typeof err !== "object" || err === null) return { code: "", name: "", message: String(err) };
+  const { code, name, message } = err as { code?: unknown; name?: unknown; message?: unknown };
+  return {
+    code: typeof code === "string" ? code : "",
+    name: typeof name === "string" ? name : "",
+    message: typeof message === "string" ? message : "",
+  };
+}
+
+/**
  * Wraps a platform error as `ConnectionError("<action>: <reason>")` with the error as `cause`.
- * A `ConnectionError` is returned unchanged.
+ * A `ConnectionError` is returned unchanged. A permission Deno refused gets `code`
+ * `"permission_denied"` and Deno's words (they name the flag to add). When `err` ended a
+ * connection attempt (`phase` given), the other failures a retry cannot fix get their own
+ * `code` and a message that says what to change: a permission the system refused
+ * (`"permission_denied"`), a rejected server certificate (`"tls_certificate"`), a server that
+ * does not speak TLS (`"tls_mismatch"`); any other failure during the TLS handshake says that a
+ * server without TLS is a possible cause.
  *
  * @param action What was attempted, e.g. `Cannot connect to 127.0.0.1:1234`.
  * @param err The platform error.
+ * @param phase How far the connection attempt got, when `err` ended one.
  * @returns The wrapped error.
  */
-export function toConnectionError(action: string, err: unknown): ConnectionError {
+export function toConnectionError(
+  action: string,
+  err: unknown,
+  phase?: ConnectPhase,
+): ConnectionError {
   if (err instanceof ConnectionError) return err;
-  return new ConnectionError(`${action}: ${describeError(err)}`, { cause: err });
+  const { code, name, message } = fields(err);
+  const reason = describeError(err);
+  if (name === "NotCapable" || name === "PermissionDenied") {
+    // Deno's own message names the flag to add.
+    return new ConnectionError(`${action}: permission denied: ${message}`, {
+      cause: err,
+      code: "permission_denied",
+    });
+  }
+  if (phase === undefined) return new ConnectionError(`${action}: ${reason}`, { cause: err });
+  if (code === "EACCES" || code === "EPERM") {
+    return new ConnectionError(
+      `${action}: permission denied by the operating system (${code}): a firewall or ` +
+        `security policy blocks the connection`,
+      { cause: err, code: "permission_denied" },
+    );
+  }
+  if (CERT_CODE.test(code) || CERT_MESSAGE.test(message)) {
+    const fix = CERT_NAME.test(code) || CERT_NAME.test(message)
+      ? "set tls.serverName to a name the certificate lists, or connect by that name"
+      : "trust the CA that signed it with tls.caCerts (--tls-ca on the command line)";
+    return new ConnectionError(
+      `${action}: the server's TLS certificate was not accepted (${reason}): ${fix}`,
+      { cause: err, code: "tls_certificate" },
+    );
+  }
+  if (NOT_TLS.test(message) || NOT_TLS.test(code)) {
+    return new ConnectionError(`${action}: the server does not speak TLS: ${DROP_TLS}`, {
+      cause: err,
+      code: "tls_mismatch",
+    });
+  }
+  if (phase === "tls") {
+    return new ConnectionError(
+      `${action}: the TLS handshake failed (${reason}); if the server does not speak TLS, ` +
+        DROP_TLS,
+      { cause: err },
+    );
+  }
+  return new ConnectionError(`${action}: ${reason}`, { cause: err });
 }
 
 /**

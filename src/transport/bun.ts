@@ -404,6 +404,8 @@ export async function connectBun(options: ConnectOptions): Promise<Transport> {
           if (state.pending !== undefined) state.pending.cancelled = true;
           void state.transport?.close();
         },
+        // The socket opens (and gets its transport) before a TLS handshake starts.
+        phase: () => state.tls && state.transport !== undefined ? "tls" : "tcp",
       };
     },
     (transport) => void transport.close(),

@@ -342,6 +342,7 @@ export async function connectDeno(options: ConnectOptions): Promise<Transport> {
             // Already closed or handed to TLS.
           }
         },
+        phase: () => tls !== undefined && tcp !== undefined ? "tls" : "tcp",
       };
     },
     (transport) => void transport.close(),

@@ -308,6 +308,9 @@ export async function connectNode(options: ConnectOptions): Promise<Transport> {
           rejectUnauthorized: tlsOptions.insecureSkipVerify !== true,
         } as tls.ConnectionOptions);
       const readyEvent = tlsOptions === undefined ? "connect" : "secureConnect";
+      // With TLS, "connect" (TCP is up) comes before the handshake's "secureConnect".
+      let tcpUp = false;
+      if (tlsOptions !== undefined) socket.once("connect", () => tcpUp = true);
       const promise = new Promise<Transport>((resolve, reject) => {
         // Plain listeners that detach each other (`once` would wrap every one of them).
         const detach = (): void => {
@@ -332,7 +335,7 @@ export async function connectNode(options: ConnectOptions): Promise<Transport> {
         socket.on("error", onError);
         socket.on("close", onClose);
       });
-      return { promise, cancel: () => socket.destroy() };
+      return { promise, cancel: () => socket.destroy(), phase: () => tcpUp ? "tls" : "tcp" };
     },
     (transport) => void transport.close(),
   );

@@ -525,6 +525,25 @@ describe("LockTable activity, GC and stats", () => {
     });
   });
 
+  test("textStats decodes the byte-string keys; stats keeps them for the wire", () => {
+    const t = makeTable();
+    const a = t.openConnection(1);
+    const utf8 = (text: string): string => String.fromCharCode(...new TextEncoder().encode(text));
+    holder(t.acquire(a, utf8("ключ"), 1, undefined, 0, "queue"));
+    holder(t.acquire(a, utf8("信号🚦"), 2, undefined, 0, "queue"));
+    const idle = holder(t.acquire(a, "\xffx", 1, undefined, 0, "queue")); // invalid UTF-8
+    t.release("\xffx", idle.token, 0);
+    const text = t.textStats(0, 1);
+    assert.deepEqual(text.locks.map((l) => l.key), ["ключ"]);
+    assert.deepEqual(text.semaphores.map((s) => s.key), ["信号🚦"]);
+    assert.deepEqual(text.idleLocks.map((i) => i.key), ["\ufffdx"]);
+    const wire = t.stats(0, 1);
+    assert.deepEqual(wire.locks.map((l) => l.key), [utf8("ключ")]);
+    assert.deepEqual(wire.idleLocks.map((i) => i.key), ["\xffx"]);
+    // Everything but the keys is the same.
+    assert.deepEqual({ ...text.locks[0], key: "" }, { ...wire.locks[0], key: "" });
+  });
+
   test("empty table gives empty arrays", () => {
     assert.deepEqual(makeTable().stats(0, 0), {
       connections: 0,
