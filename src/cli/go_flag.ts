@@ -22,6 +22,11 @@ export interface GoFlagSpec {
   readonly usage: string;
   /** Default value, shown in the usage text unless it is the type's zero value. */
   readonly defaultValue: GoFlagValue;
+  /**
+   * The environment variable that also sets this setting, shown after the usage as
+   * `[$NAME]` (an addition to Go's layout; parsing ignores it).
+   */
+  readonly env?: string;
 }
 
 /** Result of {@linkcode parseGoFlags}. */
@@ -33,6 +38,12 @@ export type GoFlagParseResult =
     values: Map<string, GoFlagValue>;
     /** Arguments after the flags (from the first non-flag argument, `--` excluded). */
     rest: string[];
+    /**
+     * The boolean flag as written (`--debug`) when it came, without `=value`, right before
+     * the first argument of `rest`: `--debug false` leaves `false` in `rest`, because Go's
+     * `flag` never takes a separate value for a boolean. `undefined` otherwise.
+     */
+    boolBeforeRest: string | undefined;
   }
   | {
     /** Parsing failed, or help was requested. */
@@ -188,6 +199,7 @@ export function parseGoFlags(
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
   const values = new Map<string, GoFlagValue>();
   let i = 0;
+  let bareBool: string | undefined;
   const fail = (error: string, help = false): GoFlagParseResult => ({ ok: false, error, help });
   while (i < argv.length) {
     const arg = argv[i] ?? "";
@@ -197,6 +209,7 @@ export function parseGoFlags(
       dashes = 2;
       if (arg.length === 2) {
         i++;
+        bareBool = undefined;
         break;
       }
     }
@@ -222,8 +235,10 @@ export function parseGoFlags(
         return fail(`invalid boolean value ${quoteGo(value ?? "")} for -${name}: parse error`);
       }
       values.set(name, parsed);
+      bareBool = value === undefined ? arg : undefined;
       continue;
     }
+    bareBool = undefined;
     if (value === undefined) {
       if (i >= argv.length) return fail(`flag needs an argument: -${name}`);
       value = argv[i] ?? "";
@@ -239,7 +254,8 @@ export function parseGoFlags(
       values.set(name, value);
     }
   }
-  return { ok: true, values, rest: argv.slice(i) };
+  const rest = argv.slice(i);
+  return { ok: true, values, rest, boolBeforeRest: rest.length > 0 ? bareBool : undefined };
 }
 
 function isZero(spec: GoFlagSpec): boolean {
@@ -254,8 +270,21 @@ function isZero(spec: GoFlagSpec): boolean {
  * @returns The text, ending in a newline.
  */
 export function formatGoUsage(program: string, specs: readonly GoFlagSpec[]): string {
+  return `Usage of ${program}:\n${formatGoDefaults(specs)}`;
+}
+
+/**
+ * Formats the flag list like Go's `PrintDefaults`, sorted by name: per flag `  -port int`,
+ * then a line of four spaces, a tab and the usage, followed by the default (unless it is the
+ * zero value) and, where the spec names one, the environment variable:
+ * `Bind port (default 6388) [$DFLOCKD_PORT]`.
+ *
+ * @param specs The defined flags.
+ * @returns The text, ending in a newline.
+ */
+export function formatGoDefaults(specs: readonly GoFlagSpec[]): string {
   const sorted = [...specs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  let out = `Usage of ${program}:\n`;
+  let out = "";
   for (const spec of sorted) {
     let line = `  -${spec.name}`;
     if (spec.kind !== "bool") line += ` ${spec.kind}`;
@@ -267,6 +296,7 @@ export function formatGoUsage(program: string, specs: readonly GoFlagSpec[]): st
         : String(spec.defaultValue);
       line += ` (default ${shown})`;
     }
+    if (spec.env !== undefined) line += ` [$${spec.env}]`;
     out += line + "\n";
   }
   return out;

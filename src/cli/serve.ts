@@ -1,6 +1,16 @@
 /**
- * `dflock serve`: runs a dflockd-compatible server configured like the Go `dflockd` binary,
- * until SIGINT or SIGTERM, then drains and returns exit status 0.
+ * `dflock serve`: runs a dflockd-compatible server configured like the Go `dflockd` binary
+ * (flags, `DFLOCKD_*` variables, messages and exit status 1 for configuration errors), until
+ * SIGINT or SIGTERM.
+ *
+ * - `--help` (`-h`, `-help`) prints the flags with their environment variables on stdout and
+ *   exits 0.
+ * - What the Go server ignores silently (arguments from the first non-flag on, environment
+ *   values that do not parse) is ignored too, with a `dflock: ignoring ...` line on stderr.
+ * - A bad flag or value prints one error line and a pointer to `--help`; exit status 1.
+ * - The first signal starts the graceful drain and says what it waits for (the open
+ *   connections and the `--shutdown-timeout` deadline); a second signal closes the remaining
+ *   connections at once. Either way the command then returns 0.
  *
  * @module
  */
@@ -9,9 +19,11 @@ import {
   checkStartup,
   describeNonDefaults,
   parseServerArgs,
+  serverHelp,
   toServerOptions,
 } from "../server/config.ts";
 import type { ServerOptions } from "../server/options.ts";
+import { usageErrorText } from "./_usage.ts";
 import type { CliIo, StopSignal } from "./io.ts";
 import { versionLine } from "./version.ts";
 
@@ -31,10 +43,15 @@ import { versionLine } from "./version.ts";
 export interface ServerHandle {
   /** The bound address. */
   readonly addr: { hostname: string; port: number };
-  /** Starts the graceful drain; resolves once everything is closed. */
-  close(): Promise<void>;
+  /**
+   * Starts the graceful drain, or with `{ force: true }` closes every connection now (also
+   * after a graceful drain started); resolves once everything is closed.
+   */
+  close(options?: { force?: boolean }): Promise<void>;
   /** Resolves once the server has fully stopped. */
   readonly closed: Promise<void>;
+  /** Optional: the server's counters; `serve` names the open connections when it drains. */
+  stats?(): { readonly connections: number };
 }
 
 /**
@@ -61,6 +78,43 @@ function formatAddr(addr: { hostname: string; port: number }): string {
   return `${host}:${addr.port}`;
 }
 
+/** Local wall-clock time as `HH:MM:SS`. */
+function clockTime(date: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+function connectionsText(count: number | undefined): string {
+  if (count === undefined) return "the open connections";
+  return count === 1 ? "1 connection" : `${count} connections`;
+}
+
+/**
+ * The line logged on the first stop signal: what the drain waits for, until when, and how to
+ * cut it short.
+ *
+ * @param signal The signal received.
+ * @param count Connections open, if known.
+ * @param timeoutS `--shutdown-timeout` in seconds (0 = no limit).
+ * @param now The current time.
+ * @returns The line without prefix and newline.
+ */
+export function drainMessage(
+  signal: StopSignal,
+  count: number | undefined,
+  timeoutS: number,
+  now: Date,
+): string {
+  if (count === 0) return `${signal} received: no connections open, stopping`;
+  const them = count === 1 ? "it" : "them";
+  const until = timeoutS > 0
+    ? `closing ${them} at ${clockTime(new Date(now.getTime() + timeoutS * 1000))} ` +
+      `(--shutdown-timeout ${timeoutS} s)`
+    : `waiting for ${them} without a time limit (--shutdown-timeout 0)`;
+  return `${signal} received: draining ${connectionsText(count)}, ${until}; ` +
+    `send ${signal} again to close ${them} now`;
+}
+
 /** Server log lines go to stderr with the `dflock: ` prefix; the CLI prints its own listening line. */
 function serverLog(io: CliIo): (line: string) => void {
   return (line) => {
@@ -74,8 +128,8 @@ function serverLog(io: CliIo): (line: string) => void {
  * @param argv Arguments after `serve` (Go flag syntax, PROTOCOL.md 12.3).
  * @param io Process facilities.
  * @param startServer Starts the server.
- * @returns The exit status: 0 after a graceful stop or `--version`, 1 on configuration or
- *   startup errors.
+ * @returns The exit status: 0 after a stop by signal, `--help` or `--version`; 1 for a bad
+ *   flag or value and for startup errors (as the Go server).
  */
 export async function runServe(
   argv: readonly string[],
@@ -83,9 +137,21 @@ export async function runServe(
   startServer: StartServer,
 ): Promise<number> {
   const result = await parseServerArgs(argv, io.env, (path) => io.readTextFile(path));
-  if (result.kind === "exit") {
-    io.writeStderr(result.stderr);
-    return result.code;
+  // A package script that runs `serve` (`npm run serve --`) is how the user runs it again.
+  const script = io.commands?.serve;
+  if (result.kind === "help") {
+    io.writeStdout(serverHelp(script ?? `${io.program ?? "dflock"} serve`));
+    return 0;
+  }
+  for (const warning of result.warnings) io.writeStderr(`dflock: ${warning}\n`);
+  if (result.kind === "error") {
+    let text = usageErrorText(io.program ?? "dflock", "serve", result.message);
+    if (!result.usage) text = `dflock serve: ${result.message}\n`;
+    else if (script !== undefined) {
+      text = `dflock serve: ${result.message}\nRun "${script} --help" for usage.\n`;
+    }
+    io.writeStderr(text);
+    return 1;
   }
   if (result.version) {
     io.writeStdout(versionLine());
@@ -99,20 +165,34 @@ export async function runServe(
   }
 
   // Handlers go in before listening, so a signal right after the listen is never fatal.
+  // The first signal drains, the second closes the remaining connections; they are acted on
+  // once the server is up.
   let server: ServerHandle | undefined;
-  let stopSignal: StopSignal | undefined;
+  const signals: StopSignal[] = [];
   let draining: Promise<void> | undefined;
-  const drain = (): void => {
-    if (server === undefined || draining !== undefined) return;
-    io.writeStderr(`dflock: ${stopSignal} received, draining connections\n`);
-    draining = server.close();
-    // A failed close surfaces through `server.closed` or the await below.
-    draining.catch(() => {});
+  let forced = false;
+  const act = (): void => {
+    if (server === undefined) return;
+    const [first, second] = signals;
+    if (first !== undefined && draining === undefined) {
+      const count = server.stats?.().connections;
+      io.writeStderr(`dflock: ${drainMessage(first, count, config.shutdownTimeout, new Date())}\n`);
+      draining = server.close();
+      // A failed close surfaces through `server.closed` or the await below.
+      draining.catch(() => {});
+    }
+    if (second !== undefined && !forced) {
+      forced = true;
+      const count = server.stats?.().connections;
+      const again = second === first ? " again" : "";
+      const what = count === 0 ? "stopping now" : `closing ${connectionsText(count)} now`;
+      io.writeStderr(`dflock: ${second} received${again}: ${what}\n`);
+      server.close({ force: true }).catch(() => {});
+    }
   };
   const onStop = (signal: StopSignal): void => {
-    if (stopSignal !== undefined) return;
-    stopSignal = signal;
-    drain();
+    if (signals.length < 2) signals.push(signal);
+    act();
   };
   const removers = [
     io.onSignal("SIGINT", () => onStop("SIGINT")),
@@ -128,7 +208,7 @@ export async function runServe(
     const extras = describeNonDefaults(config);
     const suffix = extras.length > 0 ? ` (${extras.join(", ")})` : "";
     io.writeStderr(`dflock: listening on ${formatAddr(server.addr)}${suffix}\n`);
-    if (stopSignal !== undefined) drain();
+    act();
     try {
       await server.closed;
       if (draining !== undefined) await draining;

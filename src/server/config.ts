@@ -1,23 +1,28 @@
 /**
  * The dflockd server configuration: Go `flag` command line, `DFLOCKD_*` environment
- * variables, precedence, validation and the messages of the Go server (PROTOCOL.md 12).
+ * variables, precedence, validation and the messages of the Go server (PROTOCOL.md 12),
+ * plus the `dflock serve --help` text.
+ *
+ * The results are the Go server's: what Go ignores (arguments after the first non-flag, an
+ * environment value that does not parse) is ignored here too, but reported as a warning.
  *
  * Pure: the command line, the environment and a file reader come in as arguments, the result
- * (settings or an exit code with its stderr text) goes out; nothing is printed here.
+ * (settings and warnings, help, or an error message) goes out; nothing is printed here.
  *
  * @module
  */
 
 import {
-  formatGoUsage,
+  formatGoDefaults,
   type GoFlagSpec,
   type GoFlagValue,
+  parseGoBool,
   parseGoFlags,
   parseGoInt,
 } from "../cli/go_flag.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import type { ResolvedServerOptions } from "./server.ts";
-import { firstSettingViolation, type NumericSetting } from "./setting_rules.ts";
+import { findSettingViolation, type NumericSetting } from "./setting_rules.ts";
 
 /**
  * Fully resolved server settings from flags and environment: the numeric and boolean settings
@@ -44,21 +49,32 @@ export type ServerConfigResult =
     options: ResolvedConfig;
     /** `--version` was given (honoured only after validation). */
     version: boolean;
+    /** What was ignored, one message each (see {@linkcode parseServerArgs}). */
+    warnings: string[];
   }
   | {
-    /** Do not start: exit with `code` after writing `stderr`. */
-    kind: "exit";
-    /** Process exit status (1 for every configuration failure). */
-    code: number;
-    /** Text for stderr, ending in a newline. */
-    stderr: string;
+    /** `-h`, `-help` or `--help` was given: print {@linkcode serverHelp} and exit 0. */
+    kind: "help";
+  }
+  | {
+    /** Do not start: report `message` and exit 1 (as the Go server does). */
+    kind: "error";
+    /**
+     * The problem, one line without a newline: Go's flag error
+     * (`flag provided but not defined: -nope`) or `configuration error: ...`.
+     */
+    message: string;
+    /**
+     * True when the command line (or an environment value) is at fault, so that pointing to
+     * `--help` helps; false for an unreadable auth token file.
+     */
+    usage: boolean;
+    /** What was ignored before the error was found. */
+    warnings: string[];
   };
 
 /** Reads a text file; rejects when it cannot be read. */
 export type ReadTextFile = (path: string) => Promise<string>;
-
-/** Name of the program in the usage text (as the Go server prints it). */
-export const USAGE_PROGRAM = "dflockd";
 
 interface Setting {
   flag: string;
@@ -96,8 +112,8 @@ const SETTINGS: readonly Setting[] = [
 
 const D = SERVER_DEFAULTS;
 
-/** The server's flags, as Go's `flag` package defines them. */
-export const SERVER_FLAGS: readonly GoFlagSpec[] = [
+/** The server's flags as Go's `flag` package defines them, without their variables. */
+const GO_FLAGS: readonly GoFlagSpec[] = [
   { name: "host", kind: "string", usage: "Bind address", defaultValue: D.host },
   { name: "port", kind: "int", usage: "Bind port", defaultValue: D.port },
   {
@@ -181,7 +197,7 @@ export const SERVER_FLAGS: readonly GoFlagSpec[] = [
   {
     name: "auth-token",
     kind: "string",
-    usage: "Shared secret token for authentication",
+    usage: "Shared secret token for authentication [$DFLOCKD_AUTH_TOKEN, which beats this flag]",
     defaultValue: "",
   },
   {
@@ -189,14 +205,55 @@ export const SERVER_FLAGS: readonly GoFlagSpec[] = [
     kind: "string",
     usage: "Path to file containing the auth token",
     defaultValue: "",
+    env: "DFLOCKD_AUTH_TOKEN_FILE",
   },
   { name: "debug", kind: "bool", usage: "Enable debug logging", defaultValue: D.debug },
   { name: "version", kind: "bool", usage: "Print version and exit", defaultValue: false },
 ];
 
-/** The usage text Go prints for `-h` and after a flag error. */
-export function serverUsage(): string {
-  return formatGoUsage(USAGE_PROGRAM, SERVER_FLAGS);
+/**
+ * The server's flags, as Go's `flag` package defines them, each with the environment
+ * variable that also sets it (`--auth-token`'s variable, which beats the flag, is named in its
+ * usage; `--version` has none).
+ */
+export const SERVER_FLAGS: readonly GoFlagSpec[] = GO_FLAGS.map((spec) => {
+  const env = SETTINGS.find((setting) => setting.flag === spec.name)?.env;
+  return env === undefined ? spec : { ...spec, env };
+});
+
+/**
+ * The text of `dflock serve --help`: what the command does, the flag syntax, every flag in
+ * Go's `PrintDefaults` layout with its environment variable, the auth token precedence, how
+ * environment values are read and the exit status.
+ *
+ * @param command How the user runs `serve` (`dflock serve`, `npm run serve --`).
+ * @returns The text, ending in a newline.
+ */
+export function serverHelp(command: string): string {
+  return `Usage: ${command} [flags]
+
+Runs a dflockd-compatible lock server with the Go dflockd's flags, environment variables and
+messages, until SIGINT or SIGTERM. Then it stops accepting, answers blocked requests with
+"error" and waits for the open connections to close, at most --shutdown-timeout seconds; a
+second signal closes them at once.
+
+Flags take one or two dashes and a separate or attached value: -port 7000, --port=7000.
+Boolean flags are written --debug or --debug=false ("--debug false" ends the flags at
+"false", as in Go). A flag beats its environment variable, which beats the default.
+
+Flags:
+${formatGoDefaults(SERVER_FLAGS)}
+Auth token: the first non-empty of $DFLOCKD_AUTH_TOKEN (it beats --auth-token, as in the Go
+server), --auth-token, the file named by --auth-token-file and the file named by
+$DFLOCKD_AUTH_TOKEN_FILE. A token file's content is trimmed of white space at both ends.
+
+Environment values: integers are decimal (Go's Atoi), booleans are 1, yes, true, 0, no or false
+in any letter case, and an empty variable counts as unset. A value that does not parse is
+ignored with a warning, and the default applies.
+
+Exit status: 0 after a stop by signal and for --help and --version; 1 for a bad flag or value
+and for a failed start (as with the Go server).
+`;
 }
 
 /**
@@ -237,18 +294,39 @@ export function parseEnvInt(text: string): number | undefined {
   return typeof value === "number" ? value : undefined;
 }
 
-/**
- * Checks the settings in the Go server's order.
- *
- * @param config The resolved settings.
- * @returns The first violation (`--max-locks must be > 0 (got 0)`), or `undefined`.
- */
-export function validateConfig(config: ResolvedConfig): string | undefined {
-  return firstSettingViolation(config);
+/** Warning for an environment value that Go ignores (the default then applies). */
+function envIgnored(name: string, raw: string, kind: "int" | "bool"): string {
+  const why = kind === "bool"
+    ? "not a boolean (use 1, yes, true, 0, no or false, in any letter case)"
+    : parseGoInt(raw, 10) === "value out of range"
+    ? "integer out of range"
+    : "not an integer";
+  return `ignoring ${name}=${JSON.stringify(raw)}: ${why}`;
 }
 
-function configError(message: string): ServerConfigResult {
-  return { kind: "exit", code: 1, stderr: `configuration error: ${message}\n` };
+/** The boolean an argument spells in Go's or the environment's way, or as on/off. */
+function booleanLike(text: string): boolean | undefined {
+  const lower = text.toLowerCase();
+  if (lower === "on") return true;
+  if (lower === "off") return false;
+  return parseGoBool(text) ?? parseEnvBool(text);
+}
+
+/**
+ * Warning for the arguments that Go's `flag` leaves unparsed, with the hint about booleans
+ * when the argument looks like the value of the boolean flag right before it.
+ */
+function restIgnored(rest: readonly string[], boolBefore: string | undefined): string {
+  const first = rest[0] ?? "";
+  let text = `ignoring argument ${JSON.stringify(first)}`;
+  if (rest.length > 1) text += " and everything after it";
+  const value = boolBefore === undefined ? undefined : booleanLike(first);
+  if (value !== undefined) {
+    // Go's flag takes `=false` but not `=no` or `=off`: suggest a spelling it accepts.
+    const written = parseGoBool(first) !== undefined ? first : String(value);
+    text += ` (boolean flags are written ${boolBefore}=${written})`;
+  }
+  return text;
 }
 
 function errorText(error: unknown): string {
@@ -276,29 +354,44 @@ async function resolveAuthToken(
   return goTrimSpace(text);
 }
 
+/** Where a setting's value came from: the flag, a variable (by name), or the default. */
+type Origin = "flag" | "default" | { env: string };
+
 function resolveSetting(
   setting: Setting,
   flags: Map<string, GoFlagValue>,
   env: Readonly<Record<string, string | undefined>>,
   fallback: GoFlagValue,
-): GoFlagValue {
+  warnings: string[],
+): { value: GoFlagValue; origin: Origin } {
   const given = flags.get(setting.flag);
-  if (given !== undefined) return given;
+  if (given !== undefined) return { value: given, origin: "flag" };
   const raw = env[setting.env] ?? "";
-  if (raw === "") return fallback;
-  if (typeof fallback === "number") return parseEnvInt(raw) ?? fallback;
-  if (typeof fallback === "boolean") return parseEnvBool(raw) ?? fallback;
-  return raw;
+  if (raw === "") return { value: fallback, origin: "default" };
+  let value: GoFlagValue | undefined = raw;
+  if (typeof fallback === "number") value = parseEnvInt(raw);
+  if (typeof fallback === "boolean") value = parseEnvBool(raw);
+  if (value === undefined) {
+    warnings.push(envIgnored(setting.env, raw, typeof fallback === "number" ? "int" : "bool"));
+    return { value: fallback, origin: "default" };
+  }
+  return { value, origin: { env: setting.env } };
 }
 
 /**
  * Resolves the server settings from a Go-style command line and the environment, reads the
  * auth token file and validates, exactly like the Go dflockd server (PROTOCOL.md 12).
  *
+ * What the Go server ignores silently is ignored here as well, with a warning each:
+ * arguments from the first non-flag on (`ignoring argument "false" and everything after it
+ * (boolean flags are written --debug=false)`), and an environment value that does not parse
+ * (`ignoring DFLOCKD_PORT="7003x": not an integer`). A value that fails validation names the
+ * variable it came from, after the Go message.
+ *
  * @param argv The arguments after the subcommand (`--port 0 --max-locks 5`).
  * @param env The environment (`DFLOCKD_*` variables; other names are ignored).
  * @param readTextFile Reads the auth token file.
- * @returns The settings, or an exit code with the text to write on stderr.
+ * @returns The settings with the warnings, a request for help, or the error.
  */
 export async function parseServerArgs(
   argv: readonly string[],
@@ -307,13 +400,11 @@ export async function parseServerArgs(
 ): Promise<ServerConfigResult> {
   const parsed = parseGoFlags(SERVER_FLAGS, argv);
   if (!parsed.ok) {
-    const head = parsed.help ? "" : `${parsed.error}\n`;
-    return {
-      kind: "exit",
-      code: 1,
-      stderr: `${head}${serverUsage()}configuration error: ${parsed.error}\n`,
-    };
+    if (parsed.help) return { kind: "help" };
+    return { kind: "error", message: parsed.error, usage: true, warnings: [] };
   }
+  const warnings: string[] = [];
+  if (parsed.rest.length > 0) warnings.push(restIgnored(parsed.rest, parsed.boolBeforeRest));
   const flags = parsed.values;
   const defaults: ResolvedConfig = {
     ...SERVER_DEFAULTS,
@@ -323,29 +414,53 @@ export async function parseServerArgs(
   };
   const config: ResolvedConfig = { ...defaults };
   const target = config as unknown as Record<string, GoFlagValue>;
+  const origins = new Map<string, Origin>();
   for (const setting of SETTINGS) {
-    target[setting.key] = resolveSetting(setting, flags, env, defaults[setting.key]);
+    const { value, origin } = resolveSetting(
+      setting,
+      flags,
+      env,
+      defaults[setting.key],
+      warnings,
+    );
+    target[setting.key] = value;
+    origins.set(setting.key, origin);
   }
   try {
     config.authToken = await resolveAuthToken(flags, env, readTextFile);
   } catch (error) {
-    return configError(errorText(error));
+    return {
+      kind: "error",
+      message: `configuration error: ${errorText(error)}`,
+      usage: false,
+      warnings,
+    };
   }
-  const invalid = validateConfig(config);
-  if (invalid !== undefined) return configError(invalid);
-  return { kind: "options", options: config, version: flags.get("version") === true };
+  const invalid = findSettingViolation(config);
+  if (invalid !== undefined) {
+    const origin = origins.get(invalid.key);
+    const from = typeof origin === "object" ? `, set by ${origin.env}` : "";
+    return {
+      kind: "error",
+      message: `configuration error: ${invalid.message}${from}`,
+      usage: true,
+      warnings,
+    };
+  }
+  return { kind: "options", options: config, version: flags.get("version") === true, warnings };
 }
 
 /**
  * Startup checks that the Go server makes when it starts listening (after `--version`):
- * TLS needs both the certificate and the key.
+ * TLS needs both the certificate and the key (`both --tls-cert and --tls-key must be provided
+ * together`, the Go server's words).
  *
  * @param config The validated settings.
  * @returns The error message, or `undefined`.
  */
 export function checkStartup(config: ResolvedConfig): string | undefined {
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {
-    return "both --tls-cert and --tls-key must be given to enable TLS";
+    return "both --tls-cert and --tls-key must be provided together";
   }
   return undefined;
 }

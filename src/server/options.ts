@@ -65,7 +65,12 @@ export interface ServerOptions {
   authTokenFile?: string;
   /** Log per-connection events. @default {false} */
   debug?: boolean;
-  /** Where log lines go. @default {writes to stderr} */
+  /**
+   * Where log lines go (`listening on 127.0.0.1:6388`, with `debug` the connections, and
+   * accept failures), one line per call without a newline. An embedded server is silent
+   * unless this is set; `dflock serve` passes its own logger.
+   * @default {no logging}
+   */
   log?: (line: string) => void;
   /** Transport adapter to listen with. @default {the current runtime's} */
   transport?: TransportAdapter;

@@ -10,7 +10,7 @@ import { trimSpace } from "../protocol/go_text.ts";
 import type { StatsSnapshot } from "../protocol/stats.ts";
 import { encodeUtf8 } from "../protocol/utf8.ts";
 import { getAdapter } from "../transport/auto.ts";
-import { readTextFile, writeStderr } from "../transport/process.ts";
+import { readTextFile } from "../transport/process.ts";
 import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { LockTable } from "./lock_table.ts";
@@ -68,7 +68,7 @@ export interface ResolvedServerOptions {
   authTokenFile: string | undefined;
   /** Debug logging. */
   debug: boolean;
-  /** Log sink. */
+  /** Log sink (a no-op unless {@linkcode ServerOptions.log} was given). */
   log: (line: string) => void;
   /** Transport adapter, if given. */
   transport: TransportAdapter | undefined;
@@ -98,18 +98,23 @@ export interface Server extends AsyncDisposable {
    * answers `error`), stop the sweep and GC, wait for every connection to close and
    * force-close them after `shutdownTimeout` seconds (0 = wait forever).
    *
+   * With `{ force: true }` the remaining connections are closed at once (their clients see
+   * the connection end and the server releases what they held), whether or not a graceful
+   * close has already started. Calling `close` again is harmless.
+   *
+   * @param options `force: true` closes every connection now.
    * @returns Resolves like {@linkcode Server.closed}.
    */
-  close(): Promise<void>;
+  close(options?: { force?: boolean }): Promise<void>;
   /**
    * The current `stats` snapshot.
    *
-   * @returns What a `stats` request would report now.
+   * @returns What a `stats` request would report now, keys as text (decoded from UTF-8).
    */
   stats(): StatsSnapshot;
 }
 
-const stderrLog = (line: string): void => writeStderr(line + "\n");
+const noLog = (_line: string): void => {};
 
 /**
  * Fills in defaults and validates server options in the Go server's order. Durations may
@@ -155,13 +160,13 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     authToken: options.authToken || undefined,
     authTokenFile: options.authTokenFile || undefined,
     debug: options.debug ?? d.debug,
-    log: options.log ?? stderrLog,
+    log: options.log ?? noLog,
     transport: options.transport,
   };
   const violation = firstSettingViolation(r);
   if (violation !== undefined) throw new RangeError(violation);
   if (r.tls === undefined && (r.tlsCert === undefined) !== (r.tlsKey === undefined)) {
-    throw new TypeError("both --tls-cert and --tls-key must be given to enable TLS");
+    throw new TypeError("both --tls-cert and --tls-key must be provided together");
   }
   return r;
 }
@@ -311,7 +316,7 @@ class DflockServer implements Server {
     this.#resolveClosed();
   }
 
-  close(): Promise<void> {
+  close(options: { force?: boolean } = {}): Promise<void> {
     if (!this.#draining) {
       this.#draining = true;
       clearInterval(this.#sweepTimer);
@@ -326,14 +331,22 @@ class DflockServer implements Server {
       for (const conn of this.#conns) conn.drain();
       const timeout = this.#options.shutdownTimeout;
       if (timeout > 0) {
-        this.#forceTimer = setTimeout(() => {
-          this.#forceTimer = undefined;
-          for (const conn of this.#conns) void conn.forceClose();
-        }, Math.min(timeout * 1000, 0x7fffffff));
+        this.#forceTimer = setTimeout(
+          () => this.#forceCloseAll(),
+          Math.min(timeout * 1000, 0x7fffffff),
+        );
       }
       this.#checkDrained();
     }
+    if (options.force === true) this.#forceCloseAll();
     return this.closed;
+  }
+
+  /** Closes every remaining connection now; `#checkDrained` then resolves `closed`. */
+  #forceCloseAll(): void {
+    if (this.#forceTimer !== undefined) clearTimeout(this.#forceTimer);
+    this.#forceTimer = undefined;
+    for (const conn of this.#conns) void conn.forceClose();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -341,7 +354,7 @@ class DflockServer implements Server {
   }
 
   stats(): StatsSnapshot {
-    return this.#table.stats(performance.now(), this.#conns.size);
+    return this.#table.textStats(performance.now(), this.#conns.size);
   }
 }
 

@@ -82,6 +82,38 @@ const RULES: readonly SettingRule[] = [
   { flag: "gc-max-idle", key: "gcMaxIdle", integer: false, check: positive, expect: "> 0" },
 ];
 
+/** A setting that breaks its rule, as {@linkcode findSettingViolation} reports it. */
+export interface SettingViolation {
+  /** The option name (`maxLocks`). */
+  key: NumericSetting;
+  /** The Go flag name (`max-locks`). */
+  flag: string;
+  /** The Go server's message: `--max-locks must be > 0 (got 0)`. */
+  message: string;
+}
+
+/**
+ * Checks the numeric settings in the Go server's order and says which one fails first.
+ *
+ * @param values The settings.
+ * @returns The first violation, or `undefined` when every value is valid.
+ */
+export function findSettingViolation(
+  values: Readonly<Record<NumericSetting, unknown>>,
+): SettingViolation | undefined {
+  for (const rule of RULES) {
+    const v = values[rule.key];
+    let message: string | undefined;
+    if (typeof v !== "number" || Number.isNaN(v) || !rule.check(v)) {
+      message = `--${rule.flag} must be ${rule.expect} (got ${v})`;
+    } else if (rule.integer ? !Number.isSafeInteger(v) : !Number.isFinite(v)) {
+      message = `--${rule.flag} must be ${rule.integer ? "an integer" : "finite"} (got ${v})`;
+    }
+    if (message !== undefined) return { key: rule.key, flag: rule.flag, message };
+  }
+  return undefined;
+}
+
 /**
  * Checks the numeric settings in the Go server's order.
  *
@@ -92,14 +124,5 @@ const RULES: readonly SettingRule[] = [
 export function firstSettingViolation(
   values: Readonly<Record<NumericSetting, unknown>>,
 ): string | undefined {
-  for (const rule of RULES) {
-    const v = values[rule.key];
-    if (typeof v !== "number" || Number.isNaN(v) || !rule.check(v)) {
-      return `--${rule.flag} must be ${rule.expect} (got ${v})`;
-    }
-    if (rule.integer ? !Number.isSafeInteger(v) : !Number.isFinite(v)) {
-      return `--${rule.flag} must be ${rule.integer ? "an integer" : "finite"} (got ${v})`;
-    }
-  }
-  return undefined;
+  return findSettingViolation(values)?.message;
 }

@@ -8,8 +8,9 @@ import {
   parseEnvInt,
   parseServerArgs,
   type ResolvedConfig,
+  SERVER_FLAGS,
   type ServerConfigResult,
-  serverUsage,
+  serverHelp,
   toServerOptions,
 } from "../../src/server/config.ts";
 import { SERVER_DEFAULTS } from "../../src/server/options.ts";
@@ -36,14 +37,14 @@ async function resolve(
 
 async function options(argv: string[], env: Env = {}, fs: Record<string, string> = {}) {
   const result = await resolve(argv, env, fs);
-  assert.equal(result.kind, "options", result.kind === "exit" ? result.stderr : "");
+  assert.equal(result.kind, "options", result.kind === "error" ? result.message : "");
   return result as Extract<ServerConfigResult, { kind: "options" }>;
 }
 
 async function exit(argv: string[], env: Env = {}, fs: Record<string, string> = {}) {
   const result = await resolve(argv, env, fs);
-  assert.equal(result.kind, "exit", "expected the configuration to be refused");
-  return result as Extract<ServerConfigResult, { kind: "exit" }>;
+  assert.equal(result.kind, "error", "expected the configuration to be refused");
+  return result as Extract<ServerConfigResult, { kind: "error" }>;
 }
 
 const DEFAULT_CONFIG: ResolvedConfig = {
@@ -128,54 +129,69 @@ describe("flags", () => {
     assert.equal(r.options.maxWaiters, 8);
   });
 
-  test("--flag false does not work: false stops parsing", async () => {
+  test("--flag false does not work: false stops parsing, with a warning", async () => {
     const r = await options(["--auto-release-on-disconnect", "false", "--max-locks", "0"]);
     assert.equal(r.options.autoReleaseOnDisconnect, true);
     assert.equal(r.options.maxLocks, 1024, "flags after the positional argument are ignored");
+    assert.deepEqual(r.warnings, [
+      'ignoring argument "false" and everything after it (boolean flags are written ' +
+      "--auto-release-on-disconnect=false)",
+    ]);
   });
 
-  test("parsing stops at -- and at the first non-flag", async () => {
-    assert.equal((await options(["--port", "1", "--", "--port", "x"])).options.port, 1);
-    assert.equal((await options(["extra", "--port", "x"])).options.port, 6388);
+  test("parsing stops at -- and at the first non-flag, with a warning", async () => {
+    const a = await options(["--port", "1", "--", "--port", "x"]);
+    assert.equal(a.options.port, 1);
+    assert.deepEqual(a.warnings, ['ignoring argument "--port" and everything after it']);
+    const b = await options(["extra", "--port", "x"]);
+    assert.equal(b.options.port, 6388);
+    assert.deepEqual(b.warnings, ['ignoring argument "extra" and everything after it']);
+    const c = await options(["--debug", "off"]);
+    assert.deepEqual(c.warnings, [
+      'ignoring argument "off" (boolean flags are written --debug=false)',
+    ]);
+    const d = await options(["--debug", "1"]);
+    assert.deepEqual(d.warnings, ['ignoring argument "1" (boolean flags are written --debug=1)']);
+    assert.deepEqual((await options(["--port", "1", "--"])).warnings, [], "a final -- is fine");
+    assert.deepEqual((await options(["--debug"])).warnings, []);
   });
 });
 
 describe("command-line errors", () => {
-  test("unknown flag: Go's message, usage, exit 1", async () => {
+  test("unknown flag: Go's message alone, a usage error", async () => {
     const r = await exit(["--nope"]);
-    assert.equal(r.code, 1);
-    assert.ok(r.stderr.startsWith("flag provided but not defined: -nope\nUsage of dflockd:\n"));
-    assert.ok(r.stderr.includes("  -max-locks int\n"));
-    assert.ok(r.stderr.endsWith("configuration error: flag provided but not defined: -nope\n"));
+    assert.equal(r.message, "flag provided but not defined: -nope");
+    assert.equal(r.usage, true);
+    assert.deepEqual(r.warnings, []);
   });
 
   test("--no-auto-release-on-disconnect does not exist", async () => {
     const r = await exit(["--no-auto-release-on-disconnect"]);
-    assert.match(r.stderr, /flag provided but not defined: -no-auto-release-on-disconnect/);
+    assert.equal(r.message, "flag provided but not defined: -no-auto-release-on-disconnect");
   });
 
   test("unparsable values", async () => {
     const a = await exit(["--port", "abc"]);
-    assert.equal(a.code, 1);
-    assert.match(a.stderr, /^invalid value "abc" for flag -port: parse error\nUsage of dflockd:/);
+    assert.equal(a.message, 'invalid value "abc" for flag -port: parse error');
+    assert.equal(a.usage, true);
     const b = await exit(["--debug=yes"]);
-    assert.match(b.stderr, /^invalid boolean value "yes" for -debug: parse error\n/);
+    assert.equal(b.message, 'invalid boolean value "yes" for -debug: parse error');
     const c = await exit(["--max-locks"]);
-    assert.match(c.stderr, /^flag needs an argument: -max-locks\n/);
+    assert.equal(c.message, "flag needs an argument: -max-locks");
   });
 
-  test("-h / --help: usage and exit 1", async () => {
-    for (const h of ["-h", "--help", "-help"]) {
-      const r = await exit([h]);
-      assert.equal(r.code, 1);
-      assert.ok(r.stderr.startsWith("Usage of dflockd:\n"), h);
-      assert.ok(r.stderr.includes('  -host string\n    \tBind address (default "127.0.0.1")\n'));
-      assert.ok(r.stderr.includes("  -auto-release-on-disconnect\n"));
+  test("-h / -help / --help ask for help (even after other flags)", async () => {
+    for (const argv of [["-h"], ["--help"], ["-help"], ["--port", "1", "-h"]]) {
+      assert.deepEqual(await resolve(argv), { kind: "help" }, argv.join(" "));
     }
   });
+});
 
-  test("the usage lists every flag of PROTOCOL.md 12.1 sorted by name", () => {
-    const names = [...serverUsage().matchAll(/^ {2}-([a-z-]+)/gm)].map((m) => m[1]);
+describe("help", () => {
+  const help = serverHelp("dflock serve");
+
+  test("lists every flag of PROTOCOL.md 12.1 sorted by name, in Go's layout", () => {
+    const names = [...help.matchAll(/^ {2}-([a-z-]+)/gm)].map((m) => m[1]);
     assert.deepEqual(names, [
       "auth-token",
       "auth-token-file",
@@ -197,6 +213,38 @@ describe("command-line errors", () => {
       "version",
       "write-timeout",
     ]);
+    assert.ok(
+      help.includes('  -host string\n    \tBind address (default "127.0.0.1") [$DFLOCKD_HOST]\n'),
+    );
+    assert.ok(
+      help.includes(
+        "  -auto-release-on-disconnect\n    \tRelease locks when a client disconnects " +
+          "(default true) [$DFLOCKD_AUTO_RELEASE_ON_DISCONNECT]\n",
+      ),
+    );
+  });
+
+  test("every flag but --version names the variable that parseServerArgs reads", async () => {
+    for (const spec of SERVER_FLAGS) {
+      if (spec.name === "version") {
+        assert.equal(spec.env, undefined);
+        continue;
+      }
+      const env = spec.env ?? (spec.name === "auth-token" ? "DFLOCKD_AUTH_TOKEN" : undefined);
+      assert.ok(env, spec.name);
+      assert.ok(help.includes(`[$${env}`), spec.name);
+      if (spec.kind === "string" && spec.name !== "auth-token-file") {
+        // The variable named in the help really sets the setting.
+        const r = await options([], { [env]: "x.pem" });
+        const key = spec.name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+        assert.equal((r.options as unknown as Record<string, unknown>)[key], "x.pem", env);
+      }
+    }
+  });
+
+  test("the usage line names the command as given", () => {
+    assert.match(serverHelp("npx dflock serve"), /^Usage: npx dflock serve \[flags\]\n/);
+    assert.match(serverHelp("npm run serve --"), /^Usage: npm run serve -- \[flags\]\n/);
   });
 });
 
@@ -253,11 +301,27 @@ describe("environment", () => {
       DFLOCKD_DEBUG: "t",
     });
     assert.deepEqual(r.options, DEFAULT_CONFIG);
+    const bool = "not a boolean (use 1, yes, true, 0, no or false, in any letter case)";
+    assert.deepEqual(r.warnings, [
+      'ignoring DFLOCKD_PORT="0x10": not an integer',
+      'ignoring DFLOCKD_DEFAULT_LEASE_TTL_S="abc": not an integer',
+      'ignoring DFLOCKD_MAX_LOCKS=" 1": not an integer',
+      'ignoring DFLOCKD_MAX_WAITERS="1_0": not an integer',
+      'ignoring DFLOCKD_READ_TIMEOUT_S="99999999999999999999": integer out of range',
+      `ignoring DFLOCKD_AUTO_RELEASE_ON_DISCONNECT="maybe": ${bool}`,
+      `ignoring DFLOCKD_DEBUG="t": ${bool}`,
+    ]);
+  });
+
+  test("valid variables give no warnings", async () => {
+    const r = await options([], { DFLOCKD_PORT: "7001", DFLOCKD_DEBUG: "Yes", DFLOCKD_HOST: "h" });
+    assert.deepEqual(r.warnings, []);
   });
 
   test("empty variables count as unset", async () => {
     const r = await options([], { DFLOCKD_HOST: "", DFLOCKD_MAX_LOCKS: "", DFLOCKD_DEBUG: "" });
     assert.deepEqual(r.options, DEFAULT_CONFIG);
+    assert.deepEqual(r.warnings, []);
   });
 
   test("lenient parsers", () => {
@@ -271,9 +335,20 @@ describe("environment", () => {
     for (const x of ["t", "f", "on", "off", " 1", "2"]) assert.equal(parseEnvBool(x), undefined);
   });
 
-  test("environment values are validated like flags", async () => {
+  test("environment values are validated like flags, and name their variable", async () => {
     const r = await exit([], { DFLOCKD_MAX_LOCKS: "0" });
-    assert.equal(r.stderr, "configuration error: --max-locks must be > 0 (got 0)\n");
+    assert.equal(
+      r.message,
+      "configuration error: --max-locks must be > 0 (got 0), set by DFLOCKD_MAX_LOCKS",
+    );
+    assert.equal(r.usage, true);
+    const flag = await exit(["--max-locks", "0"], { DFLOCKD_MAX_LOCKS: "5" });
+    assert.equal(flag.message, "configuration error: --max-locks must be > 0 (got 0)");
+  });
+
+  test("warnings come with a later error too", async () => {
+    const r = await exit([], { DFLOCKD_PORT: "x", DFLOCKD_MAX_LOCKS: "0" });
+    assert.deepEqual(r.warnings, ['ignoring DFLOCKD_PORT="x": not an integer']);
   });
 });
 
@@ -359,10 +434,10 @@ describe("auth token", () => {
 
   test("an unreadable token file is a startup error, checked before validation", async () => {
     const r = await exit(["--auth-token-file", "/missing", "--max-locks", "0"], {}, fs);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^configuration error: .*auth token file "\/missing".*\n$/);
+    assert.match(r.message, /^configuration error: cannot read auth token file "\/missing": /);
+    assert.equal(r.usage, false, "no pointer to --help: the file is at fault");
     const e = await exit([], { DFLOCKD_AUTH_TOKEN_FILE: "/missing" }, fs);
-    assert.match(e.stderr, /auth token file/);
+    assert.match(e.message, /auth token file/);
   });
 
   test("Go's TrimSpace", () => {
@@ -390,8 +465,8 @@ describe("validation", () => {
   for (const [argv, message] of cases) {
     test(message, async () => {
       const r = await exit(argv);
-      assert.equal(r.code, 1);
-      assert.equal(r.stderr, `configuration error: ${message}\n`);
+      assert.equal(r.message, `configuration error: ${message}`);
+      assert.equal(r.usage, true);
     });
   }
 
@@ -413,11 +488,11 @@ describe("validation", () => {
     const argv: string[] = [];
     for (let i = cases.length - 1; i >= 0; i--) argv.push(...(cases[i]?.[0] ?? []));
     const r = await exit(argv);
-    assert.equal(r.stderr, "configuration error: --max-locks must be > 0 (got 0)\n");
+    assert.equal(r.message, "configuration error: --max-locks must be > 0 (got 0)");
     const r2 = await exit(["--gc-max-idle", "0", "--port", "70000", "--write-timeout", "-1"]);
-    assert.equal(r2.stderr, "configuration error: --write-timeout must be >= 0 (got -1)\n");
+    assert.equal(r2.message, "configuration error: --write-timeout must be >= 0 (got -1)");
     const r3 = await exit(["--gc-max-idle", "0", "--max-waiters", "-1"]);
-    assert.equal(r3.stderr, "configuration error: --max-waiters must be >= 0 (got -1)\n");
+    assert.equal(r3.message, "configuration error: --max-waiters must be >= 0 (got -1)");
   });
 });
 
@@ -426,14 +501,17 @@ describe("--version", () => {
     const r = await options(["--version"]);
     assert.equal(r.version, true);
     const bad = await exit(["--version", "--max-locks", "0"]);
-    assert.match(bad.stderr, /max-locks/);
+    assert.match(bad.message, /max-locks/);
     assert.equal((await options(["--version=false"])).version, false);
   });
 
   test("comes before the TLS startup check", async () => {
     const r = await options(["--version", "--tls-cert", "c.pem"]);
     assert.equal(r.version, true);
-    assert.match(checkStartup(r.options) ?? "", /tls-cert/);
+    assert.equal(
+      checkStartup(r.options),
+      "both --tls-cert and --tls-key must be provided together",
+    );
   });
 });
 
@@ -441,8 +519,9 @@ describe("startup checks and mapping", () => {
   test("TLS needs both files", () => {
     assert.equal(checkStartup(DEFAULT_CONFIG), undefined);
     assert.equal(checkStartup({ ...DEFAULT_CONFIG, tlsCert: "c", tlsKey: "k" }), undefined);
-    assert.match(checkStartup({ ...DEFAULT_CONFIG, tlsCert: "c" }) ?? "", /tls/);
-    assert.match(checkStartup({ ...DEFAULT_CONFIG, tlsKey: "k" }) ?? "", /tls/);
+    const go = "both --tls-cert and --tls-key must be provided together";
+    assert.equal(checkStartup({ ...DEFAULT_CONFIG, tlsCert: "c" }), go);
+    assert.equal(checkStartup({ ...DEFAULT_CONFIG, tlsKey: "k" }), go);
   });
 
   test("toServerOptions leaves unset strings out", () => {

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  formatGoDefaults,
   formatGoUsage,
   type GoFlagSpec,
   parseGoBool,
@@ -103,6 +104,16 @@ describe("parseGoFlags", () => {
     assert.equal(r.values.has("port"), false);
   });
 
+  test("boolBeforeRest names a bare boolean flag right before the rest", () => {
+    assert.equal(ok(["--auto", "false", "--port", "1"]).boolBeforeRest, "--auto");
+    assert.equal(ok(["-debug", "x"]).boolBeforeRest, "-debug");
+    assert.equal(ok(["--debug=true", "false"]).boolBeforeRest, undefined, "it had its value");
+    assert.equal(ok(["--debug", "--port", "1", "x"]).boolBeforeRest, undefined);
+    assert.equal(ok(["--debug", "--", "false"]).boolBeforeRest, undefined, "-- came between");
+    assert.equal(ok(["--debug"]).boolBeforeRest, undefined, "no rest");
+    assert.equal(ok(["x"]).boolBeforeRest, undefined);
+  });
+
   test("parsing stops at the first non-flag or after --", () => {
     const a = ok(["--port", "1", "serve", "--port", "2"]);
     assert.equal(a.values.get("port"), 1);
@@ -142,6 +153,27 @@ describe("parseGoFlags", () => {
       assert.ok(!r.ok && r.help, h);
     }
     assert.ok(!fail(["--nope"]).help);
+  });
+});
+
+describe("formatGoDefaults", () => {
+  test("adds [$NAME] after the default where a spec names its variable", () => {
+    assert.equal(
+      formatGoDefaults([
+        { name: "port", kind: "int", usage: "Bind port", defaultValue: 6388, env: "APP_PORT" },
+        { name: "debug", kind: "bool", usage: "Debug", defaultValue: false, env: "APP_DEBUG" },
+        { name: "x", kind: "int", usage: "Short", defaultValue: 0 },
+      ]),
+      [
+        "  -debug",
+        "    \tDebug [$APP_DEBUG]",
+        "  -port int",
+        "    \tBind port (default 6388) [$APP_PORT]",
+        "  -x int",
+        "    \tShort",
+        "",
+      ].join("\n"),
+    );
   });
 });
 

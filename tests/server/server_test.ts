@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveServerOptions, serve, type Server } from "../../src/server/mod.ts";
 import type { ServerOptions } from "../../src/server/options.ts";
+import { runChildScript } from "../_helpers/child_script.ts";
 import { eventually, LineClient } from "./_line_client.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "conformance", "fixtures");
@@ -353,6 +354,26 @@ describe("server", () => {
       assert.ok(await eventually(() => server.stats().connections === 0));
       assert.equal(server.stats().locks[0]!.ownerConnId, 1);
     });
+  });
+});
+
+describe("the log option", () => {
+  const child = new URL("./_quiet_server_child.ts", import.meta.url);
+
+  test("an embedded server without `log` writes nothing to stderr, even with debug", async () => {
+    const r = await runChildScript(child, ["default"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^done \d+\n$/);
+    assert.equal(r.stderr, "");
+  });
+
+  test("control: with a logger, the same child's lines do reach stderr", async () => {
+    const r = await runChildScript(child, ["stderr"]);
+    assert.equal(r.code, 0, r.stderr);
+    const port = /^done (\d+)\n$/.exec(r.stdout)?.[1];
+    assert.ok(port, r.stdout);
+    assert.match(r.stderr, new RegExp(`^listening on 127\\.0\\.0\\.1:${port}\\n`));
+    assert.match(r.stderr, /\nconnection 1 from 127\.0\.0\.1:\d+\nconnection 1 closed /);
   });
 });
 
