@@ -7,6 +7,7 @@
 
 import { parseServerAddress } from "../client/servers.ts";
 import type { ServerEndpoint } from "../client/servers.ts";
+import { EnvPermissionError } from "../transport/process.ts";
 import type { TlsConnectOptions } from "../transport/types.ts";
 import { boolFlag, type FlagSpec, type FlagValue, listFlag, stringFlag } from "./_flags.ts";
 import type { CliIo } from "./io.ts";
@@ -14,8 +15,11 @@ import type { CliIo } from "./io.ts";
 /** The server used when no `--server` is given. */
 export const DEFAULT_SERVER = "127.0.0.1:6388";
 
-/** Environment variable read when `--auth-token` is not given. */
-export const AUTH_TOKEN_ENV = "DFLOCK_AUTH_TOKEN";
+/**
+ * Environment variable read when `--auth-token` is not given: the server's own
+ * (`dflock serve`, Go dflockd), so one variable configures both sides.
+ */
+export const AUTH_TOKEN_ENV = "DFLOCKD_AUTH_TOKEN";
 
 /** The connection flags, appended to each client subcommand's own. */
 export const CONNECTION_FLAGS: readonly FlagSpec[] = [
@@ -58,12 +62,12 @@ export function describeFailure(error: unknown): string {
 }
 
 /**
- * Reads `--server` (repeatable), `--auth-token` / `$DFLOCK_AUTH_TOKEN`, `--tls`, `--tls-ca`.
+ * Reads `--server` (repeatable), `--auth-token` / `$DFLOCKD_AUTH_TOKEN`, `--tls`, `--tls-ca`.
  *
  * @param values Parsed flag values.
  * @param io For the environment and the CA file.
  * @returns The settings, or `{ usage }` for a malformed server address, or `{ failure }` when
- *   the CA file cannot be read.
+ *   the CA file or (Deno without `--allow-env=DFLOCKD_AUTH_TOKEN`) the variable cannot be read.
  */
 export async function clientSettings(
   values: Map<string, FlagValue>,
@@ -78,7 +82,13 @@ export async function clientSettings(
       return { usage: `--server: ${describeFailure(error)}` };
     }
   }
-  const token = stringFlag(values, "auth-token") ?? io.env[AUTH_TOKEN_ENV];
+  let token: string | undefined;
+  try {
+    token = stringFlag(values, "auth-token") ?? io.env[AUTH_TOKEN_ENV];
+  } catch (error) {
+    if (!(error instanceof EnvPermissionError)) throw error;
+    return { failure: `${error.message}, or pass --auth-token` };
+  }
   const authToken = token === undefined || token === "" ? undefined : token;
   let tls: TlsConnectOptions | undefined = boolFlag(values, "tls") ? {} : undefined;
   const caFile = stringFlag(values, "tls-ca");

@@ -1,5 +1,5 @@
 /**
- * Internal: the flag syntax of the client subcommands (`stats`, `run`, `demo`): GNU-style
+ * Internal: the flag syntax of the client subcommands (`stats`, `run`, `ping`, `demo`): GNU-style
  * `--name value`, `--name=value`, `-h`/`--help`, repeatable flags, `--` ending the flags, and
  * the usage text. `serve` keeps Go's `flag` syntax instead (see `go_flag.ts`).
  *
@@ -10,6 +10,7 @@
  */
 
 import type { CliIo } from "./io.ts";
+import { usageErrorText } from "./_usage.ts";
 
 /** Value type of a flag. */
 export type FlagKind = "string" | "strings" | "number" | "int" | "bool";
@@ -181,7 +182,8 @@ export function formatUsage(command: CommandSpec): string {
 
 /**
  * Parses the arguments and handles `--help` and usage errors the same way for every client
- * subcommand: help goes to stdout (exit 0), an error and the usage go to stderr (exit 2).
+ * subcommand: help goes to stdout (exit 0), an error and a pointer to the help go to stderr
+ * (exit 2).
  *
  * @param command The subcommand.
  * @param argv The arguments after the subcommand name.
@@ -203,15 +205,16 @@ export function parseOrExit(
 }
 
 /**
- * Reports a usage error: `dflock <name>: <message>`, a blank line and the usage, on stderr.
+ * Reports a usage error on stderr: `dflock <name>: <message>` and a line that names the
+ * command showing the help (`Run "dflock <name> --help" for usage.`).
  *
  * @param command The subcommand.
  * @param message What is wrong.
- * @param io Where the text goes.
+ * @param io Where the text goes, and how the user started the program.
  * @returns 2, the exit status of a usage error.
  */
 export function usageError(command: CommandSpec, message: string, io: CliIo): number {
-  io.writeStderr(`dflock ${command.name}: ${message}\n\n${formatUsage(command)}`);
+  io.writeStderr(usageErrorText(io.program ?? "dflock", command.name, message));
   return 2;
 }
 

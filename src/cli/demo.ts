@@ -9,7 +9,8 @@
 import { serve } from "../server/mod.ts";
 import type { Server } from "../server/server.ts";
 import { formatServerAddress } from "../client/servers.ts";
-import type { CliIo } from "./io.ts";
+import { type CliIo, commandLine } from "./io.ts";
+import { usageErrorText } from "./_usage.ts";
 import { Timeline } from "./_demo_timeline.ts";
 import { fifoScene, semaphoreScene, twoPhaseScene } from "./_demo_scenes.ts";
 import type { DemoContext } from "./_demo_scenes.ts";
@@ -46,7 +47,9 @@ export async function runDemo(argv: readonly string[], io: CliIo): Promise<numbe
   if (argv.length > 0) {
     const arg = argv[0] ?? "";
     const what = arg.startsWith("-") ? "unknown flag" : "unexpected argument";
-    io.writeStderr(`dflock demo: ${what} ${JSON.stringify(arg)}\n\n${DEMO_USAGE}`);
+    io.writeStderr(
+      usageErrorText(io.program ?? "dflock", "demo", `${what} ${JSON.stringify(arg)}`),
+    );
     return 2;
   }
   const t = new Timeline((text) => io.writeStdout(text));
@@ -66,7 +69,9 @@ export async function runDemo(argv: readonly string[], io: CliIo): Promise<numbe
     await semaphoreScene(ctx);
     await twoPhaseScene(ctx);
     await leaseScene(ctx);
-    t.say(`\nDone in ${(t.elapsedMs / 1000).toFixed(1)} s. Next: dflock serve --help`);
+    // The hint names the command the way this demo was started (a checkout has no `dflock`).
+    const next = `${commandLine(io, "serve")} --help`;
+    t.say(`\nDone in ${(t.elapsedMs / 1000).toFixed(1)} s. Next: ${next}`);
     return 0;
   } catch (error) {
     io.writeStderr(

@@ -4,6 +4,7 @@
  * ```sh
  * deno run -A src/cli/main.ts serve --port 6388
  * bun src/cli/main.ts stats --server 127.0.0.1:6388
+ * npx dflock ping --server 127.0.0.1:6388
  * node npm/esm/src/cli/main.js run --key nightly -- ./backup.sh
  * ```
  *
@@ -14,12 +15,14 @@
 
 import { serve } from "../server/mod.ts";
 import { isMainModule } from "../transport/entry.ts";
-import { args, exit, stdoutIsTty, writeStderr } from "../transport/process.ts";
+import { args, EnvPermissionError, exit, stdoutIsTty, writeStderr } from "../transport/process.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { runDemo } from "./demo.ts";
+import { runPing } from "./ping.ts";
 import { type RunDeps, runRun } from "./run.ts";
 import { runServe, type StartServer } from "./serve.ts";
 import { runStats } from "./stats.ts";
+import { usageErrorText } from "./_usage.ts";
 
 export type { CliIo, StopSignal } from "./io.ts";
 export type { ChildExit, ChildHandle } from "../transport/process.ts";
@@ -43,6 +46,7 @@ Commands:
   serve      run a dflockd-compatible lock server (flags as Go dflockd; serve -h lists them)
   stats      show a server's locks, semaphores, waiters and idle keys
   run        run a command while holding a distributed lock (a distributed flock)
+  ping       check that servers answer: exit 0 if they do, 1 if not (scripts, health checks)
   demo       start a local server and show FIFO locks, semaphores and lease loss
   version    print the version
 
@@ -51,8 +55,12 @@ Flags:
   --version        print the version
 
 "dflock <command> --help" describes a command. Exit status 2 means a usage error, except for
-serve, which keeps the Go server's status 1 for a bad flag.
+serve, which keeps the Go server's status 1 for a bad flag. stats, run and ping read the auth
+token from $DFLOCKD_AUTH_TOKEN when --auth-token is not given (the server's own variable).
 `;
+
+/** The commands, for the message of a missing one. */
+const COMMANDS = "serve, stats, run, ping, demo or version";
 
 /**
  * Options for {@linkcode main}, for tests.
@@ -82,9 +90,10 @@ export interface MainOptions {
  *
  * @param argv Arguments after the script name (`["serve", "--port", "0"]`).
  * @param options Injected process facilities and server factory (tests only).
- * @returns The exit status: 0 on success, 1 on runtime errors, 2 on an unknown or missing
- *   command or a usage error (`serve`: 1, as the Go server), and what each command documents
- *   (`run` returns its command's status).
+ * @returns The exit status: 0 on success, 1 on runtime errors (and on Deno when a variable
+ *   the command reads is not granted by `--allow-env`), 2 on an unknown or missing command or
+ *   a usage error (`serve`: 1, as the Go server), and what each command documents (`run`
+ *   returns its command's status, `ping` 1 when a server does not answer).
  *
  * @example Run the command line from a script
  * ```ts
@@ -97,6 +106,22 @@ export interface MainOptions {
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   const io = options.io ?? processIo();
   const [command, ...rest] = argv;
+  try {
+    return await runCommand(command, rest, io, options);
+  } catch (error) {
+    // Deno without --allow-env for a variable the command reads: say which flag is missing.
+    if (!(error instanceof EnvPermissionError)) throw error;
+    io.writeStderr(`dflock${command === undefined ? "" : ` ${command}`}: ${error.message}\n`);
+    return 1;
+  }
+}
+
+async function runCommand(
+  command: string | undefined,
+  rest: string[],
+  io: CliIo,
+  options: MainOptions,
+): Promise<number> {
   switch (command) {
     case "serve":
       return await runServe(rest, io, options.startServer ?? serve);
@@ -106,6 +131,8 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       });
     case "run":
       return await runRun(rest, io, options.spawn === undefined ? {} : { spawn: options.spawn });
+    case "ping":
+      return await runPing(rest, io);
     case "demo":
       return await runDemo(rest, io);
     case "-h":
@@ -120,10 +147,20 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       io.writeStdout(versionLine());
       return 0;
     case undefined:
-      io.writeStderr(USAGE);
+      io.writeStderr(
+        usageErrorText(io.program ?? "dflock", undefined, `missing command: ${COMMANDS}`),
+      );
       return 2;
     default:
-      io.writeStderr(`dflock: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      io.writeStderr(
+        usageErrorText(
+          io.program ?? "dflock",
+          undefined,
+          command.startsWith("-")
+            ? `unknown flag ${command}`
+            : `unknown command ${JSON.stringify(command)}`,
+        ),
+      );
       return 2;
   }
 }

@@ -6,6 +6,10 @@
  * @module
  */
 
+import { connect } from "../client/connection.ts";
+import type { Connection } from "../client/connection.ts";
+import { stats } from "../client/low_level.ts";
+import { type ServerEndpoint, shardIndex } from "../client/servers.ts";
 import { LeaseLostError } from "../errors.ts";
 import { DistributedLock } from "../lock.ts";
 import { DistributedSemaphore } from "../semaphore.ts";
@@ -15,7 +19,13 @@ import {
   signalNumber,
   spawnChild,
 } from "../transport/process.ts";
-import { clientSettings, CONNECTION_FLAGS, describeFailure } from "./_client_flags.ts";
+import {
+  AUTH_TOKEN_ENV,
+  type ClientSettings,
+  clientSettings,
+  CONNECTION_FLAGS,
+  describeFailure,
+} from "./_client_flags.ts";
 import { type CommandSpec, numberFlag, parseOrExit, stringFlag, usageError } from "./_flags.ts";
 import type { CliIo, StopSignal } from "./io.ts";
 
@@ -73,9 +83,16 @@ export const RUN_COMMAND: CommandSpec = {
     ...CONNECTION_FLAGS,
     { name: "kill-grace", kind: "number", min: 0, usage: "", hidden: true },
   ],
-  epilog: "Exit status: the command's; 75 when the lock was not acquired within --timeout;\n" +
+  epilog: "While it waits for the lock on a terminal, a status line on stderr shows the key,\n" +
+    "the server, the seconds waited and the place in the queue (from the server's waiter\n" +
+    "count); it is cleared once the lock is acquired. Nothing is shown when stderr is not a\n" +
+    "terminal.\n\n" +
+    "Exit status: the command's; 75 when the lock was not acquired within --timeout;\n" +
     "70 when the lease was lost; 127 when the command was not found, 126 when it could not\n" +
     "be started; 1 when a server cannot be reached or refuses; 2 on a usage error.\n\n" +
+    "Deno needs no more than (add --allow-read=FILE for --tls-ca FILE):\n" +
+    `  deno run --allow-net=HOST:PORT --allow-env=${AUTH_TOKEN_ENV} --allow-run=CMD \\\n` +
+    "    src/cli/main.ts run ...\n\n" +
     "Example:\n  dflock run --key nightly-backup --lease 60 -- ./backup.sh --full\n",
 };
 
@@ -103,6 +120,8 @@ export interface RunDeps {
 /** The parts of {@linkcode DistributedLock} and {@linkcode DistributedSemaphore} used here. */
 interface Lease {
   acquire(options: { signal?: AbortSignal }): Promise<boolean>;
+  enqueue(options: { signal?: AbortSignal }): Promise<"acquired" | "queued">;
+  wait(timeoutS: number, options: { signal?: AbortSignal }): Promise<boolean>;
   release(): Promise<void>;
   close(): Promise<void>;
   readonly signal: AbortSignal;
@@ -188,7 +207,18 @@ export async function runRun(
   try {
     let acquired: boolean;
     try {
-      acquired = await lease.acquire({ signal: stopAcquire.signal });
+      acquired = io.stderrIsTty?.() === true && timeoutS > 0
+        ? await acquireShowingWait(lease, {
+          key,
+          limit,
+          server: settings.servers[shardIndex(key, settings.servers.length)] ??
+            settings.servers[0]!,
+          settings,
+          timeoutS,
+          io,
+          signal: stopAcquire.signal,
+        })
+        : await lease.acquire({ signal: stopAcquire.signal });
     } catch (error) {
       await lease.close();
       if (stopSignal !== undefined) return 128 + (signalNumber(stopSignal) ?? 0);
@@ -209,6 +239,146 @@ export async function runRun(
     });
   } finally {
     for (const remove of removers) remove();
+  }
+}
+
+/** What {@linkcode acquireShowingWait} needs. */
+interface WaitContext {
+  key: string;
+  /** The semaphore's limit, or `undefined` for a lock. */
+  limit: number | undefined;
+  /** The key's server. */
+  server: ServerEndpoint;
+  settings: ClientSettings;
+  timeoutS: number;
+  io: CliIo;
+  signal: AbortSignal;
+}
+
+/** How often the wait status is redrawn, in ms (at most once a second). */
+const WAIT_REDRAW_MS = 1_000;
+
+/**
+ * The waiters queued on `key` in a stats snapshot (this process included), or `undefined`
+ * when the key is not listed.
+ */
+function waitersOf(
+  snapshot: Awaited<ReturnType<typeof stats>>,
+  key: string,
+  limit: number | undefined,
+): number | undefined {
+  const lock = snapshot.locks.find((l) => l.key === key);
+  const semaphore = snapshot.semaphores.find((m) => m.key === key);
+  const first = limit === undefined ? (lock ?? semaphore) : (semaphore ?? lock);
+  return first?.waiters;
+}
+
+/**
+ * The one-line wait status on a terminal: redrawn in place (`\r`) at most once a second with
+ * the seconds waited and the place in the queue, cleared by {@linkcode WaitStatus.stop}.
+ *
+ * The place comes from the server's waiter count for the key: right after this process
+ * queued it is the last in line, so the count is its place; later the place can only go down
+ * (FIFO), so the smallest count seen is kept. Waiters who joined later and left again can
+ * make it show a place higher than the true one, never a lower one.
+ */
+class WaitStatus {
+  readonly #ctx: WaitContext;
+  readonly #started = performance.now();
+  readonly #what: string;
+  #position: number | undefined;
+  #conn: Connection | undefined;
+  #polling = false;
+  #stopped = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(ctx: WaitContext) {
+    this.#ctx = ctx;
+    this.#what = ctx.limit === undefined
+      ? `${ctx.key}`
+      : `a slot of ${ctx.key} (semaphore of ${ctx.limit})`;
+  }
+
+  /** Draws the first line, asks the server for the queue, and redraws every second. */
+  start(): void {
+    this.#draw();
+    void this.#poll();
+    this.#timer = setInterval(() => {
+      this.#draw();
+      void this.#poll();
+    }, WAIT_REDRAW_MS);
+  }
+
+  #draw(): void {
+    if (this.#stopped) return;
+    const seconds = Math.floor((performance.now() - this.#started) / 1000);
+    const place = this.#position === undefined
+      ? "queued"
+      : `position ${this.#position} in the queue`;
+    this.#ctx.io.writeStderr(
+      `\rdflock run: waiting for ${this.#what} on ${this.#ctx.server.address}: ${place}, ` +
+        `${seconds} s\x1b[K`,
+    );
+  }
+
+  /** One stats request (never two at once); a failure leaves the place unknown. */
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#stopped) return;
+    this.#polling = true;
+    const { server, settings, key, limit } = this.#ctx;
+    try {
+      this.#conn ??= await connect({
+        host: server.host,
+        port: server.port,
+        tls: settings.tls,
+        authToken: settings.authToken,
+        connectTimeoutMs: 5_000,
+        unrefWhenIdle: true,
+      });
+      if (this.#stopped) return;
+      const waiters = waitersOf(await stats(this.#conn), key, limit);
+      if (waiters !== undefined && waiters > 0) {
+        this.#position = Math.min(this.#position ?? waiters, waiters);
+      }
+    } catch {
+      const conn = this.#conn;
+      this.#conn = undefined;
+      await conn?.close().catch(() => {});
+    } finally {
+      this.#polling = false;
+      if (this.#stopped) await this.#closeConn();
+    }
+  }
+
+  async #closeConn(): Promise<void> {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    await conn?.close().catch(() => {});
+  }
+
+  /** Clears the line and closes the stats connection. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#ctx.io.writeStderr("\r\x1b[K");
+    if (!this.#polling) await this.#closeConn();
+  }
+}
+
+/**
+ * Acquires with two-phase locking so the wait can be shown: `enqueue()` answers at once
+ * (acquired, or queued); while queued, `wait()` blocks and {@linkcode WaitStatus} shows the
+ * wait on stderr.
+ */
+async function acquireShowingWait(lease: Lease, ctx: WaitContext): Promise<boolean> {
+  if ((await lease.enqueue({ signal: ctx.signal })) === "acquired") return true;
+  const status = new WaitStatus(ctx);
+  status.start();
+  try {
+    return await lease.wait(ctx.timeoutS, { signal: ctx.signal });
+  } finally {
+    await status.stop();
   }
 }
 

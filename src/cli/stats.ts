@@ -10,9 +10,10 @@ import type { Connection } from "../client/connection.ts";
 import type { ServerEndpoint } from "../client/servers.ts";
 import type { IdleKeyInfo, ServerStats } from "../client/stats_types.ts";
 import { toServerStats } from "../client/stats_types.ts";
-import { LockError, ProtocolError } from "../errors.ts";
+import { AuthError, LockError, ProtocolError } from "../errors.ts";
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import {
+  AUTH_TOKEN_ENV,
   type ClientSettings,
   clientSettings,
   CONNECTION_FLAGS,
@@ -46,8 +47,14 @@ export const STATS_COMMAND: CommandSpec = {
     { name: "count", kind: "int", min: 1, usage: "", hidden: true },
     { name: "interval", kind: "number", min: 0.01, usage: "", hidden: true },
   ],
-  epilog: "Exit status: 0 on success, 1 when a server cannot be reached or refuses, 2 on a\n" +
-    "usage error. --watch stops with 0 on SIGINT or SIGTERM.\n",
+  epilog: "--watch keeps going while a server is down: it shows\n" +
+    '"server HOST:PORT unreachable since HH:MM:SS: <why>; retrying" in its place (on stderr\n' +
+    "with --json) and shows its stats again once it is back.\n\n" +
+    "Exit status: 0 on success, 1 when a server cannot be reached or refuses (with --watch\n" +
+    "only a refused auth token), 2 on a usage error. --watch stops with 0 on SIGINT or\n" +
+    "SIGTERM.\n\n" +
+    "Deno needs no more than (add --allow-read=FILE for --tls-ca FILE):\n" +
+    `  deno run --allow-net=HOST:PORT --allow-env=${AUTH_TOKEN_ENV} src/cli/main.ts stats\n`,
 };
 
 /** Options of {@linkcode runStats} (tests). */
@@ -126,6 +133,9 @@ export function formatStatsTable(address: string, s: ServerStats): string {
   return out;
 }
 
+/** How long one stats request (connect included) may take, in ms. */
+const REQUEST_TIMEOUT_MS = 5_000;
+
 /** One open connection per server, opened on first use and reused by `--watch`. */
 class Servers {
   readonly #settings: ClientSettings;
@@ -135,26 +145,72 @@ class Servers {
     this.#settings = settings;
   }
 
-  async stats(server: ServerEndpoint, signal: AbortSignal): Promise<string> {
-    let conn = this.#conns.get(server.address);
-    if (conn === undefined) {
-      conn = await connect({
-        host: server.host,
-        port: server.port,
-        tls: this.#settings.tls,
-        authToken: this.#settings.authToken,
-        connectTimeoutMs: 5_000,
-        signal,
-      });
-      this.#conns.set(server.address, conn);
+  /**
+   * Asks one server; on any failure the connection is dropped, so the next call connects
+   * again (a restarted server is found on its old address).
+   */
+  async stats(server: ServerEndpoint, stop: AbortSignal): Promise<string> {
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)),
+      REQUEST_TIMEOUT_MS,
+    );
+    const signal = AbortSignal.any([stop, deadline.signal]);
+    try {
+      let conn = this.#conns.get(server.address);
+      if (conn === undefined) {
+        conn = await connect({
+          host: server.host,
+          port: server.port,
+          tls: this.#settings.tls,
+          authToken: this.#settings.authToken,
+          connectTimeoutMs: REQUEST_TIMEOUT_MS,
+          signal,
+        });
+        this.#conns.set(server.address, conn);
+      }
+      return await fetchRaw(conn, signal);
+    } catch (error) {
+      await this.#drop(server.address);
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
-    return await fetchRaw(conn, signal);
+  }
+
+  async #drop(address: string): Promise<void> {
+    const conn = this.#conns.get(address);
+    this.#conns.delete(address);
+    await conn?.close().catch(() => {});
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.#conns.values()].map((c) => c.close()));
     this.#conns.clear();
   }
+}
+
+/** Local wall-clock time as `HH:MM:SS`. */
+function clock(date: Date): string {
+  return [date.getHours(), date.getMinutes(), date.getSeconds()]
+    .map((n) => String(n).padStart(2, "0"))
+    .join(":");
+}
+
+/**
+ * The line `--watch` shows while a server cannot be asked:
+ * `server 127.0.0.1:6388 unreachable since 12:00:01: connection refused; retrying`.
+ *
+ * @param address The server's `host:port`.
+ * @param since When the outage began.
+ * @param error Why the latest attempt failed.
+ * @returns The line, ending in a newline.
+ */
+export function outageLine(address: string, since: Date, error: unknown): string {
+  let reason = describeFailure(error);
+  const prefix = `cannot connect to ${address}: `;
+  if (reason.startsWith(prefix)) reason = reason.slice(prefix.length);
+  return `server ${address} unreachable since ${clock(since)}: ${reason}; retrying\n`;
 }
 
 /**
@@ -164,7 +220,8 @@ class Servers {
  * @param io Process facilities.
  * @param deps Terminal behaviour.
  * @returns 0 on success (and after SIGINT/SIGTERM in `--watch`), 1 when a server cannot be
- *   reached or answers with an error, 2 on a usage error.
+ *   reached or answers with an error (`--watch` shows the outage and retries instead), 2 on a
+ *   usage error.
  */
 export async function runStats(
   argv: readonly string[],
@@ -195,6 +252,8 @@ export async function runStats(
     ]
     : [];
   const servers = new Servers(settings);
+  /** Servers that failed in `--watch`, and since when. */
+  const outages = new Map<string, Date>();
   try {
     for (let round = 0; round < rounds && !stop.signal.aborted; round++) {
       if (round > 0) {
@@ -212,10 +271,23 @@ export async function runStats(
           raw = await servers.stats(server, stop.signal);
         } catch (error) {
           if (stop.signal.aborted) return 0;
-          io.writeStdout(out);
-          io.writeStderr(`dflock stats: ${describeFailure(error)}\n`);
-          return 1;
+          // A refused token will not start working by itself: stop even in --watch.
+          if (!watch || error instanceof AuthError) {
+            io.writeStdout(out);
+            io.writeStderr(`dflock stats: ${describeFailure(error)}\n`);
+            return 1;
+          }
+          const since = outages.get(server.address) ?? new Date();
+          outages.set(server.address, since);
+          const line = outageLine(server.address, since, error);
+          if (json) {
+            io.writeStderr(`dflock stats: ${line}`);
+          } else {
+            out += `${n > 0 ? "\n" : ""}${line}`;
+          }
+          continue;
         }
+        outages.delete(server.address);
         if (json) {
           out += `${raw}\n`;
           continue;

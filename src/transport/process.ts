@@ -8,9 +8,12 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync, realpathSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
+import { basename, delimiter, join, resolve } from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { detectRuntime } from "./auto.ts";
 
 /** A signal the CLI reacts to. */
@@ -36,10 +39,79 @@ export function args(): string[] {
 }
 
 /**
- * Reads one environment variable.
+ * Deno refused to read an environment variable: the process was started without
+ * `--allow-env` for it. The message names the flag that grants it.
+ *
+ * @example Tell the user which flag is missing
+ * ```ts
+ * import { EnvPermissionError } from "./process.ts";
+ *
+ * const error = new EnvPermissionError("DFLOCKD_AUTH_TOKEN");
+ * console.log(error.message);
+ * ```
+ */
+export class EnvPermissionError extends Error {
+  /** The variable that could not be read. */
+  readonly variable: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param variable The variable that could not be read.
+   * @param options `cause`: Deno's own error.
+   */
+  constructor(variable: string, options?: ErrorOptions) {
+    super(
+      `cannot read the environment variable ${variable}: Deno was started without ` +
+        `--allow-env=${variable}; add it to the deno run flags`,
+      options,
+    );
+    this.name = "EnvPermissionError";
+    this.variable = variable;
+  }
+}
+
+/** Deno's error for a permission it does not have (`NotCapable`, older `PermissionDenied`). */
+function isPermissionError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === "NotCapable" || name === "PermissionDenied";
+}
+
+/** The part of `Deno.permissions` read here. */
+interface DenoPermissions {
+  querySync(descriptor: { name: "env"; variable: string } | { name: "read"; path: string }): {
+    state: string;
+  };
+}
+
+/** Deno's permission API, or `undefined` on Bun and Node. */
+function denoPermissions(): DenoPermissions | undefined {
+  if (detectRuntime() !== "deno") return undefined;
+  return (globalThis as { Deno?: { permissions?: DenoPermissions } }).Deno?.permissions;
+}
+
+/**
+ * Whether Deno already grants a permission, without prompting for it. Always true on Bun and
+ * Node.
+ */
+function granted(descriptor: { name: "env"; variable: string } | { name: "read"; path: string }) {
+  const permissions = denoPermissions();
+  if (permissions === undefined) return true;
+  try {
+    return permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads one environment variable. On Deno the variable must be granted (`--allow-env=NAME`);
+ * when it is not, Deno prompts on a terminal, and a refusal becomes an
+ * {@linkcode EnvPermissionError}.
  *
  * @param name Variable name.
  * @returns Its value, or `undefined` when unset.
+ * @throws {EnvPermissionError} On Deno, when reading the variable is not allowed.
  *
  * @example Read HOME
  * ```ts
@@ -48,11 +120,39 @@ export function args(): string[] {
  * ```
  */
 export function env(name: string): string | undefined {
-  return process.env[name];
+  try {
+    return process.env[name];
+  } catch (error) {
+    if (isPermissionError(error)) throw new EnvPermissionError(name, { cause: error });
+    throw error;
+  }
 }
 
 /**
- * Copies the whole environment.
+ * Reads an environment variable that is only nice to have (npm's variables, `PATH`): on Deno
+ * it is read only when already granted, so there is never a prompt or a permission error.
+ *
+ * @param name Variable name.
+ * @returns Its value, or `undefined` when unset or not granted.
+ *
+ * @example How npm started this process, if it did
+ * ```ts
+ * import { optionalEnv } from "./process.ts";
+ * console.log(optionalEnv("npm_lifecycle_event") ?? "not an npm script");
+ * ```
+ */
+export function optionalEnv(name: string): string | undefined {
+  if (!granted({ name: "env", variable: name })) return undefined;
+  try {
+    return process.env[name];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Copies the whole environment. The CLI does not use it (on Deno it needs every variable
+ * granted); it reads single variables with {@linkcode env} and {@linkcode optionalEnv}.
  *
  * @returns A fresh name → value record.
  *
@@ -213,14 +313,68 @@ export interface SpawnChildOptions {
   stdio: "inherit";
 }
 
+/** The part of Deno's `Deno.Command` API used by {@linkcode spawnChild}. */
+interface DenoCommandApi {
+  Command: new (
+    command: string,
+    options: { args: string[]; stdin: "inherit"; stdout: "inherit"; stderr: "inherit" },
+  ) => {
+    spawn(): {
+      readonly pid: number;
+      readonly status: Promise<{ code: number; signal: string | null }>;
+      kill(signal: string): void;
+    };
+  };
+}
+
 /**
- * Starts a child process with inherited stdio, over `node:child_process` (which Deno, Bun and
- * Node all provide).
+ * Deno: `Deno.Command`, which inherits the environment without `--allow-env` (Deno's
+ * `node:child_process` copies the whole environment first and so needs all of it), so
+ * `--allow-run=cmd` is the only permission a child needs.
+ */
+function spawnDeno(deno: DenoCommandApi, command: string, args: readonly string[]): ChildHandle {
+  let child: ReturnType<InstanceType<DenoCommandApi["Command"]>["spawn"]>;
+  try {
+    child = new deno.Command(command, {
+      args: [...args],
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (error) {
+    return { pid: undefined, exited: Promise.reject(error), kill: () => {} };
+  }
+  let done = false;
+  const exited = child.status.then((status) => {
+    done = true;
+    // Deno reports a signal death as code 128 + n and the signal's name.
+    return status.signal === null
+      ? { code: status.code, signal: null }
+      : { code: null, signal: status.signal };
+  });
+  return {
+    pid: child.pid,
+    exited,
+    kill(signal) {
+      if (done) return;
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+/**
+ * Starts a child process with inherited stdio and environment: `node:child_process` on Bun and
+ * Node, `Deno.Command` on Deno (which needs only `--allow-run`, no `--allow-env`).
  *
  * @param command The executable, looked up in `PATH`.
  * @param args Its arguments.
  * @param options `stdio: "inherit"`.
- * @returns The child; a start failure shows as a rejected `exited`.
+ * @returns The child; a start failure (`code` `"ENOENT"` when not found) shows as a rejected
+ *   `exited`.
  *
  * @example Run a shell command and wait for it
  * ```ts ignore
@@ -234,6 +388,10 @@ export function spawnChild(
   args: readonly string[],
   options: SpawnChildOptions,
 ): ChildHandle {
+  if (detectRuntime() === "deno") {
+    const deno = (globalThis as { Deno?: DenoCommandApi }).Deno;
+    if (deno !== undefined) return spawnDeno(deno, command, args);
+  }
   let child: ChildProcess;
   try {
     child = spawn(command, [...args], { stdio: options.stdio });
@@ -261,8 +419,6 @@ export function spawnChild(
     kill(signal) {
       if (done || pid === undefined) return;
       try {
-        // process.kill rather than child.kill: Deno's child.kill marks the child as killed by
-        // the signal even when the child catches it and exits normally.
         process.kill(pid, signal);
       } catch {
         // Already gone.
@@ -301,4 +457,150 @@ export function signalNumber(name: string): number | undefined {
  */
 export function stdoutIsTty(): boolean {
   return process.stdout.isTTY === true;
+}
+
+/**
+ * Tells whether standard error is a terminal.
+ *
+ * @returns `true` when stderr is a TTY.
+ *
+ * @example Show progress only on a terminal
+ * ```ts ignore
+ * import { stderrIsTty } from "./process.ts";
+ * if (stderrIsTty()) console.error("waiting...");
+ * ```
+ */
+export function stderrIsTty(): boolean {
+  return process.stderr.isTTY === true;
+}
+
+/**
+ * How this process was started, for telling the user a command line that works again.
+ *
+ * @example Facts of a checkout run
+ * ```ts
+ * import type { LaunchFacts } from "./process.ts";
+ *
+ * const facts: LaunchFacts = {
+ *   runtime: "deno",
+ *   execPath: "/home/me/.deno/bin/deno",
+ *   script: "/home/me/dflock/src/cli/main.ts",
+ *   cwd: "/home/me/dflock",
+ *   execOnPath: true,
+ *   scriptOnPath: false,
+ * };
+ * console.log(facts.runtime);
+ * ```
+ */
+export interface LaunchFacts {
+  /** The runtime. */
+  runtime: "deno" | "bun" | "node";
+  /** The runtime's executable (absolute). */
+  execPath: string;
+  /**
+   * The entry script: an absolute path as the runtime got it (symbolic links kept, so an
+   * npm bin shows as `.../node_modules/.bin/dflock`), a URL for a remote Deno module
+   * (`https://jsr.io/...`), or `undefined` when unknown.
+   */
+  script: string | undefined;
+  /** The working directory, or `undefined` when unknown. */
+  cwd: string | undefined;
+  /** Whether a `PATH` directory holds the executable under its name; `undefined`: unknown. */
+  execOnPath: boolean | undefined;
+  /** Whether a `PATH` directory holds the script under its name; `undefined`: unknown. */
+  scriptOnPath: boolean | undefined;
+}
+
+/** Whether `file` is reachable as its base name through one of the `PATH` directories. */
+function onPath(file: string, pathVar: string | undefined): boolean | undefined {
+  if (pathVar === undefined) return undefined;
+  const name = basename(file);
+  let real: string;
+  try {
+    real = granted({ name: "read", path: file }) ? realpathSync(file) : file;
+  } catch {
+    real = file;
+  }
+  for (const dir of pathVar.split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    if (candidate === file) return true;
+    if (!granted({ name: "read", path: candidate })) continue;
+    try {
+      if (realpathSync(candidate) === real) return true;
+    } catch {
+      // Not there.
+    }
+  }
+  return false;
+}
+
+/**
+ * Collects the {@linkcode LaunchFacts} of this process. Needs no permission on Deno: what is not
+ * granted is reported as unknown.
+ *
+ * @returns The facts.
+ *
+ * @example Print the entry script
+ * ```ts ignore
+ * import { launchFacts } from "./process.ts";
+ * console.log(launchFacts().script);
+ * ```
+ */
+export function launchFacts(): LaunchFacts {
+  const runtime = detectRuntime();
+  let script: string | undefined;
+  let execPath = process.execPath;
+  if (runtime === "deno") {
+    const deno = (globalThis as { Deno?: { mainModule?: string; execPath?: () => string } }).Deno;
+    try {
+      execPath = deno?.execPath?.() ?? execPath;
+    } catch {
+      // Keep process.execPath.
+    }
+    const main = deno?.mainModule;
+    if (main !== undefined) script = main.startsWith("file:") ? fileURLToPath(main) : main;
+  } else {
+    const arg = process.argv[1];
+    if (arg !== undefined && arg !== "") script = resolve(arg);
+  }
+  let cwd: string | undefined;
+  try {
+    cwd = process.cwd();
+  } catch {
+    cwd = undefined;
+  }
+  const pathVar = optionalEnv("PATH");
+  const isFile = script !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(script);
+  return {
+    runtime,
+    execPath,
+    script,
+    cwd,
+    execOnPath: onPath(execPath, pathVar),
+    scriptOnPath: isFile && script !== undefined ? onPath(script, pathVar) : false,
+  };
+}
+
+/**
+ * Reads a UTF-8 text file if that is allowed without a prompt (on Deno: `--allow-read` already
+ * granted for it) and possible.
+ *
+ * @param path File path.
+ * @returns The text, or `undefined`.
+ *
+ * @example Read the package.json npm names
+ * ```ts ignore
+ * import { optionalEnv, readTextFileIfAllowed } from "./process.ts";
+ * const path = optionalEnv("npm_package_json");
+ * const text = path === undefined ? undefined : readTextFileIfAllowed(path);
+ * ```
+ */
+export function readTextFileIfAllowed(path: string): string | undefined {
+  if (!granted({ name: "read", path })) return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }

@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import process from "node:process";
-import { cliCommand, type CliExit } from "../_helpers/cli_process.ts";
+import { type CliCommand, cliCommand, type CliExit } from "../_helpers/cli_process.ts";
 
 /** A running `dflock` process. */
 export interface DflockProcess {
@@ -21,6 +21,15 @@ export interface DflockProcess {
   stderr(): string;
   /** Resolves once stdout contains `text`; rejects after `ms` or when the process exits. */
   waitForStdout(text: string, ms?: number): Promise<void>;
+  /**
+   * Resolves once `test(stdout, stderr)` holds (checked on every output chunk); rejects after
+   * `ms` or when the process exits first.
+   */
+  waitFor(
+    what: string,
+    test: (stdout: string, stderr: string) => boolean,
+    ms?: number,
+  ): Promise<void>;
   /** Writes to the process's stdin. */
   write(text: string): void;
   /** Sends a signal (no-op once exited). */
@@ -31,18 +40,28 @@ export interface DflockProcess {
   finish(ms?: number): Promise<CliExit>;
 }
 
+/** Options of {@linkcode startDflock}. */
+export interface StartOptions {
+  /** Working directory. @default {this process's} */
+  cwd?: string;
+  /** How to start the CLI (`deno run --allow-net=... main.ts`). @default {cliCommand()} */
+  command?: CliCommand;
+}
+
 /**
  * Starts `dflock <args>`.
  *
  * @param args Arguments after the script (`["stats", "--server", "127.0.0.1:1234"]`).
- * @param env Extra environment variables.
+ * @param env Extra environment variables (inherited `DFLOCK*` ones are removed).
+ * @param options Working directory and command.
  * @returns The running process.
  */
 export function startDflock(
   args: readonly string[],
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): DflockProcess {
-  const { command, args: lead } = cliCommand();
+  const { command, args: lead } = options.command ?? cliCommand();
   const childEnv: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !name.startsWith("DFLOCK")) childEnv[name] = value;
@@ -50,6 +69,7 @@ export function startDflock(
   const child = spawn(command, [...lead, ...args], {
     env: { ...childEnv, ...env },
     stdio: ["pipe", "pipe", "pipe"],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   let out = "";
   let err = "";
@@ -63,6 +83,7 @@ export function startDflock(
   });
   child.stderr.on("data", (chunk: string) => {
     err += chunk;
+    for (const l of [...listeners]) l();
   });
   child.stdin.on("error", () => {});
   const exited = new Promise<CliExit>((resolve, reject) => {
@@ -73,6 +94,30 @@ export function startDflock(
       resolve({ code, signal });
     });
   });
+  const waitFor = (
+    what: string,
+    test: (stdout: string, stderr: string) => boolean,
+    ms = 20_000,
+  ): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no ${what} within ${ms} ms; stdout:\n${out}\nstderr:\n${err}`));
+      }, ms);
+      function check(): void {
+        if (test(out, err)) {
+          clearTimeout(timer);
+          listeners.delete(check);
+          resolve();
+        } else if (done) {
+          clearTimeout(timer);
+          listeners.delete(check);
+          reject(new Error(`exited before ${what}; stdout:\n${out}\nstderr:\n${err}`));
+        }
+      }
+      listeners.add(check);
+      check();
+    });
   const signal = (name: "SIGTERM" | "SIGINT" | "SIGKILL"): void => {
     if (done || child.pid === undefined) return;
     try {
@@ -86,26 +131,9 @@ export function startDflock(
     stdout: () => out,
     stderr: () => err,
     waitForStdout(text, ms = 20_000) {
-      return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`no ${JSON.stringify(text)} within ${ms} ms; stderr:\n${err}`));
-        }, ms);
-        function check(): void {
-          if (out.includes(text)) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            resolve();
-          } else if (done) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            reject(new Error(`exited before ${JSON.stringify(text)}; stderr:\n${err}`));
-          }
-        }
-        listeners.add(check);
-        check();
-      });
+      return waitFor(JSON.stringify(text), (stdout) => stdout.includes(text), ms);
     },
+    waitFor,
     write(text) {
       child.stdin.write(text);
     },

@@ -17,6 +17,21 @@ export interface FakeIo extends CliIo {
   raise(signal: StopSignal): number;
   /** Number of handlers currently installed. */
   handlerCount(): number;
+  /**
+   * Resolves once captured stderr satisfies `test` (checked after every write); rejects after
+   * `ms` with the stderr so far.
+   */
+  waitForErr(test: (err: string) => boolean, ms?: number): Promise<void>;
+}
+
+/** Extra settings of {@linkcode fakeIo}. */
+export interface FakeIoOptions {
+  /** `CliIo.program`. */
+  program?: string;
+  /** `CliIo.commands`. */
+  commands?: Record<string, string>;
+  /** What `stderrIsTty()` answers; left out: no such method (as a plain test io). */
+  stderrIsTty?: boolean;
 }
 
 /**
@@ -29,10 +44,15 @@ export interface FakeIo extends CliIo {
 export function fakeIo(
   env: Record<string, string> = {},
   files: Record<string, string> = {},
+  options: FakeIoOptions = {},
 ): FakeIo {
   const handlers = new Set<{ signal: StopSignal; fn: () => void }>();
+  const errListeners = new Set<() => void>();
   const io: FakeIo = {
     env,
+    ...(options.program === undefined ? {} : { program: options.program }),
+    ...(options.commands === undefined ? {} : { commands: options.commands }),
+    ...(options.stderrIsTty === undefined ? {} : { stderrIsTty: () => options.stderrIsTty! }),
     out: "",
     err: "",
     readTextFile(path) {
@@ -46,6 +66,7 @@ export function fakeIo(
     },
     writeStderr(text) {
       io.err += text;
+      for (const listener of [...errListeners]) listener();
     },
     onSignal(signal, fn) {
       const entry = { signal, fn };
@@ -63,6 +84,22 @@ export function fakeIo(
       return n;
     },
     handlerCount: () => handlers.size,
+    waitForErr(test, ms = 10_000) {
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (!test(io.err)) return;
+          clearTimeout(timer);
+          errListeners.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          errListeners.delete(check);
+          reject(new Error(`stderr did not match within ${ms} ms:\n${JSON.stringify(io.err)}`));
+        }, ms);
+        errListeners.add(check);
+        check();
+      });
+    },
   };
   return io;
 }

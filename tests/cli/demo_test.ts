@@ -91,7 +91,7 @@ function checkTimeline(out: string): void {
 
 describe("dflock demo", () => {
   test("runs every scene in-process, exits 0 in under 15 s", async () => {
-    const io = fakeIo();
+    const io = fakeIo({}, {}, { program: "npx dflock", commands: { serve: "npm run serve --" } });
     const start = performance.now();
     const code = await runDemo([], io);
     const seconds = (performance.now() - start) / 1000;
@@ -99,7 +99,8 @@ describe("dflock demo", () => {
     assert.equal(code, 0);
     assert.ok(seconds < 15, `took ${seconds} s`);
     checkTimeline(io.out);
-    assert.match(io.out, /Done in \d+\.\d s\./);
+    // The hint prefers a package script that runs `serve` (as under `npm start`).
+    assert.match(io.out, /Done in \d+\.\d s\. Next: npm run serve -- --help\n$/);
   });
 
   test("--help prints usage on stdout and exits 0", async () => {
@@ -111,13 +112,18 @@ describe("dflock demo", () => {
     }
   });
 
-  test("unknown flags and arguments print usage on stderr and exit 2", async () => {
+  test("unknown flags and arguments: the problem and a pointer to --help, exit 2", async () => {
     for (const args of [["--bogus"], ["extra"], ["--port", "1"]]) {
-      const io = fakeIo();
+      const io = fakeIo({}, {}, { program: "npx dflock" });
       assert.equal(await runDemo(args, io), 2);
       assert.equal(io.out, "");
-      assert.match(io.err, new RegExp(`dflock demo: .*${JSON.stringify(args[0])}`));
-      assert.ok(io.err.includes(DEMO_USAGE));
+      const what = args[0]?.startsWith("-") ? "unknown flag" : "unexpected argument";
+      assert.equal(
+        io.err,
+        `dflock demo: ${what} ${
+          JSON.stringify(args[0])
+        }\nRun "npx dflock demo --help" for usage.\n`,
+      );
     }
   });
 

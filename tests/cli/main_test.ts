@@ -25,14 +25,21 @@ describe("dflock main", () => {
     }
   });
 
-  test("no command or an unknown one: usage on stderr, exit 2", async () => {
+  test("no command or an unknown one: the problem and a pointer to --help, exit 2", async () => {
     const none = fakeIo();
     assert.equal(await main([], { io: none }), 2);
-    assert.equal(none.err, USAGE);
+    assert.equal(
+      none.err,
+      "dflock: missing command: serve, stats, run, ping, demo or version\n" +
+        'Run "dflock --help" for usage.\n',
+    );
     const bad = fakeIo();
     assert.equal(await main(["lockit"], { io: bad }), 2);
-    assert.match(bad.err, /^dflock: unknown command "lockit"\n/);
+    assert.equal(bad.err, 'dflock: unknown command "lockit"\nRun "dflock --help" for usage.\n');
     assert.equal(bad.out, "");
+    const flag = fakeIo();
+    assert.equal(await main(["--nope"], { io: flag }), 2);
+    assert.equal(flag.err, 'dflock: unknown flag --nope\nRun "dflock --help" for usage.\n');
   });
 
   test("--version prints the version", async () => {

@@ -134,11 +134,11 @@ describe("dflock serve as a process", () => {
     assert.match(e.stderr, /--gc-max-idle must be > 0/);
   });
 
-  test("unknown flag: usage and exit 1", async () => {
+  test("unknown flag: the error, a pointer to --help and exit 1", async () => {
     const r = await runCli(["serve", "--no-auto-release-on-disconnect"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /flag provided but not defined: -no-auto-release-on-disconnect/);
-    assert.match(r.stderr, /Usage of dflockd:/);
+    assert.match(r.stderr, /\nRun ".+ --help" for usage\.\n$/);
   });
 
   test("TLS certificate without key: exit 1", async () => {

@@ -1,9 +1,37 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { acquire, connect } from "../../mod.ts";
+import { acquire, connect, enqueue, release, semAcquire, semRelease, wait } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
 import type { Server } from "../../src/server/mod.ts";
+import { runRun } from "../../src/cli/run.ts";
+import { closeDefaultClients } from "../../src/client/core.ts";
+import type { ChildHandle } from "../../src/transport/process.ts";
 import { closedPort, startDflock } from "./_client_process.ts";
+import { fakeIo } from "./_fake_io.ts";
+
+/** A command that exits 0 at once; records what stderr held when it was started. */
+function fakeCommand(io: { err: string }): {
+  spawn: (cmd: string, args: readonly string[]) => ChildHandle;
+  errAtStart(): string | undefined;
+} {
+  let seen: string | undefined;
+  return {
+    spawn: () => {
+      seen = io.err;
+      return { pid: 1, exited: Promise.resolve({ code: 0, signal: null }), kill: () => {} };
+    },
+    errAtStart: () => seen,
+  };
+}
+
+/** Resolves once the server lists `n` waiters on lock `key` (bounded). */
+async function waitersOn(server: Server, key: string, n: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (server.stats().locks.find((l) => l.key === key)?.waiters === n) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`never ${n} waiters on ${key}: ${JSON.stringify(server.stats().locks)}`);
+}
 
 async function withServer(
   fn: (server: Server, address: string) => Promise<void>,
@@ -238,5 +266,111 @@ describe("dflock run", () => {
       `dflock run: cannot connect to 127.0.0.1:${port}: connection refused\n`,
     );
     assert.equal(run.stdout(), "");
+  });
+
+  test("on a terminal: a status line while waiting (key, server, seconds, place), cleared", async () => {
+    await withServer(async (server, address) => {
+      const holder = await connect({ port: server.addr.port });
+      const second = await connect({ port: server.addr.port });
+      try {
+        const held = await acquire(holder, "busy", 0);
+        assert.equal((await enqueue(second, "busy")).status, "queued");
+        const io = fakeIo({}, {}, { stderrIsTty: true });
+        const command = fakeCommand(io);
+        const started = performance.now();
+        const code = runRun(
+          ["--key", "busy", "--timeout", "30", "--server", address, "--", "true"],
+          io,
+          { spawn: command.spawn },
+        );
+        // One holder and one connection queued before us: we are second in line.
+        await io.waitForErr((err) => err.includes("position 2 in the queue"));
+        assert.match(
+          io.err,
+          new RegExp(
+            `^\\rdflock run: waiting for busy on ${address}: queued, 0 s\\x1b\\[K` +
+              `(\\rdflock run: waiting for busy on ${address}: [^\\r]+, \\d+ s\\x1b\\[K)*$`,
+          ),
+        );
+        // The holder leaves: the queued connection is granted, we move up.
+        await release(holder, "busy", held.token);
+        await io.waitForErr((err) => err.includes("position 1 in the queue"));
+        assert.equal(command.errAtStart(), undefined, "the command waits for the lock");
+        const next = await wait(second, "busy", 5);
+        await release(second, "busy", next.token);
+        assert.equal(await code, 0);
+        const elapsedS = (performance.now() - started) / 1000;
+        // Cleared before the command started, and nothing after.
+        const before = command.errAtStart();
+        assert.ok(before?.endsWith("\r\x1b[K"), JSON.stringify(before));
+        assert.equal(io.err, before);
+        assert.ok(!io.err.includes("\n"), "one line, redrawn in place");
+        // Redrawn at most once a second (plus the first draw).
+        const draws = io.err.split("\rdflock run: waiting").length - 1;
+        assert.ok(draws >= 2 && draws <= Math.floor(elapsedS) + 1, `${draws} in ${elapsedS} s`);
+        assert.match(io.err, new RegExp(", [1-9]\\d* s\u001b\\[K"), "the seconds count up");
+        assert.deepEqual(server.stats().locks, []);
+      } finally {
+        await holder.close();
+        await second.close();
+        await closeDefaultClients();
+      }
+    });
+  });
+
+  test("on a terminal: a semaphore's wait names its slots", async () => {
+    await withServer(async (server, address) => {
+      const holder = await connect({ port: server.addr.port });
+      try {
+        const a = await semAcquire(holder, "pool", 0, 1);
+        const io = fakeIo({}, {}, { stderrIsTty: true });
+        const command = fakeCommand(io);
+        const code = runRun(
+          ["--key", "pool", "--semaphore", "1", "--server", address, "--", "true"],
+          io,
+          { spawn: command.spawn },
+        );
+        await io.waitForErr((err) => err.includes("position 1 in the queue"));
+        assert.match(
+          io.err,
+          new RegExp(`waiting for a slot of pool \\(semaphore of 1\\) on ${address}: `),
+        );
+        await semRelease(holder, "pool", a.token);
+        assert.equal(await code, 0);
+        assert.ok(command.errAtStart()?.endsWith("\r\x1b[K"));
+      } finally {
+        await holder.close();
+        await closeDefaultClients();
+      }
+    });
+  });
+
+  test("not a terminal: nothing is written while waiting", async () => {
+    await withServer(async (server, address) => {
+      const holder = await connect({ port: server.addr.port });
+      try {
+        let token = (await acquire(holder, "quiet", 0)).token;
+        for (const tty of [false, undefined]) {
+          const io = fakeIo({}, {}, tty === undefined ? {} : { stderrIsTty: tty });
+          const command = fakeCommand(io);
+          const code = runRun(
+            ["--key", "quiet", "--server", address, "--", "true"],
+            io,
+            { spawn: command.spawn },
+          );
+          await waitersOn(server, "quiet", 1);
+          // On a terminal the first line is drawn as soon as the server queues us.
+          assert.equal(io.err, "");
+          await release(holder, "quiet", token);
+          assert.equal(await code, 0);
+          assert.equal(io.err, "");
+          assert.equal(command.errAtStart(), "");
+          token = (await acquire(holder, "quiet", 0)).token;
+        }
+      } finally {
+        await holder.close();
+        await closeDefaultClients();
+      }
+    });
   });
 });

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { acquire, connect, type Connection, enqueue, release, semAcquire } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
 import type { Server } from "../../src/server/mod.ts";
-import { formatStatsTable } from "../../src/cli/stats.ts";
+import { formatStatsTable, outageLine } from "../../src/cli/stats.ts";
 import { closedPort, startDflock } from "./_client_process.ts";
 
 /** A server holding: lock "held" (plus one waiter), semaphore "pool" 2/3, idle lock "idle". */
@@ -129,7 +129,7 @@ describe("dflock stats", () => {
     assert.equal(run.stdout(), "");
   });
 
-  test("--auth-token and DFLOCK_AUTH_TOKEN authenticate; a wrong token is one line, exit 1", async () => {
+  test("--auth-token and $DFLOCKD_AUTH_TOKEN authenticate; a wrong token is one line, exit 1", async () => {
     const server = await serve({ port: 0, log: () => {}, authToken: "s3cret" });
     try {
       const address = `127.0.0.1:${server.addr.port}`;
@@ -137,9 +137,21 @@ describe("dflock stats", () => {
       assert.equal((await flag.finish()).code, 0);
       assert.equal(JSON.parse(flag.stdout()).connections, 1);
       const env = startDflock(["stats", "--json", "--server", address], {
+        DFLOCKD_AUTH_TOKEN: "s3cret",
+      });
+      assert.equal((await env.finish()).code, 0, env.stderr());
+      assert.equal(JSON.parse(env.stdout()).connections, 1);
+      // The old name is not an alias: without DFLOCKD_AUTH_TOKEN no token is sent.
+      const old = startDflock(["stats", "--json", "--server", address], {
         DFLOCK_AUTH_TOKEN: "s3cret",
       });
-      assert.equal((await env.finish()).code, 0);
+      assert.equal((await old.finish()).code, 1);
+      assert.match(old.stderr(), /^dflock stats: [^\n]*auth[^\n]*\n$/);
+      // The flag beats the variable.
+      const both = startDflock(["stats", "--json", "--auth-token", "s3cret", "--server", address], {
+        DFLOCKD_AUTH_TOKEN: "wrong",
+      });
+      assert.equal((await both.finish()).code, 0, both.stderr());
       const wrong = startDflock(["stats", "--auth-token", "nope", "--server", address]);
       assert.equal((await wrong.finish()).code, 1);
       assert.match(wrong.stderr(), /^dflock stats: cannot authenticate to [^\n]+\n$/);
@@ -177,6 +189,91 @@ describe("dflock stats", () => {
       text,
       "server h:1: 1 connection, 0 waiters\n\nlocks (0)\n  (none)\n\nsemaphores (0)\n  (none)\n\n" +
         "idle keys (1)\n  KEY  TYPE       IDLE\n  s    semaphore  2.3s\n",
+    );
+  });
+
+  test("--watch shows an outage, keeps retrying and recovers on the same port", async () => {
+    let server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 0.5 });
+    const port = server.addr.port;
+    const address = `127.0.0.1:${port}`;
+    const watch = startDflock(["stats", "--watch", "--interval", "0.1", "--server", address]);
+    try {
+      await watch.waitForStdout(`server ${address}: `);
+      await server.close();
+      const outage = new RegExp(
+        `^server ${address.replaceAll(".", "\\.")} unreachable since (\\d\\d:\\d\\d:\\d\\d): ` +
+          `[^\\n]+; retrying$`,
+        "gm",
+      );
+      // Two rounds of the outage: the start time stays, the table is gone.
+      await watch.waitFor("two outage lines", (out) => (out.match(outage)?.length ?? 0) >= 2);
+      const since = [...watch.stdout().matchAll(outage)].map((m) => m[1]);
+      assert.equal(new Set(since).size, 1, since.join(", "));
+      assert.match(watch.stdout(), /unreachable since [\d:]+: connection refused; retrying\n/);
+      const mark = watch.stdout().length;
+      server = await serve({ host: "127.0.0.1", port, log: () => {}, shutdownTimeout: 0.5 });
+      await watch.waitFor("stats again", (out) => out.slice(mark).includes(`server ${address}: `));
+      // The round after the recovery shows the table, not the outage.
+      const last = watch.stdout().slice(watch.stdout().lastIndexOf("every 0.1s"));
+      assert.doesNotMatch(last, /unreachable/);
+      watch.signal("SIGTERM");
+      assert.deepEqual(await watch.finish(), { code: 0, signal: null });
+      assert.equal(watch.stderr(), "");
+    } finally {
+      watch.signal("SIGKILL");
+      await watch.exited;
+      await server.close();
+    }
+  });
+
+  test("--watch --json reports an outage on stderr; a refused token ends the watch", async () => {
+    const port = await closedPort();
+    const down = startDflock([
+      "stats",
+      "--watch",
+      "--json",
+      "--count",
+      "2",
+      "--interval",
+      "0.05",
+      "--server",
+      `127.0.0.1:${port}`,
+    ]);
+    assert.equal((await down.finish()).code, 0);
+    assert.equal(down.stdout(), "");
+    assert.match(
+      down.stderr(),
+      new RegExp(
+        `^(dflock stats: server 127\\.0\\.0\\.1:${port} unreachable since [\\d:]+: ` +
+          `connection refused; retrying\\n){2}$`,
+      ),
+    );
+    const server = await serve({ port: 0, log: () => {}, authToken: "s3cret" });
+    try {
+      const wrong = startDflock([
+        "stats",
+        "--watch",
+        "--auth-token",
+        "nope",
+        "--server",
+        `127.0.0.1:${server.addr.port}`,
+      ]);
+      assert.equal((await wrong.finish()).code, 1);
+      assert.match(wrong.stderr(), /^dflock stats: cannot authenticate[^\n]+\n$/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("outageLine names the server, the start time and the reason", () => {
+    const since = new Date(2024, 0, 1, 9, 5, 7);
+    assert.equal(
+      outageLine("h:1", since, new Error("Cannot connect to h:1: connection refused")),
+      "server h:1 unreachable since 09:05:07: connection refused; retrying\n",
+    );
+    assert.equal(
+      outageLine("h:1", since, new Error("no answer within 5 s")),
+      "server h:1 unreachable since 09:05:07: no answer within 5 s; retrying\n",
     );
   });
 });
