@@ -44,9 +44,18 @@ describe("README", () => {
   });
 
   test("names every dflock subcommand the CLI offers", () => {
-    for (const command of ["serve", "stats", "run", "demo", "version"]) {
+    for (const command of ["serve", "stats", "run", "ping", "demo", "version"]) {
       assert.ok(readme.includes(`\`dflock ${command}`), `README lacks dflock ${command}`);
     }
+  });
+
+  test("shows the example Node + TypeScript project's tsconfig.json as it is", () => {
+    const blocks = [...readme.matchAll(/^```json\n([\s\S]*?)^```$/gm)].map((m) => m[1] ?? "");
+    const shown = blocks.map((b) => JSON.parse(b) as Record<string, unknown>)
+      .find((b) => "compilerOptions" in b);
+    assert.ok(shown, "README has no tsconfig.json block");
+    const example = JSON.parse(read("examples/node-typescript/tsconfig.json"));
+    assert.deepEqual(shown, example);
   });
 
   test("keeps TypeScript examples checkable (no `ts ignore` fences)", () => {
