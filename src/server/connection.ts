@@ -63,7 +63,9 @@ const EV_DRAIN = 3;
 const slab = new ByteStringSlab();
 
 const READ_EOF: unique symbol = Symbol("eof");
-type ReadResult = string | typeof LINE_TOO_LONG | typeof READ_EOF;
+/** The first bytes of the connection are a TLS handshake record: a TLS client on a plain port. */
+const TLS_HELLO: unique symbol = Symbol("tls hello");
+type ReadResult = string | typeof LINE_TOO_LONG | typeof READ_EOF | typeof TLS_HELLO;
 
 /**
  * Compares two byte strings in time that depends only on the length of `expected`.
@@ -107,6 +109,7 @@ export class Connection {
   #resolveClosed!: () => void;
   #out = "";
   #eof = false;
+  #sawBytes = false;
   #finished = false;
   #closing = false;
   #authed: boolean;
@@ -231,7 +234,11 @@ export class Connection {
         try {
           const chunk = await this.#io.read();
           if (chunk === null) this.#eof = true;
-          else dec.push(chunk);
+          else if (!this.#sawBytes && isTlsHandshake(chunk)) return TLS_HELLO;
+          else {
+            this.#sawBytes = true;
+            dec.push(chunk);
+          }
         } catch {
           this.#eof = true;
         }
@@ -374,6 +381,11 @@ export class Connection {
     }
   }
 
+  /**
+   * The request could not be read: end of stream, a line over the limit or a TLS client. The Go
+   * server waits for a TLS client's first line, which may take until the read timeout; answering
+   * at once lets the client report "the server does not speak TLS" straight away.
+   */
   async #readFailed(r: ReadResult): Promise<void> {
     if (this.#closing || this.#finished) return;
     if (r === READ_EOF) {
@@ -530,4 +542,12 @@ export class Connection {
     }
     this.#resolveClosed();
   }
+}
+
+/**
+ * Whether a connection's first bytes are a TLS handshake record (content type 22, version 3.x):
+ * no request line starts with those bytes.
+ */
+function isTlsHandshake(chunk: Uint8Array): boolean {
+  return chunk.length >= 2 && chunk[0] === 0x16 && chunk[1] === 0x03;
 }
