@@ -108,7 +108,10 @@ export function describeProgram(launch: Launch): Program {
   // Started by a package script (`npm start`, `npm run serve`, `bun run ...`): the user's shell
   // is in INIT_CWD (npm) or npm_config_local_prefix (bun), and node_modules/.bin is on the
   // script's PATH only.
-  const scripted = event !== undefined && event !== "" && runner === undefined;
+  // Only when that script runs this very entry point: a process started further down (a test
+  // run by `npm test`, say) inherits the npm variables too, but not npm's working directory.
+  const scripted = event !== undefined && event !== "" && runner === undefined &&
+    scriptRunsUs(launch, event);
   const userCwd = scripted
     ? (env.INIT_CWD ?? (bun ? env.npm_config_local_prefix : undefined) ?? launch.cwd)
     : launch.cwd;
@@ -153,6 +156,16 @@ export function describeProgram(launch: Launch): Program {
   const path = quote(relativeTo(script, userCwd));
   const run = launch.runtime === "deno" ? " run -A" : "";
   return { program: `${runtime}${run} ${path}`, commands };
+}
+
+/** Whether the package script `event` starts this entry point (or this bin) itself. */
+function scriptRunsUs(launch: Launch, event: string): boolean {
+  const text = launch.scripts?.[event];
+  if (typeof text !== "string" || launch.script === undefined) return false;
+  const words = text.trim().split(/\s+/);
+  if (!SCRIPT_EXTENSION.test(launch.script)) return words.includes(baseName(launch.script));
+  const entry = relativeTo(launch.script, launch.cwd);
+  return words.some((w) => w === entry || w === `./${entry}`);
 }
 
 /**

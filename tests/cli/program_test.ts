@@ -206,6 +206,16 @@ describe("how dflock names itself in hints", () => {
     // A script that is not ours, or no scripts: no commands.
     assert.deepEqual(describeProgram({ ...started, scripts: { start: "node x.js" } }).commands, {});
     assert.deepEqual(describeProgram({ ...started, scripts: undefined }).commands, {});
+
+    // Started further down by another script (a test run by `npm test`): npm's variables are
+    // inherited, but the paths are relative to our own working directory, not to INIT_CWD.
+    const grandchild = describeProgram({
+      ...started,
+      env: { ...started.env, npm_lifecycle_event: "test", INIT_CWD: "/p" },
+      cwd: "/p/src",
+    });
+    assert.deepEqual(grandchild.commands, {});
+    assert.equal(grandchild.program, "npx deno run -A cli/main.ts");
   });
 
   test("commandLine without a program is plain dflock", () => {
