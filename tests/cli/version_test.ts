@@ -1,13 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { main } from "../../src/cli/main.ts";
 import { DFLOCKD_COMPAT, runtimeDescription, VERSION, versionLine } from "../../src/cli/version.ts";
 import { runCli } from "../_helpers/cli_process.ts";
 import { fakeIo } from "./_fake_io.ts";
+import { repoRoot } from "./_repo.ts";
 
 /**
  * The runtime running this test and its version, read from each runtime's own global rather than
@@ -24,16 +24,6 @@ function expectedRuntime(): string {
   return `Node ${process.version.replace(/^v/, "")}`;
 }
 
-/** The repository root: the nearest folder up with deno.json (also from the npm build's copy). */
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, "deno.json"))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error("deno.json not found above the test file");
-}
-
 const expectedLine = (): string =>
   `dflock ${VERSION} (${expectedRuntime()}; dflockd ${DFLOCKD_COMPAT} compatible)\n`;
 
@@ -46,7 +36,7 @@ describe("dflock version", () => {
 
   test("VERSION is deno.json's version", () => {
     const deno = JSON.parse(
-      readFileSync(join(findRoot(), "deno.json"), "utf8"),
+      readFileSync(join(repoRoot(), "deno.json"), "utf8"),
     ) as {
       version: string;
     };

@@ -4,6 +4,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { withServer as withTestServer } from "../_helpers/server.ts";
 import type { Server, ServerOptions } from "../../src/server/mod.ts";
@@ -84,4 +85,19 @@ export function readFixture(path: string): string {
     if (existsSync(url)) return readFileSync(url, "utf8");
   }
   throw new Error(`Cannot find the fixture tests/${path}`);
+}
+
+/**
+ * The error `promise` rejects with.
+ *
+ * @param promise The promise expected to reject.
+ * @returns What it rejected with; the test fails when it resolves.
+ */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  assert.fail("expected a rejection");
 }

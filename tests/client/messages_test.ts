@@ -27,21 +27,11 @@ import {
   semEnqueue,
 } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
-import { eventually, withServer } from "./_lease_helpers.ts";
+import { eventually, rejection, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 const AUTH_FLAGS = "(--auth-token or $DFLOCKD_AUTH_TOKEN on the command line)";
-
-/** The error `promise` rejects with (fails when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected a rejection");
-}
 
 /** The error `fn` throws. */
 function thrown(fn: () => unknown): unknown {

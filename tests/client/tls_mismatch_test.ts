@@ -10,7 +10,7 @@ import {
   RequestTimeoutError,
 } from "../../mod.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
-import { readFixture, withServer } from "./_lease_helpers.ts";
+import { readFixture, rejection, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
 import { startPeer } from "../_helpers/peer.ts";
 
@@ -24,16 +24,6 @@ const DROP_TLS = "connect without tls (drop --tls)";
 
 /** A TLS alert record (fatal, protocol_version): what a TLS server may send to plain text. */
 const TLS_ALERT = new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]);
-
-/** The error `promise` rejects with (fails when it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  assert.fail("expected a rejection");
-}
 
 /**
  * A plain client met a TLS server. Either the server's bytes gave it away (a definite,

@@ -7,21 +7,11 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { repoRoot } from "../cli/_repo.ts";
 
-/** The repository root: the nearest folder up with deno.json (also from the npm build's copy). */
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(join(dir, "deno.json"))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error("deno.json not found above the test file");
-}
-
-const root = findRoot();
+const root = repoRoot();
 const read = (path: string): string => readFileSync(join(root, path), "utf8");
 const readme = read("README.md");
 
