@@ -142,13 +142,22 @@ export function atoi(s: string): number | bigint | undefined {
 /** The largest number of seconds whose nanosecond count fits in an int64. */
 export const MAX_SECONDS = 9223372036;
 
+const NS_PER_S = 1_000_000_000n;
+/** How far the sub-second part of a wrapped duration may reach (ms); see `wrappedMs`. */
+const MAX_FRACTION_MS = 999;
+
 /**
- * Go's `time.Duration(s) * time.Second` (int64 nanoseconds, wrapping on overflow), expressed
- * in milliseconds.
+ * Go's `time.Duration(seconds) * time.Second` (int64 nanoseconds, wrapping on overflow),
+ * expressed in milliseconds, such that `Math.trunc(ms / 1000)` is exactly Go's integer
+ * quotient `int64(d / time.Second)`: the whole seconds the Go server reports for an `e`/`se`
+ * lease (`acquired`, and the `ok` of the `w` that collects it).
  *
- * For |s| <= 9223372036 this is exactly `s * 1000`. Beyond that the nanosecond product wraps
- * modulo 2^64 like Go's (9223372037 s becomes about -9223372036709 ms, 18446744074 s about
- * 290 ms). The result may be fractional; its sign is always the sign of the Go duration.
+ * For |seconds| <= 9223372036 (the common case, no bigint involved) this is exactly
+ * `seconds * 1000`. Beyond that the nanosecond product wraps modulo 2^64 like Go's
+ * (9223372037 s becomes about -9223372036709.55 ms, 18446744074 s about 290.45 ms). The sign
+ * of the result is always the sign of the Go duration (0 only when the duration is 0), and
+ * its sub-second part is kept to within a millisecond: more precision than a lease or a
+ * timeout needs, and it leaves room for the whole seconds to come out exact.
  *
  * @param seconds An int64 value as returned by {@linkcode atoi}.
  * @returns The wrapped duration in milliseconds.
@@ -157,6 +166,41 @@ export function secondsToMs(seconds: number | bigint): number {
   if (typeof seconds === "number" && seconds <= MAX_SECONDS && seconds >= -MAX_SECONDS) {
     return seconds * 1000;
   }
-  const ns = BigInt.asIntN(64, BigInt(seconds) * 1_000_000_000n);
-  return Number(ns) / 1e6;
+  const ns = BigInt.asIntN(64, BigInt(seconds) * NS_PER_S);
+  return wrappedMs(ns, Number(ns / NS_PER_S));
+}
+
+/**
+ * Like {@linkcode secondsToMs}, but `Math.trunc(ms / 1000)` is exactly Go's
+ * `int(d.Seconds())`: the whole seconds the Go server reports for an `l`/`sl` lease (`ok
+ * <token> <lease>`) and a renew (`ok <seconds>`). `d.Seconds()` is the float64 sum
+ * `float64(d / Second) + float64(d % Second) / 1e9`, which for some wrapped durations rounds
+ * up to the next whole second (15817298423145364 s wraps to 8589934592.999999488 s, reported
+ * as 8589934593); for |seconds| <= 9223372036 both are `seconds`.
+ *
+ * @param seconds An int64 value as returned by {@linkcode atoi}.
+ * @returns The wrapped duration in milliseconds.
+ */
+export function leaseSecondsToMs(seconds: number | bigint): number {
+  if (typeof seconds === "number" && seconds <= MAX_SECONDS && seconds >= -MAX_SECONDS) {
+    return seconds * 1000;
+  }
+  const ns = BigInt.asIntN(64, BigInt(seconds) * NS_PER_S);
+  // The same float64 operations as Go's Duration.Seconds(), then int() truncates.
+  const float = Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9;
+  return wrappedMs(ns, Math.trunc(float));
+}
+
+/**
+ * Milliseconds for the wrapped duration `ns` whose reported whole seconds are `whole`:
+ * `whole * 1000` plus the rest of `ns` in milliseconds, that rest clamped to
+ * [0, MAX_FRACTION_MS] (or its negative for a negative duration). |whole| < 2^34, so
+ * `whole * 1000 + rest` (below 2^44) rounds by less than 1/512 ms, and dividing it by 1000
+ * stays short of the next whole second: `Math.trunc(ms / 1000) === whole`.
+ */
+function wrappedMs(ns: bigint, whole: number): number {
+  const restMs = Number(ns - BigInt(whole) * NS_PER_S) / 1e6;
+  if (ns > 0n) return whole * 1000 + Math.min(Math.max(restMs, 0), MAX_FRACTION_MS);
+  if (ns < 0n) return whole * 1000 + Math.max(Math.min(restMs, 0), -MAX_FRACTION_MS);
+  return 0;
 }

@@ -10,7 +10,7 @@
 
 export { COMMAND, isCommand, isStatus, STATUS } from "./commands.ts";
 export type { Command, Status } from "./commands.ts";
-export { atoi, fields, MAX_SECONDS, secondsToMs, trimSpace } from "./go_text.ts";
+export { atoi, fields, leaseSecondsToMs, MAX_SECONDS, secondsToMs, trimSpace } from "./go_text.ts";
 export {
   CLIENT_MAX_LINE_BYTES,
   LINE_TOO_LONG,

@@ -11,7 +11,7 @@
  */
 
 import { COMMAND } from "./commands.ts";
-import { atoi, fields, secondsToMs, trimSpace } from "./go_text.ts";
+import { atoi, fields, leaseSecondsToMs, secondsToMs, trimSpace } from "./go_text.ts";
 
 /** Go's numeric error codes, used internally (only `error` goes on the wire). */
 export type InvalidReason =
@@ -24,12 +24,24 @@ export type InvalidReason =
   | "bad_lease"
   | "bad_token";
 
-/** A parsed request. Durations are milliseconds after Go's int64-nanosecond wrap-around. */
+/**
+ * A parsed request. Durations are milliseconds after Go's int64-nanosecond wrap-around, with
+ * `Math.trunc(leaseMs / 1000)` exactly the whole seconds the Go server reports for that lease
+ * (see `secondsToMs` and `leaseSecondsToMs`). A `limit` is a `number` up to
+ * `Number.MAX_SAFE_INTEGER` and an exact `bigint` above (Go keeps it as an int64), so two
+ * different limits never compare equal.
+ */
 export type Request =
   /** `l` (limit 1) and `sl`. */
-  | { type: "acquire"; key: string; timeoutMs: number; limit: number; leaseMs: number | undefined }
+  | {
+    type: "acquire";
+    key: string;
+    timeoutMs: number;
+    limit: number | bigint;
+    leaseMs: number | undefined;
+  }
   /** `e` (limit 1) and `se`. `leaseMs` may be negative for `e` (PROTOCOL.md 3.4). */
-  | { type: "enqueue"; key: string; limit: number; leaseMs: number | undefined }
+  | { type: "enqueue"; key: string; limit: number | bigint; leaseMs: number | undefined }
   /** `w` and `sw`. */
   | { type: "wait"; key: string; timeoutMs: number }
   /** `r` and `sr`. */
@@ -88,20 +100,30 @@ function parseTimeout(field: string): number | InvalidRequest {
   return ms < 0 ? 0 : ms;
 }
 
-/** Limit field: parse, check > 0. */
-function parseLimit(field: string): number | InvalidRequest {
+/**
+ * Limit field: parse, check > 0. Beyond 2^53 the value stays an exact bigint (`atoi` returns
+ * a number whenever it is safe), so limits compare exactly, as int64s do in Go.
+ */
+function parseLimit(field: string): number | bigint | InvalidRequest {
   const v = atoi(field);
   if (v === undefined) return INVALID.bad_number;
   if (v <= 0) return INVALID.bad_limit;
-  return Number(v);
+  return v;
 }
 
-/** Optional lease field: parse, convert, check > 0 after conversion. */
-function parseLease(field: string | undefined): number | undefined | InvalidRequest {
+/**
+ * Optional lease field: parse, convert, check > 0 after conversion. `convert` is
+ * `leaseSecondsToMs` where Go reports the lease as `int(d.Seconds())` (`l`, `sl`, `n`, `sn`)
+ * and `secondsToMs` where it reports `int(d / time.Second)` (`se`).
+ */
+function parseLease(
+  field: string | undefined,
+  convert: (seconds: number | bigint) => number,
+): number | undefined | InvalidRequest {
   if (field === undefined) return undefined;
   const v = atoi(field);
   if (v === undefined) return INVALID.bad_number;
-  const ms = secondsToMs(v);
+  const ms = convert(v);
   return ms > 0 ? ms : INVALID.bad_lease;
 }
 
@@ -150,13 +172,13 @@ export function parseRequest(command: string, key: string, arg: string): Request
       if (parts.length !== min && parts.length !== min + 1) return INVALID.bad_field_count;
       const timeoutMs = parseTimeout(parts[0]!);
       if (typeof timeoutMs !== "number") return timeoutMs;
-      let limit = 1;
+      let limit: number | bigint = 1;
       if (sem) {
         const l = parseLimit(parts[1]!);
-        if (typeof l !== "number") return l;
+        if (typeof l === "object") return l;
         limit = l;
       }
-      const leaseMs = parseLease(parts[min]);
+      const leaseMs = parseLease(parts[min], leaseSecondsToMs);
       if (typeof leaseMs === "object") return leaseMs;
       return { type: "acquire", key, timeoutMs, limit, leaseMs };
     }
@@ -173,8 +195,8 @@ export function parseRequest(command: string, key: string, arg: string): Request
       const parts = fields(arg);
       if (parts.length !== 1 && parts.length !== 2) return INVALID.bad_field_count;
       const limit = parseLimit(parts[0]!);
-      if (typeof limit !== "number") return limit;
-      const leaseMs = parseLease(parts[1]);
+      if (typeof limit === "object") return limit;
+      const leaseMs = parseLease(parts[1], secondsToMs);
       if (typeof leaseMs === "object") return leaseMs;
       return { type: "enqueue", key, limit, leaseMs };
     }
@@ -196,7 +218,7 @@ export function parseRequest(command: string, key: string, arg: string): Request
       // COMMAND.renew, COMMAND.semRenew
       const parts = fields(arg);
       if (parts.length !== 1 && parts.length !== 2) return INVALID.bad_field_count;
-      const leaseMs = parseLease(parts[1]);
+      const leaseMs = parseLease(parts[1], leaseSecondsToMs);
       if (typeof leaseMs === "object") return leaseMs;
       return { type: "renew", key, token: parts[0]!, leaseMs };
     }
@@ -205,9 +227,10 @@ export function parseRequest(command: string, key: string, arg: string): Request
 
 /**
  * The `<lease>` a server reports in `ok <token> <lease>` and `acquired <token> <lease>`
- * (PROTOCOL.md 4.2, 4.3): the requested lease in whole seconds, truncated toward zero like
- * Go's `int(d.Seconds())`; the default when no lease was given, and also (quirk) when the
- * wrapped lease is less than one second in magnitude. `e` can report a negative lease
+ * (PROTOCOL.md 4.2, 4.3): the requested lease in whole seconds, `Math.trunc(leaseMs / 1000)`,
+ * which {@linkcode parseRequest} makes exactly Go's figure (`int(d.Seconds())` for `l`/`sl`,
+ * `int(d / time.Second)` for `e`/`se`); the default when no lease was given, and also (quirk)
+ * when the wrapped lease is less than one second in magnitude. `e` can report a negative lease
  * (`e k 9223372037` gives `-9223372036`).
  *
  * @param leaseMs The request's `leaseMs` (`undefined` if no lease was given).

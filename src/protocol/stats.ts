@@ -47,8 +47,12 @@ export interface LockStats {
 export interface SemaphoreStats {
   /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
   key: string;
-  /** The semaphore's limit. */
-  limit: number;
+  /**
+   * The semaphore's limit: a `number`, or an exact `bigint` when it is above
+   * `Number.MAX_SAFE_INTEGER` (limits are int64 on the wire; `JSON.stringify` needs a replacer
+   * for those).
+   */
+  limit: number | bigint;
   /** Current holders. */
   holders: number;
   /** Queued waiters. */

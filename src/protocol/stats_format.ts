@@ -7,15 +7,18 @@
 
 const HEX = "0123456789abcdef";
 
-/** Escapes for bytes below 0x80 that Go does not write raw (index = byte). */
+/**
+ * Escapes for bytes below 0x80 that Go does not write raw (index = byte). The reference
+ * server (v1.10, built with Go 1.19) writes only `\n`, `\r` and `\t` in short form; every
+ * other control byte, backspace and form feed included, becomes `\u00XX` (Go 1.22 and later
+ * write `\b` and `\f`; the v1.10 server does not). DEL (0x7f) stays raw.
+ */
 const ASCII_ESCAPES: (string | undefined)[] = [];
 for (let c = 0; c < 0x20; c++) {
   ASCII_ESCAPES[c] = "\\u00" + HEX[c >> 4] + HEX[c & 15];
 }
-ASCII_ESCAPES[0x08] = "\\b";
 ASCII_ESCAPES[0x09] = "\\t";
 ASCII_ESCAPES[0x0a] = "\\n";
-ASCII_ESCAPES[0x0c] = "\\f";
 ASCII_ESCAPES[0x0d] = "\\r";
 ASCII_ESCAPES[0x22] = '\\"';
 ASCII_ESCAPES[0x5c] = "\\\\";
@@ -52,9 +55,9 @@ function validSeqLen(s: string, i: number, c: number): number {
 
 /**
  * A Go JSON string (HTML-escaping on, as `json.Marshal`) from a byte string: `"` and `\`
- * escaped; `\b \f \n \r \t`; other control bytes as `\u00XX`; `<` `>` `&` as
- * `\u003c` `\u003e` `\u0026`; U+2028/U+2029 as `\u2028`/`\u2029`; every byte that does not
- * start a valid UTF-8 sequence as `\ufffd`; other valid UTF-8 kept raw.
+ * escaped; `\n \r \t`; other control bytes (backspace and form feed too) as `\u00XX`;
+ * `<` `>` `&` as `\u003c` `\u003e` `\u0026`; U+2028/U+2029 as `\u2028`/`\u2029`; every byte
+ * that does not start a valid UTF-8 sequence as `\ufffd`; other valid UTF-8 kept raw.
  *
  * @param s A byte string.
  * @returns The quoted JSON string, as a byte string.
@@ -114,14 +117,15 @@ export function goJsonFloat(x: number): string {
 }
 
 /**
- * A Go integer as JSON: plain decimal digits, never exponent form.
+ * A Go integer as JSON: plain decimal digits, never exponent form. A `bigint` (an int64 beyond
+ * 2^53, such as a large semaphore limit) is written exactly.
  *
- * @param n An integral number.
+ * @param n An integral number, or a bigint.
  * @returns The JSON number text.
- * @throws {RangeError} If `n` is not an integer.
+ * @throws {RangeError} If `n` is a number that is not an integer.
  */
-export function goJsonInt(n: number): string {
-  if (Number.isSafeInteger(n)) return String(n);
+export function goJsonInt(n: number | bigint): string {
+  if (typeof n === "bigint" || Number.isSafeInteger(n)) return String(n);
   if (!Number.isInteger(n)) throw new RangeError(`not an integer: ${n}`);
   return BigInt(n).toString();
 }

@@ -7,11 +7,7 @@
  */
 
 import { STATUS } from "../protocol/commands.ts";
-import {
-  type LINE_TOO_LONG,
-  LineDecoder,
-  SERVER_MAX_LINE_BYTES,
-} from "../protocol/line_decoder.ts";
+import { LINE_TOO_LONG, LineDecoder, SERVER_MAX_LINE_BYTES } from "../protocol/line_decoder.ts";
 import { parseRequest, type Request } from "../protocol/request.ts";
 import { formatStats } from "../protocol/stats.ts";
 import { ByteStringSlab } from "../protocol/utf8.ts";
@@ -226,7 +222,9 @@ export class Connection {
         if (this.#closing) return READ_EOF;
         line = dec.nextLine();
         if (line !== null) return line;
-        if (this.#eof) return READ_EOF;
+        // Go drains an over-long line until its newline or the end of the stream, and answers
+        // `error` either way: end of stream in the middle of one is still "line too long".
+        if (this.#eof) return dec.inLongLine ? LINE_TOO_LONG : READ_EOF;
         if (this.#inflight !== null) {
           await this.#inflight;
           continue;

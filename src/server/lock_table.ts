@@ -147,8 +147,11 @@ export class EnqueueRecord {
 export class Resource {
   /** The key (byte string). */
   readonly key: string;
-  /** The slot count (1 for a lock). */
-  readonly limit: number;
+  /**
+   * The slot count (1 for a lock): a number, or an exact bigint above 2^53 (see
+   * `parseRequest`), so that limits compare as Go's int64s do.
+   */
+  readonly limit: number | bigint;
   /** Current holders by token. */
   readonly holders: Map<string, Holder> = new Map();
   /** Queue head (oldest waiter). */
@@ -167,7 +170,7 @@ export class Resource {
    * @param limit Limit.
    * @param now Creation time.
    */
-  constructor(key: string, limit: number, now: number) {
+  constructor(key: string, limit: number | bigint, now: number) {
     this.key = key;
     this.limit = limit;
     this.lastActivity = now;
@@ -249,7 +252,7 @@ export class LockTable {
   acquire(
     conn: TableConn,
     key: string,
-    limit: number,
+    limit: number | bigint,
     leaseMs: number | undefined,
     now: number,
     ifBusy: IfBusy,
@@ -284,7 +287,7 @@ export class LockTable {
   enqueue(
     conn: TableConn,
     key: string,
-    limit: number,
+    limit: number | bigint,
     leaseMs: number | undefined,
     now: number,
   ): Holder | Waiter | "error_already_enqueued" | AcquireRefusal {
@@ -343,6 +346,7 @@ export class LockTable {
         return "error_lease_expired";
       }
       this.#setExpiry(held, now + rec.leaseMs);
+      held.resource.lastActivity = now;
       return held;
     }
     const w = rec.waiter!;
@@ -351,8 +355,10 @@ export class LockTable {
   }
 
   /**
-   * Finishes a `w` whose waiter has been granted: drops the enqueue record and resets the
-   * holder's expiry to now + the enqueue's lease (if the holder still exists).
+   * Finishes a `w` whose waiter has been granted: drops the enqueue record, resets the
+   * holder's expiry to now + the enqueue's lease (if the holder still exists) and counts as
+   * activity on the key, like Go's `Wait`, even when the grant's lease already ran out and
+   * was evicted (quirk 3: the answer is then a dead token, but the key's idle clock restarts).
    *
    * @param waiter A granted waiter with an enqueue record.
    * @param now Current time.
@@ -366,6 +372,9 @@ export class LockTable {
       if (waiter.owner.records.get(rec.key) === rec) waiter.owner.records.delete(rec.key);
       rec.waiter = null;
       if (h.alive) this.#setExpiry(h, now + rec.leaseMs);
+      // Go touches whatever resource the key names now (the grant's may have been GC'd).
+      const res = this.#resources.get(rec.key);
+      if (res !== undefined) res.lastActivity = now;
     }
     return h;
   }
@@ -569,7 +578,7 @@ export class LockTable {
     return { connections, locks, semaphores, idleLocks, idleSemaphores };
   }
 
-  #findOrCreate(key: string, limit: number, now: number): Resource | AcquireRefusal {
+  #findOrCreate(key: string, limit: number | bigint, now: number): Resource | AcquireRefusal {
     let res = this.#resources.get(key);
     if (res !== undefined) return res.limit === limit ? res : "error_limit_mismatch";
     if (this.#resources.size >= this.#maxLocks) return "error_max_locks";

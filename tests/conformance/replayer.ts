@@ -18,7 +18,14 @@ import {
   substituteTokens,
 } from "./matcher.ts";
 import { ReplayConn } from "./replay_conn.ts";
-import { type ServerHandle, startInProcess, startProcess, startupFailure } from "./servers.ts";
+import {
+  externalStartupFailure,
+  type ServerHandle,
+  startExternal,
+  startInProcess,
+  startProcess,
+  startupFailure,
+} from "./servers.ts";
 
 /** Server options of a scenario: Go flag names with `_`, plus `env`. */
 export type ScenarioServer = Record<string, string | number | boolean | Record<string, string>>;
@@ -86,6 +93,12 @@ export interface ReplayOptions {
   slowdown?: number;
   /** Force a mode; by default a process is used only where the scenario needs one. */
   mode?: ReplayMode;
+  /**
+   * Run the scenario against this server executable instead of dflock's own server: a
+   * binary that takes the Go server's flags, such as the reference Go dflockd built by
+   * `shared/reference/build.sh` (to check a hand-written scenario against the real thing).
+   */
+  external?: string;
 }
 
 /** A failed scenario, with the scenario name and (when it applies) the step index. */
@@ -137,10 +150,16 @@ export function conformanceDir(): string {
  * Reads every scenario file, sorted by name.
  *
  * @param dir the conformance directory
+ * @param subdir the folder under `dir` to read: `scenarios` (the golden transcripts recorded
+ *   from the Go server) or `scenarios/derived` (written by hand from the Go source, see the
+ *   README there)
  * @returns the scenarios
  */
-export function loadScenarios(dir: string = conformanceDir()): Scenario[] {
-  const scenarioDir = join(dir, "scenarios");
+export function loadScenarios(
+  dir: string = conformanceDir(),
+  subdir: string = "scenarios",
+): Scenario[] {
+  const scenarioDir = join(dir, subdir);
   return readdirSync(scenarioDir)
     .filter((f) => f.endsWith(".json"))
     .sort()
@@ -370,15 +389,20 @@ export async function runScenario(scenario: Scenario, options: ReplayOptions = {
   const slowdown = options.slowdown ?? slowdownFromEnv();
   const dir = conformanceDir();
   const fixtures = join(dir, "fixtures");
+  const external = options.external;
   if (scenario.startup_failure !== undefined) {
-    const why = await startupFailure(scenario, fixtures, slowdown);
+    const why = external === undefined
+      ? await startupFailure(scenario, fixtures, slowdown)
+      : await externalStartupFailure(external, scenario, fixtures, slowdown);
     if (why !== null) throw new ReplayError(scenario.name, -1, why);
     return;
   }
   const mode = options.mode ?? (needsProcess(scenario) ? "process" : "in-process");
   let server: ServerHandle;
   try {
-    server = mode === "process"
+    server = external !== undefined
+      ? await startExternal(external, scenario, fixtures)
+      : mode === "process"
       ? await startProcess(scenario, fixtures)
       : await startInProcess(scenario, fixtures);
   } catch (err) {

@@ -5,7 +5,10 @@
  * @module
  */
 
+import { spawn } from "node:child_process";
+import net from "node:net";
 import { join } from "node:path";
+import process from "node:process";
 import { serve } from "../../src/server/mod.ts";
 import type { ServerOptions } from "../../src/server/options.ts";
 import { type CliResult, runCli, startCli } from "../_helpers/cli_process.ts";
@@ -214,4 +217,164 @@ export async function startupFailure(
   return problems.length === 0
     ? null
     : `${problems.join("; ")}; output: ${JSON.stringify(tail(output))}`;
+}
+
+// ---- an external server binary (the Go reference), for checking scenarios by hand ----
+
+/** Asks the kernel for a free port on 127.0.0.1 (a listener opened and closed at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+interface ExternalProcess {
+  readonly exited: Promise<number>;
+  output(): string;
+  signal(name: string): void;
+}
+
+function spawnExternal(binary: string, args: string[], env: Record<string, string>) {
+  const clean: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.startsWith("DFLOCKD_")) clean[name] = value;
+  }
+  const child = spawn(binary, args, {
+    env: { ...clean, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.setEncoding("utf8");
+  child.stderr?.setEncoding("utf8");
+  child.stdout?.on("data", (chunk: string) => output += chunk);
+  child.stderr?.on("data", (chunk: string) => output += chunk);
+  const exited = new Promise<number>((resolve) => {
+    child.once("error", () => resolve(-1));
+    child.once("close", (code) => resolve(code ?? -1));
+  });
+  const proc: ExternalProcess = {
+    exited,
+    output: () => output,
+    signal(name: string): void {
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(child.pid, name);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+  return { child, proc };
+}
+
+function externalArgs(port: number, scenario: Scenario, fixtures: string): string[] {
+  return [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    ...scenarioFlags(scenario.server, fixtures),
+  ];
+}
+
+/**
+ * Starts an external server binary that takes the Go server's flags (the reference Go dflockd
+ * built by `shared/reference/build.sh`) on a free port, and waits for its `listening` log line
+ * (the Go server logs it once its listener is open; no probe connection).
+ *
+ * @param binary path of the server executable
+ * @param scenario the scenario
+ * @param fixtures directory of the fixture files
+ * @returns the running server
+ * @throws {Error} when it exits or does not log `listening` within 10 s
+ */
+export async function startExternal(
+  binary: string,
+  scenario: Scenario,
+  fixtures: string,
+): Promise<ServerHandle> {
+  const port = await freePort();
+  const { child, proc } = spawnExternal(
+    binary,
+    externalArgs(port, scenario, fixtures),
+    scenarioEnv(scenario.server),
+  );
+  let exitCode: number | undefined;
+  void proc.exited.then((code) => exitCode = code);
+  const listening = new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (/listening/.test(proc.output())) resolve();
+    };
+    child.stderr?.on("data", check);
+    child.stdout?.on("data", check);
+    void proc.exited.then((code) => reject(new Error(`exited (${code}): ${proc.output()}`)));
+  });
+  listening.catch(() => {}); // a late exit after a timeout is reported by the timeout
+  const started = await withTimeout(listening, 10_000);
+  if (started === "timeout") {
+    proc.signal("SIGKILL");
+    throw new Error(`no listening line within 10 s: ${proc.output()}`);
+  }
+  return {
+    port,
+    signal: (name: string) => proc.signal(name),
+    async waitExit(ms: number): Promise<number | undefined> {
+      const result = await withTimeout(proc.exited, ms);
+      return result === "timeout" ? undefined : result;
+    },
+    async stop(): Promise<string | null> {
+      if (exitCode !== undefined) return null;
+      proc.signal("SIGKILL");
+      await withTimeout(proc.exited, STOP_TIMEOUT_MS);
+      return null;
+    },
+    logTail: () => tail(proc.output()),
+  };
+}
+
+/**
+ * {@linkcode startupFailure} for an external server binary.
+ *
+ * @param binary path of the server executable
+ * @param scenario the scenario (with `startup_failure`)
+ * @param fixtures directory of the fixture files
+ * @param slowdown multiplier for the time limit
+ * @returns null when it behaved, otherwise the reason
+ */
+export async function externalStartupFailure(
+  binary: string,
+  scenario: Scenario,
+  fixtures: string,
+  slowdown: number,
+): Promise<string | null> {
+  const want = scenario.startup_failure;
+  if (want === undefined) return "not a startup_failure scenario";
+  const includes = typeof want.stderr_includes === "string"
+    ? [want.stderr_includes]
+    : want.stderr_includes;
+  const { proc } = spawnExternal(
+    binary,
+    externalArgs(await freePort(), scenario, fixtures),
+    scenarioEnv(scenario.server),
+  );
+  const code = await withTimeout(proc.exited, (want.within_ms ?? 5000) * slowdown);
+  if (code === "timeout") {
+    proc.signal("SIGKILL");
+    await proc.exited;
+    return `the server did not exit: ${JSON.stringify(tail(proc.output()))}`;
+  }
+  const problems: string[] = [];
+  if (code !== want.code) problems.push(`exit code ${code}, expected ${want.code}`);
+  for (const s of includes) {
+    if (!proc.output().includes(s)) problems.push(`output lacks ${JSON.stringify(s)}`);
+  }
+  return problems.length === 0
+    ? null
+    : `${problems.join("; ")}; output: ${JSON.stringify(tail(proc.output()))}`;
 }

@@ -1,6 +1,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { atoi, fields, secondsToMs, trimSpace } from "../../src/protocol/go_text.ts";
+import {
+  atoi,
+  fields,
+  leaseSecondsToMs,
+  secondsToMs,
+  trimSpace,
+} from "../../src/protocol/go_text.ts";
 import { encodeUtf8 } from "../../src/protocol/utf8.ts";
 
 /** Text to byte string. */
@@ -66,30 +72,131 @@ describe("atoi (strconv.Atoi)", () => {
 });
 
 describe("secondsToMs (int64 nanosecond wrap)", () => {
-  const cases: [number | bigint, number][] = [
+  const exact: [number, number][] = [
     [0, 0],
     [1, 1000],
     [33, 33000],
     [-1, -1000],
     [9223372036, 9223372036000],
     [-9223372036, -9223372036000],
+  ];
+  for (const [s, ms] of exact) {
+    test(`${s} s is exactly ${ms} ms`, () => {
+      assert.equal(secondsToMs(s), ms);
+      assert.equal(leaseSecondsToMs(s), ms);
+    });
+  }
+  const wrapped: [number | bigint, number][] = [
     // 9223372037e9 - 2^64 ns
     [9223372037, NEG_WRAP],
     // 18446744074e9 - 2^64 ns = 290448384 ns
     [18446744074, 290.448384],
     [9223372036854775807n, Number(BigInt.asIntN(64, 9223372036854775807n * 1000000000n)) / 1e6],
   ];
-  for (const [s, ms] of cases) {
-    test(`${s} s`, () => {
-      assert.equal(secondsToMs(s), ms);
+  for (const [s, ms] of wrapped) {
+    test(`${s} s wraps to about ${ms} ms`, () => {
+      assert.ok(Math.abs(secondsToMs(s) - ms) < 0.01, `${secondsToMs(s)}`);
+      assert.ok(Math.abs(leaseSecondsToMs(s) - ms) < 0.01, `${leaseSecondsToMs(s)}`);
     });
   }
   test("sign follows the Go duration", () => {
-    assert.ok(Math.abs(secondsToMs(9223372037) - -9223372036709.551616) < 0.01);
     assert.ok(secondsToMs(9223372037) < 0);
     assert.ok(secondsToMs(18446744074) > 0 && secondsToMs(18446744074) < 1000);
     // 2^55 s * 1e9 is a multiple of 2^64: exactly zero.
     assert.equal(secondsToMs(36028797018963968n), 0);
+    assert.equal(leaseSecondsToMs(36028797018963968n), 0);
+  });
+});
+
+/** Go's wrapped duration of `s` seconds, in int64 nanoseconds. */
+function goNanos(s: bigint): bigint {
+  return BigInt.asIntN(64, s * 1_000_000_000n);
+}
+
+/** Go's `int64(d / time.Second)`: the integer quotient (truncated toward zero). */
+function goQuotient(ns: bigint): number {
+  return Number(ns / 1_000_000_000n);
+}
+
+/** Go's `int(d.Seconds())`: float64(d/Second) + float64(d%Second)/1e9, then truncated. */
+function goSecondsFloat(ns: bigint): number {
+  return Math.trunc(Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9);
+}
+
+/** The smallest s >= 0 whose wrapped nanoseconds are `ns` (`ns` must be a multiple of 512). */
+function secondsFor(ns: bigint): bigint {
+  // s * 1e9 = s * 1953125 * 2^9 (mod 2^64), so s = (ns / 2^9) * 1953125^-1 (mod 2^55).
+  const m = 1n << 55n;
+  let [r0, r1, t0, t1] = [m, 1953125n, 0n, 1n];
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    [r0, r1] = [r1, r0 - q * r1];
+    [t0, t1] = [t1, t0 - q * t1];
+  }
+  const inverse = ((t0 % m) + m) % m;
+  return ((BigInt.asUintN(64, ns) / 512n) * inverse) % m;
+}
+
+describe("wrapped leases report Go's whole seconds exactly", () => {
+  // Wrapped durations just below a whole second, where float rounding bites: 999999488 ns is
+  // the largest fraction a wrapped duration can have (it is a multiple of 512 ns).
+  const corners = [
+    9000000000n * 1_000_000_000n + 999_999_488n,
+    8589934592n * 1_000_000_000n + 999_999_488n,
+    5000000000n * 1_000_000_000n + 999_999_488n,
+    999_999_488n,
+    1_999_999_488n,
+    512n,
+    -512n,
+    -(9000000000n * 1_000_000_000n + 999_999_488n),
+    -999_999_488n,
+  ];
+  const cases: bigint[] = corners.map(secondsFor);
+  cases.push(9223372037n, 18446744074n, 18446744075n, 36028797018963968n);
+  cases.push(9223372036854775807n, -9223372036854775808n, 15817298833210772n);
+  // A deterministic spread over the whole int64 range (xorshift).
+  let x = 0x9e3779b97f4a7c15n;
+  for (let i = 0; i < 2000; i++) {
+    x ^= BigInt.asUintN(64, x << 13n);
+    x ^= x >> 7n;
+    x ^= BigInt.asUintN(64, x << 17n);
+    cases.push(BigInt.asIntN(64, x));
+  }
+
+  test("the constructed corners are what they claim", () => {
+    assert.equal(goNanos(secondsFor(corners[0]!)), corners[0]);
+    // The two formulas disagree there, so both code paths are exercised.
+    assert.equal(goQuotient(corners[0]!), 9000000000);
+    assert.equal(goSecondsFloat(corners[0]!), 9000000001);
+    assert.equal(goSecondsFloat(corners[1]!), 8589934593);
+  });
+
+  test("secondsToMs: Math.trunc(ms / 1000) is Go's d / time.Second", () => {
+    for (const s of cases) {
+      const ns = goNanos(s);
+      const ms = secondsToMs(s);
+      assert.equal(Math.trunc(ms / 1000) + 0, goQuotient(ns), `s=${s}`); // +0: no -0
+      assert.equal(Math.sign(ms), Number(ns > 0n) - Number(ns < 0n), `sign, s=${s}`);
+      assert.ok(Math.abs(ms - Number(ns) / 1e6) <= 1, `close to the duration, s=${s}`);
+    }
+  });
+
+  test("leaseSecondsToMs: Math.trunc(ms / 1000) is Go's int(d.Seconds())", () => {
+    for (const s of cases) {
+      const ns = goNanos(s);
+      const ms = leaseSecondsToMs(s);
+      assert.equal(Math.trunc(ms / 1000) + 0, goSecondsFloat(ns) + 0, `s=${s}`);
+      assert.equal(Math.sign(ms), Number(ns > 0n) - Number(ns < 0n), `sign, s=${s}`);
+      assert.ok(Math.abs(ms - Number(ns) / 1e6) <= 1, `close to the duration, s=${s}`);
+    }
+  });
+
+  test("the same for values given as numbers (atoi's result below 2^53)", () => {
+    for (const s of cases) {
+      if (s > 9007199254740991n || s < -9007199254740991n) continue;
+      assert.equal(secondsToMs(Number(s)), secondsToMs(s));
+      assert.equal(leaseSecondsToMs(Number(s)), leaseSecondsToMs(s));
+    }
   });
 });
 

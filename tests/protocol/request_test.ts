@@ -11,8 +11,11 @@ import { encodeUtf8 } from "../../src/protocol/utf8.ts";
 
 type Case = [cmd: string, key: string, arg: string, expected: Request | InvalidReason];
 
-/** 9223372037 s as Go's wrapped int64 nanoseconds (9223372037e9 - 2^64), in ms. */
-const NEG_WRAP = Number(9223372037n * 1000000000n - 2n ** 64n) / 1e6;
+/**
+ * 9223372037 s as Go's wrapped int64 nanoseconds (9223372037e9 - 2^64 = -9223372036709551616),
+ * in ms: the whole seconds and the rest, added as `secondsToMs` does.
+ */
+const NEG_WRAP = -9223372036000 + -709.551616;
 
 const T = "0123456789abcdef0123456789abcdef";
 const D = undefined;
@@ -249,5 +252,51 @@ describe("renewReportSeconds", () => {
     assert.equal(renewReportSeconds(undefined, 33000), 33);
     assert.equal(renewReportSeconds(40000, 33000), 40);
     assert.equal(renewReportSeconds(290.448384, 33000), 0);
+  });
+});
+
+describe("exact int64 limits and wrapped lease reports", () => {
+  test("limits beyond 2^53 stay exact bigints; safe ones stay numbers", () => {
+    const big = parseRequest("sl", "k", "0 9007199254740993");
+    assert.equal(big.type === "acquire" && big.limit, 9007199254740993n);
+    const near = parseRequest("sl", "k", "0 9007199254740992");
+    assert.equal(near.type === "acquire" && near.limit, 9007199254740992n);
+    const max = parseRequest("se", "k", "9223372036854775807");
+    assert.equal(max.type === "enqueue" && max.limit, 9223372036854775807n);
+    const padded = parseRequest("se", "k", "+009007199254740993");
+    assert.equal(padded.type === "enqueue" && padded.limit, 9007199254740993n);
+    const safe = parseRequest("sl", "k", "0 9007199254740991");
+    assert.equal(safe.type === "acquire" && safe.limit, 9007199254740991);
+    assert.equal(parseRequest("sl", "k", "0 9223372036854775808").type, "invalid");
+  });
+
+  // 15817298833210772 s wraps to 9000000000.999999488 s, 15817298423145364 s to
+  // 8589934592.999999488 s and 20211498185753196 s to -9000000000.999999488 s. Go reports
+  // int(d.Seconds()) for l, sl and n (a float64 sum that rounds up at 2^33 s and above) and
+  // d / time.Second for e and se; the reference server answers exactly these numbers.
+  const reports: [string, string, string, number][] = [
+    ["l", "k", "0 15817298833210772", 9000000001],
+    ["l", "k", "0 15817298423145364", 8589934593],
+    ["sl", "k", "0 2 15817298423145364", 8589934593],
+    ["e", "k", "15817298833210772", 9000000000],
+    ["e", "k", "15817298423145364", 8589934592],
+    ["se", "k", "2 15817298423145364", 8589934592],
+    ["e", "k", "20211498185753196", -9000000000],
+    ["e", "k", "36028797018963968", 33],
+  ];
+  for (const [cmd, key, arg, want] of reports) {
+    test(`${cmd} ${arg} reports ${want}`, () => {
+      const r = parseRequest(cmd, key, arg);
+      assert.ok(r.type === "acquire" || r.type === "enqueue", r.type);
+      assert.equal(leaseReportSeconds(r.leaseMs, 33000), want);
+    });
+  }
+  test("renew reports int(d.Seconds()) too", () => {
+    const r = parseRequest("n", "k", `${T} 15817298423145364`);
+    assert.ok(r.type === "renew");
+    assert.equal(renewReportSeconds(r.leaseMs, 33000), 8589934593);
+    const s = parseRequest("sn", "k", `${T} 15817298833210772`);
+    assert.ok(s.type === "renew");
+    assert.equal(renewReportSeconds(s.leaseMs, 33000), 9000000001);
   });
 });

@@ -46,6 +46,11 @@ describe("goJsonInt", () => {
     assert.equal(goJsonInt(1e21), "1000000000000000000000");
     assert.throws(() => goJsonInt(1.5), RangeError);
   });
+  test("a bigint is written digit for digit", () => {
+    assert.equal(goJsonInt(9223372036854775807n), "9223372036854775807");
+    assert.equal(goJsonInt(9007199254740993n), "9007199254740993");
+    assert.equal(goJsonInt(-9223372036854775808n), "-9223372036854775808");
+  });
 });
 
 describe("goJsonString (Go JSON escaping of byte strings)", () => {
@@ -53,7 +58,9 @@ describe("goJsonString (Go JSON escaping of byte strings)", () => {
     ["plain", "job", '"job"'],
     ["quote and backslash", 'a"b\\c', '"a\\"b\\\\c"'],
     ["html", "<a>&b", '"\\u003ca\\u003e\\u0026b"'],
-    ["short escapes", "\b\f\n\r\t", '"\\b\\f\\n\\r\\t"'],
+    ["short escapes", "\n\r\t", '"\\n\\r\\t"'],
+    // Go 1.19 (the reference build) has no short form for backspace and form feed.
+    ["backspace and form feed", "a\bb\fc", '"a\\u0008b\\u000cc"'],
     ["other controls", "\x00\x01\x0b\x1f", '"\\u0000\\u0001\\u000b\\u001f"'],
     ["DEL is raw", "\x7f", '"\x7f"'],
     ["raw multibyte", encodeUtf8("ключ é 😀 \u00a0"), `"${encodeUtf8("ключ é 😀 \u00a0")}"`],
@@ -128,5 +135,19 @@ describe("formatStats", () => {
     const parsed = JSON.parse(decodeUtf8(out));
     assert.equal(parsed.idle_semaphores[0].key, "é");
     assert.equal(parsed.locks[1].lease_expires_in_s, 5e-7);
+  });
+  test("a limit beyond 2^53 is printed exactly, not as its nearest double", () => {
+    const s: StatsSnapshot = {
+      connections: 1,
+      locks: [],
+      semaphores: [{ key: "big", limit: 9223372036854775807n, holders: 1, waiters: 0 }],
+      idleLocks: [],
+      idleSemaphores: [],
+    };
+    assert.equal(
+      formatStats(s),
+      '{"connections":1,"locks":[],"semaphores":[{"key":"big","limit":9223372036854775807,' +
+        '"holders":1,"waiters":0}],"idle_locks":[],"idle_semaphores":[]}',
+    );
   });
 });

@@ -544,6 +544,73 @@ describe("LockTable activity, GC and stats", () => {
     assert.deepEqual({ ...text.locks[0], key: "" }, { ...wire.locks[0], key: "" });
   });
 
+  test("limits beyond 2^53 compare exactly and are reported exactly", () => {
+    const t = makeTable();
+    const a = t.openConnection(1);
+    // 2^53 + 1 and 2^53 are the same double but different int64s.
+    holder(t.acquire(a, "s", 9007199254740993n, undefined, 0, "queue"));
+    assert.equal(
+      t.acquire(a, "s", 9007199254740992n, undefined, 0, "queue"),
+      "error_limit_mismatch",
+    );
+    assert.equal(t.enqueue(a, "s", 9007199254740992, undefined, 0), "error_limit_mismatch");
+    holder(t.acquire(a, "s", 9007199254740993n, undefined, 0, "queue"));
+    holder(t.acquire(a, "max", 9223372036854775807n, undefined, 0, "queue"));
+    const sems = t.stats(0, 1).semaphores.sort((x, y) => x.key < y.key ? -1 : 1);
+    assert.deepEqual(sems, [
+      { key: "max", limit: 9223372036854775807n, holders: 1, waiters: 0 },
+      { key: "s", limit: 9007199254740993n, holders: 2, waiters: 0 },
+    ]);
+  });
+
+  test("a late w collecting a swept grant is activity: idle time and GC start again", () => {
+    const t = makeTable({ gcMaxIdleMs: 5 * S });
+    const a = t.openConnection(1);
+    const b = t.openConnection(2);
+    const h = holder(t.acquire(a, "k", 1, undefined, 0, "queue"));
+    waiter(t.enqueue(b, "k", 1, 1 * S, 0));
+    t.release("k", h.token, 100); // granted to b, lease until 1100
+    t.sweep(2000); // evicted: activity at 2000
+    assert.equal(t.resource("k")!.lastActivity, 2000);
+    const dead = holder(t.wait(b, "k", 6500));
+    assert.equal(dead.alive, false);
+    assert.equal(t.resource("k")!.lastActivity, 6500);
+    assert.deepEqual(t.stats(6510, 2).idleLocks, [{ key: "k", idleS: 0.01 }]);
+    assert.equal(t.gc(7001), 0, "idle since the w, not since the eviction");
+    assert.equal(t.gc(11_501), 1);
+  });
+
+  test("w that collects a live grant, blocked or not, is activity too", () => {
+    const t = makeTable();
+    const a = t.openConnection(1);
+    const b = t.openConnection(2);
+    const mine = holder(t.enqueue(a, "e", 1, undefined, 0));
+    assert.equal(holder(t.wait(a, "e", 700)), mine);
+    assert.equal(t.resource("e")!.lastActivity, 700);
+    const h = holder(t.acquire(a, "k", 1, undefined, 0, "queue"));
+    const w = waiter(t.enqueue(b, "k", 1, undefined, 0));
+    assert.equal(t.wait(b, "k", 10), w, "still queued: the caller blocks");
+    t.release("k", h.token, 300);
+    assert.equal(t.collect(w, 900).token, w.holder!.token);
+    assert.equal(t.resource("k")!.lastActivity, 900);
+  });
+
+  test("a late w whose key was collected and created anew touches the new key", () => {
+    const t = makeTable({ gcMaxIdleMs: 1 * S });
+    const a = t.openConnection(1);
+    const b = t.openConnection(2);
+    const h = holder(t.acquire(a, "k", 1, undefined, 0, "queue"));
+    waiter(t.enqueue(b, "k", 1, 1 * S, 0));
+    t.release("k", h.token, 0);
+    t.sweep(1000);
+    assert.equal(t.gc(2001), 1);
+    const fresh = holder(t.acquire(a, "k", 1, undefined, 3000, "queue"));
+    t.release("k", fresh.token, 3000);
+    const dead = holder(t.wait(b, "k", 4000));
+    assert.equal(dead.alive, false);
+    assert.equal(t.resource("k")!.lastActivity, 4000);
+  });
+
   test("empty table gives empty arrays", () => {
     assert.deepEqual(makeTable().stats(0, 0), {
       connections: 0,
