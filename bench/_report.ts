@@ -15,6 +15,7 @@ import type { ClientReport, ClientRow } from "./client_load.ts";
 import type { Row, SuiteResult } from "./server_suite.ts";
 // Type-only: erased, so shared_client.ts (which runs its benchmark on import) is not loaded.
 import type { SharedReport } from "./shared_client.ts";
+import type { Metric, Shape, VsGoReport, VsGoRow } from "./_vs_go.ts";
 
 /** One chart panel: a metric per runtime for server and echo floor. */
 interface Panel {
@@ -25,7 +26,7 @@ interface Panel {
 }
 
 /** The report's sections, in the order a new `docs/bench.md` gets them. */
-export const SECTIONS = ["Server", "Client", "Shared client"] as const;
+export const SECTIONS = ["Server", "Client", "Shared client", "Versus Go dflockd"] as const;
 
 /** The lines above the first section of a new `docs/bench.md`. */
 export const BENCH_MD_HEADER = "# dflock benchmarks\n\n" +
@@ -47,14 +48,20 @@ export function loadResults(files: string[]): SuiteResult[] {
 }
 
 /**
- * Loads server, client and shared-client results documents from files or from `bench/results/`.
+ * Loads server, client, shared-client and side-by-side (versus Go) results documents from files
+ * or from `bench/results/`.
  *
  * @param files Paths; empty means every JSON file in `bench/results/`.
- * @returns The three kinds, each sorted by runtime name.
+ * @returns The four kinds, the first three sorted by runtime name, the last by date.
  */
 export function loadDocs(
   files: string[],
-): { server: SuiteResult[]; client: ClientReport[]; shared: SharedReport[] } {
+): {
+  server: SuiteResult[];
+  client: ClientReport[];
+  shared: SharedReport[];
+  vsGo: VsGoReport[];
+} {
   let paths = files;
   if (paths.length === 0) {
     const dir = join("bench", "results");
@@ -63,6 +70,7 @@ export function loadDocs(
   const server: SuiteResult[] = [];
   const client: ClientReport[] = [];
   const shared: SharedReport[] = [];
+  const vsGo: VsGoReport[] = [];
   for (const path of paths) {
     try {
       const doc = JSON.parse(readFileSync(path, "utf8")) as { kind?: string; rows?: unknown };
@@ -70,6 +78,7 @@ export function loadDocs(
       if (doc.kind === "dflock-server-bench") server.push(doc as SuiteResult);
       else if (doc.kind === "dflock-client-bench") client.push(doc as ClientReport);
       else if (doc.kind === "dflock-shared-client-bench") shared.push(doc as SharedReport);
+      else if (doc.kind === "dflock-vs-go-bench") vsGo.push(doc as VsGoReport);
     } catch (e) {
       console.error(`skipping ${path}: ${e}`);
     }
@@ -80,6 +89,7 @@ export function loadDocs(
     server: server.sort(byRuntime),
     client: client.sort(byRuntime),
     shared: shared.sort(byRuntime),
+    vsGo: vsGo.sort((a, b) => a.date.localeCompare(b.date)),
   };
 }
 
@@ -203,6 +213,116 @@ export function sharedClientMarkdown(reports: SharedReport[]): string {
         `| ${q.shape} | ${q.numerator} / ${q.denominator}, ${
           q.metric === "p50Ms" ? "p50" : "ops/s"
         } | ${q.perRep.map(fixed).join(", ")} | ${range(q.ratio, fixed)} | ${
+          q.goal === null ? "-" : `${q.goal.op} ${q.goal.value}`
+        } | ${q.met === null ? "info" : q.met ? "met" : "MISSED"} |`,
+      );
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+const VS_GO_METRICS: Record<Metric, string> = {
+  opsPerSec: "ops/s",
+  p50Ms: "p50",
+  p99Ms: "p99",
+  serverCpuUsPerOp: "server CPU per op",
+  rssKiB: "RSS, all held",
+  heldDeltaKiB: "RSS held - idle",
+};
+
+function vsGoShape(shape: Shape, row: VsGoRow | undefined): string {
+  const n = row === undefined
+    ? "?"
+    : `${int(row.connections)} conn${row.connections === 1 ? "" : "s"} x ${int(row.rounds)}`;
+  switch (shape) {
+    case "unique":
+      return `${n}, own keys`;
+    case "contended":
+      return `${n}, one key`;
+    case "sequential":
+      return `${n}, sequential`;
+    case "hold":
+      return `${row === undefined ? "?" : int(row.connections)} conns holding a lock`;
+    case "client":
+      return `client, ${row === undefined ? "?" : int(row.connections)} workers x ${
+        row === undefined ? "?" : int(row.rounds)
+      }`;
+  }
+}
+
+/**
+ * The side-by-side benchmark (`vs_go.ts`) as Markdown: per run, every target's figures per
+ * shape, then the dflock / Go ratios per rep with their goals.
+ *
+ * @param reports Side-by-side results documents (usually one).
+ * @returns Markdown text starting with `## Versus Go dflockd` (empty without reports).
+ */
+export function vsGoMarkdown(reports: VsGoReport[]): string {
+  if (reports.length === 0) return "";
+  const out: string[] = [
+    "## Versus Go dflockd",
+    "",
+    "`bench/vs_go.ts` (`bash bench/vs_go.sh`): the same native load generator " +
+    "(`bench/reference/load.go`) drives the Go dflockd v1.10 and the dflock server on each " +
+    "runtime (Node on the npm build), each a child process on CPU 0 with the generator on CPU 1 " +
+    "(`taskset`); the client shape runs the low-level dflock client on each runtime and the Go " +
+    "client's own `bench` against the same Go server. Every rep runs every target once, the " +
+    "order rotated per rep; ratios are dflock / Go within a rep, then the median (min-max) over " +
+    "the reps. One op = one acquire+release pair. RSS is VmRSS of the server process.",
+    "",
+  ];
+  for (const r of reports) {
+    const self = r.reference !== "go" || r.generator !== "go";
+    const versions = Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", ");
+    out.push(
+      `### ${r.date.slice(0, 16).replace("T", " ")} UTC`,
+      "",
+      `${r.nproc} cores (${r.cpu}); ${versions}; ${String(r.config.runs)} ` +
+        `rep${r.config.runs === 1 ? "" : "s"}; ` +
+        `${r.config.pin ? "server CPU 0, load CPU 1" : "not pinned"}; one-minute load average ` +
+        `${r.loadavg.start.toFixed(1)} -> ${r.loadavg.end.toFixed(1)} (other work on the machine ` +
+        "makes the figures noisy; the ratios are taken within a rep).",
+      "",
+    );
+    if (self) {
+      out.push(
+        `**Not a comparison with Go**: reference ${r.reference}, generator ${r.generator} ` +
+          "(a self-check of the benchmark's machinery).",
+        "",
+      );
+    }
+    out.push(
+      "| shape | target | ops/s median (min-max) | p50 ms | p99 ms | server CPU us/op | server RSS MiB |",
+      "| ----- | ------ | ---------------------- | ------ | ------ | ---------------- | -------------- |",
+    );
+    for (const shape of ["unique", "contended", "sequential", "hold", "client"] as const) {
+      for (const row of r.rows.filter((x) => x.shape === shape)) {
+        const rss = shape === "hold" && row.idleRssKiB !== null
+          ? `${range(row.rssKiB, mib)} (idle ${mib(row.idleRssKiB.median)})`
+          : range(row.rssKiB, mib);
+        out.push(
+          `| ${vsGoShape(shape, row)} | ${row.target} | ${range(row.opsPerSec, int)} | ${
+            range(row.p50Ms, ms)
+          } | ${range(row.p99Ms, ms)} | ${
+            row.serverCpuUsPerOp === null ? "-" : row.serverCpuUsPerOp.median.toFixed(1)
+          } | ${rss} |`,
+        );
+      }
+    }
+    out.push("");
+    if (r.ratios.length === 0) continue;
+    const fixed = (v: number): string => v.toFixed(2);
+    out.push(
+      "| shape | runtime | dflock / reference | per rep | median (min-max) | goal | result |",
+      "| ----- | ------- | ------------------ | ------- | ---------------- | ---- | ------ |",
+    );
+    for (const q of r.ratios) {
+      const row = r.rows.find((x) => x.shape === q.shape);
+      out.push(
+        `| ${vsGoShape(q.shape, row)} | ${q.runtime} | ${VS_GO_METRICS[q.metric]} | ${
+          q.perRep.map(fixed).join(", ")
+        } | ${range(q.ratio, fixed)} | ${
           q.goal === null ? "-" : `${q.goal.op} ${q.goal.value}`
         } | ${q.met === null ? "info" : q.met ? "met" : "MISSED"} |`,
       );

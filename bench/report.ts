@@ -1,14 +1,14 @@
 /**
- * Writes the benchmark report: `docs/bench.md` (server, client and shared-client sections) and
- * `docs/bench.svg` (the server chart) from the JSON results in `bench/results/`.
+ * Writes the benchmark report: `docs/bench.md` (server, client, shared-client and versus-Go
+ * sections) and `docs/bench.svg` (the server chart) from the JSON results in `bench/results/`.
  *
  * Usage: `deno run -A bench/report.ts [--md docs/bench.md] [--svg docs/bench.svg] [FILE...]`
  * (also `bun bench/report.ts`, `node npm/esm/bench/report.js`). Without files it reads every
- * `bench/results/*.json` whose `kind` is `dflock-server-bench`, `dflock-client-bench` or
- * `dflock-shared-client-bench`; other files are skipped. Each section ("## Server", "## Client",
- * "## Shared client") is generated from the documents of its kind when there are any, and
- * otherwise kept as it is in the existing Markdown file, as are the file's header lines; the SVG
- * is only rewritten when there are server results.
+ * `bench/results/*.json` whose `kind` is `dflock-server-bench`, `dflock-client-bench`,
+ * `dflock-shared-client-bench` or `dflock-vs-go-bench`; other files are skipped. Each section
+ * ("## Server", "## Client", "## Shared client", "## Versus Go dflockd") is generated from the
+ * documents of its kind when there are any, and otherwise kept as it is in the existing Markdown
+ * file, as are the file's header lines; the SVG is only rewritten when there are server results.
  *
  * @module
  */
@@ -26,6 +26,7 @@ import {
   sharedClientMarkdown,
   svg,
   tidyMarkdown,
+  vsGoMarkdown,
 } from "./_report.ts";
 
 function main(): void {
@@ -40,16 +41,18 @@ function main(): void {
     else if (arg.startsWith("--")) throw new RangeError(`unknown argument ${arg}`);
     else files.push(arg);
   }
-  const { server, client, shared } = loadDocs(files);
-  if (server.length + client.length + shared.length === 0) {
+  const { server, client, shared, vsGo } = loadDocs(files);
+  if (server.length + client.length + shared.length + vsGo.length === 0) {
     throw new Error(
-      "no dflock-server-bench, dflock-client-bench or dflock-shared-client-bench results found",
+      "no dflock-server-bench, dflock-client-bench, dflock-shared-client-bench or " +
+        "dflock-vs-go-bench results found",
     );
   }
   const generated: Record<(typeof SECTIONS)[number], string | undefined> = {
     Server: server.length > 0 ? "## Server\n\n" + markdown(server) : undefined,
     Client: client.length > 0 ? clientMarkdown(client) : undefined,
     "Shared client": shared.length > 0 ? sharedClientMarkdown(shared) : undefined,
+    "Versus Go dflockd": vsGo.length > 0 ? vsGoMarkdown(vsGo) : undefined,
   };
   const tidied = Object.fromEntries(
     Object.entries(generated).map(([k, v]) => [k, v === undefined ? v : tidyMarkdown(v)]),

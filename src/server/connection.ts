@@ -321,9 +321,12 @@ export class Connection {
     const wt = this.#host.writeTimeoutMs;
     if (wt > 0) {
       this.#writeDeadline = now + wt;
-      // A timer firing up to one write timeout late is good enough; this avoids re-arming
-      // the timer for every response.
-      if (this.#timerAt > this.#writeDeadline + wt) this.#armTimer(this.#writeDeadline, now);
+      // The timer must fire by this deadline: re-armed only when it is set later (for a read
+      // deadline). Deadlines only move forward, so the flushes that follow find the timer early
+      // enough and leave it alone; when it fires early, #onTimer re-arms it for the write still
+      // pending. (A timer allowed to fire up to one write timeout late, as before, cut a client
+      // that never reads at up to twice the setting when a read deadline was due in that span.)
+      this.#armTimer(this.#writeDeadline, now);
     }
     try {
       await this.#io.write(bytes);
