@@ -63,6 +63,7 @@ step fmt "$bin/deno" fmt --check
 step lint "$bin/deno" lint
 step check "$bin/deno" check mod.ts src tests scripts bench
 step check-protocol-pure "$bin/tsc" -p tsconfig.protocol.json
+step check-transport-pure "$bin/deno" test -A tests/transport/import_graph_test.ts
 # Every TypeScript example in the README, with the npm names mapped to the sources.
 step readme "$bin/deno" check --import-map tests/docs/readme_import_map.json --doc-only README.md
 step doc-lint "$bin/deno" doc --lint mod.ts src/server/mod.ts src/transport/mod.ts src/cli/main.ts src/testing.ts

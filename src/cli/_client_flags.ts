@@ -7,7 +7,7 @@
 
 import { parseServerAddress } from "../client/servers.ts";
 import type { ServerEndpoint } from "../client/servers.ts";
-import { EnvPermissionError } from "../transport/process.ts";
+import { EnvPermissionError } from "../runtime/process.ts";
 import type { TlsConnectOptions } from "../transport/types.ts";
 import { boolFlag, type FlagSpec, type FlagValue, listFlag, stringFlag } from "./_flags.ts";
 import type { CliIo } from "./io.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { LaunchFacts } from "../transport/process.ts";
+import type { LaunchFacts } from "../runtime/process.ts";
 
 /** The environment variables {@linkcode describeProgram} reads (all optional). */
 export const PROGRAM_ENV_NAMES: readonly string[] = [

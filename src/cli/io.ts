@@ -5,17 +5,17 @@
  * @module
  */
 
+import { readTextFile } from "../runtime/files.ts";
 import {
   env,
   launchFacts,
   onSignal,
   optionalEnv,
-  readTextFile,
   readTextFileIfAllowed,
   stderrIsTty,
   writeStderr,
   writeStdout,
-} from "../transport/process.ts";
+} from "../runtime/process.ts";
 import { describeProgram, type Program, PROGRAM_ENV_NAMES } from "./_program.ts";
 
 /**
@@ -99,7 +99,7 @@ function isVariableName(name: string | symbol): name is string {
 
 /**
  * The environment as an object that reads one variable per property access. On Deno a
- * variable that is not granted throws `EnvPermissionError` (from `src/transport/process.ts`).
+ * variable that is not granted throws `EnvPermissionError` (from `src/runtime/process.ts`).
  */
 function lazyEnv(): Readonly<Record<string, string | undefined>> {
   return new Proxy<Record<string, string | undefined>>({}, {

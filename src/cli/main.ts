@@ -14,8 +14,8 @@
  */
 
 import { serve } from "../server/mod.ts";
-import { isMainModule } from "../transport/entry.ts";
-import { args, EnvPermissionError, exit, stdoutIsTty, writeStderr } from "../transport/process.ts";
+import { isMainModule } from "../runtime/entry.ts";
+import { args, EnvPermissionError, exit, stdoutIsTty, writeStderr } from "../runtime/process.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { runDemo } from "./demo.ts";
 import { runPing } from "./ping.ts";
@@ -25,7 +25,7 @@ import { runStats } from "./stats.ts";
 import { usageErrorText } from "./_usage.ts";
 
 export type { CliIo, StopSignal } from "./io.ts";
-export type { ChildExit, ChildHandle } from "../transport/process.ts";
+export type { ChildExit, ChildHandle } from "../runtime/child.ts";
 export type { ServerHandle, StartServer } from "./serve.ts";
 export type { RunDeps } from "./run.ts";
 import { versionLine } from "./version.ts";
@@ -79,7 +79,7 @@ export interface MainOptions {
   io?: CliIo;
   /** Starts the server for `serve`. @default {serve from src/server/mod.ts} */
   startServer?: StartServer;
-  /** Starts the command of `run`. @default {spawnChild from src/transport/process.ts} */
+  /** Starts the command of `run`. @default {spawnChild from src/runtime/child.ts} */
   spawn?: RunDeps["spawn"];
   /** `stats --watch` clears the screen between refreshes. @default {stdout is a terminal} */
   clearScreen?: boolean;

@@ -13,12 +13,8 @@ import { type ServerEndpoint, shardIndex } from "../client/servers.ts";
 import { LeaseLostError } from "../errors.ts";
 import { DistributedLock } from "../lock.ts";
 import { DistributedSemaphore } from "../semaphore.ts";
-import {
-  type ChildExit,
-  type ChildHandle,
-  signalNumber,
-  spawnChild,
-} from "../transport/process.ts";
+import { type ChildExit, type ChildHandle, spawnChild } from "../runtime/child.ts";
+import { signalNumber } from "../runtime/process.ts";
 import {
   AUTH_TOKEN_ENV,
   type ClientSettings,
@@ -113,7 +109,7 @@ export const RUN_COMMAND: CommandSpec = {
  * ```
  */
 export interface RunDeps {
-  /** Starts the command. @default {spawnChild from src/transport/process.ts} */
+  /** Starts the command. @default {spawnChild from src/runtime/child.ts} */
   spawn?: (command: string, args: readonly string[]) => ChildHandle;
 }
 

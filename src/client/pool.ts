@@ -18,8 +18,8 @@ import type { ServerEndpoint } from "./servers.ts";
 import { LockError, ProtocolError } from "../errors.ts";
 import { STATUS } from "../protocol/commands.ts";
 import type { TlsConnectOptions, TransportAdapter } from "../transport/types.ts";
-import { unrefTimer } from "../transport/timers.ts";
-import type { TimerHandle } from "../transport/timers.ts";
+import { unrefTimer } from "../runtime/timers.ts";
+import type { TimerHandle } from "../runtime/timers.ts";
 
 /** What a pool needs to open and look after connections. */
 export interface PoolSettings {

@@ -10,7 +10,7 @@ import { trimSpace } from "../protocol/go_text.ts";
 import type { StatsSnapshot } from "../protocol/stats.ts";
 import { encodeUtf8 } from "../protocol/utf8.ts";
 import { getAdapter } from "../transport/auto.ts";
-import { readTextFile } from "../transport/process.ts";
+import { readTextFile } from "../runtime/files.ts";
 import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { LockTable } from "./lock_table.ts";

@@ -1,59 +1,74 @@
 /**
- * Internal: the async iterator behind push-style listeners (Node `connection` events, Bun
- * `open` callbacks).
+ * Internal: the listener of push-style sockets (Node `connection` events, Bun `open` callbacks),
+ * which hand out connections whether or not anyone is accepting.
  *
  * @module
  */
 
-import type { Transport } from "./types.ts";
+import type { Conn, ConnListener } from "./_conn.ts";
+import type { NetAddr } from "./types.ts";
 
 /**
- * A queue of accepted connections consumed by `for await`. After {@linkcode AcceptQueue.end},
- * iteration finishes and connections still queued (never handed out) are closed.
+ * Accepted connections waiting for {@linkcode AcceptQueue.accept}. Once closed, `accept`
+ * resolves `null` and connections still queued (never handed out) are closed.
  */
-export class AcceptQueue implements AsyncIterable<Transport> {
-  #queue: Transport[] = [];
-  #waiters: ((result: IteratorResult<Transport>) => void)[] = [];
+export class AcceptQueue implements ConnListener {
+  addr: NetAddr = { hostname: "", port: 0 };
+  #stop: (() => void) | undefined;
+  #queue: Conn[] = [];
+  #waiters: ((conn: Conn | null) => void)[] = [];
   #ended = false;
 
   /**
-   * Hands an accepted connection to a waiting consumer or queues it.
+   * Completes the listener once the socket is bound.
    *
-   * @param transport The accepted connection.
+   * @param addr The bound address.
+   * @param stop Stops the platform listener (called once, by {@linkcode AcceptQueue.close}).
+   * @returns This queue.
    */
-  push(transport: Transport): void {
-    if (this.#ended) {
-      void transport.close();
-      return;
-    }
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) waiter({ value: transport, done: false });
-    else this.#queue.push(transport);
-  }
-
-  /** Ends iteration; closes queued connections nobody took. Idempotent. */
-  end(): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    for (const transport of this.#queue.splice(0)) void transport.close();
-    for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true });
+  bound(addr: NetAddr, stop: () => void): this {
+    this.addr = addr;
+    this.#stop = stop;
+    return this;
   }
 
   /**
-   * Iterates accepted connections until {@linkcode AcceptQueue.end}.
+   * Hands an accepted connection to a waiting `accept` or queues it.
    *
-   * @returns The iterator.
+   * @param conn The accepted connection.
    */
-  [Symbol.asyncIterator](): AsyncIterator<Transport> {
-    return {
-      next: (): Promise<IteratorResult<Transport>> => {
-        const transport = this.#queue.shift();
-        if (transport !== undefined) return Promise.resolve({ value: transport, done: false });
-        if (this.#ended) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => this.#waiters.push(resolve));
-      },
-      return: (): Promise<IteratorResult<Transport>> =>
-        Promise.resolve({ value: undefined, done: true }),
-    };
+  push(conn: Conn): void {
+    if (this.#ended) {
+      void conn.close();
+      return;
+    }
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) waiter(conn);
+    else this.#queue.push(conn);
+  }
+
+  /**
+   * The next accepted connection.
+   *
+   * @returns The connection, or `null` once closed.
+   */
+  accept(): Promise<Conn | null> {
+    const conn = this.#queue.shift();
+    if (conn !== undefined) return Promise.resolve(conn);
+    if (this.#ended) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Stops the platform listener, closes queued connections nobody took. Idempotent. */
+  close(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      this.#stop?.();
+    } catch {
+      // Already stopped.
+    }
+    for (const conn of this.#queue.splice(0)) void conn.close();
+    for (const waiter of this.#waiters.splice(0)) waiter(null);
   }
 }

@@ -182,3 +182,69 @@ export function checkAddr(hostname: unknown, port: unknown): void {
     throw new RangeError(`Cannot use port ${String(port)}: expected an integer from 0 to 65535`);
   }
 }
+
+/**
+ * The error of a second `read()` while one is still pending on the same connection. Adapters
+ * read into one buffer per connection, so a concurrent read is refused rather than served.
+ *
+ * @returns A `TypeError` that says what to do instead.
+ */
+export function concurrentReadError(): TypeError {
+  return new TypeError(
+    "Cannot read: a read() on this connection is still pending; await it before reading again " +
+      "(one reader per connection)",
+  );
+}
+
+/**
+ * What an accept loop does about an error from accepting one connection:
+ * - `"closed"`: the listener is gone; stop.
+ * - `"skip"`: the error is about that one connection (reset or aborted by the client before it
+ *   was accepted, or a network error pending on it): accept the next one at once.
+ * - `"backoff"`: the process or system is out of resources (file descriptors, buffers, memory)
+ *   or the error is unknown: wait briefly before accepting again, so the loop does not spin.
+ */
+export type AcceptErrorAction = "closed" | "skip" | "backoff";
+
+/**
+ * Errors about the connection being accepted, not about the listener (Node/Bun/Deno `code`s and
+ * Deno error names). Linux's accept(2) hands pending network errors of the new connection to
+ * the caller; Deno's accept fails with `NotConnected` when the peer reset the connection before
+ * it was accepted (reading its address fails).
+ */
+const PER_CONNECTION = new Set([
+  "ENOTCONN",
+  "NotConnected",
+  "ECONNRESET",
+  "ConnectionReset",
+  "ECONNABORTED",
+  "ConnectionAborted",
+  "EPIPE",
+  "BrokenPipe",
+  "ETIMEDOUT",
+  "TimedOut",
+  "EPROTO",
+  "ENOPROTOOPT",
+  "EOPNOTSUPP",
+  "ENETDOWN",
+  "ENETUNREACH",
+  "EHOSTDOWN",
+  "EHOSTUNREACH",
+  "ENONET",
+]);
+
+/** Deno's errors of a closed listener (closed before or while accepting). */
+const LISTENER_GONE = new Set(["BadResource", "Interrupted"]);
+
+/**
+ * Classifies an error thrown by a listener's accept; see {@linkcode AcceptErrorAction}.
+ *
+ * @param err The platform error.
+ * @returns What to do.
+ */
+export function acceptErrorAction(err: unknown): AcceptErrorAction {
+  const { code, name } = fields(err);
+  if (LISTENER_GONE.has(name)) return "closed";
+  if (PER_CONNECTION.has(code) || PER_CONNECTION.has(name)) return "skip";
+  return "backoff";
+}

@@ -1,26 +1,24 @@
 /**
- * The Bun transport adapter: `Bun.connect` and `Bun.listen` (with `tls`). Bun's callback
- * sockets become web streams here: `socket.write()` is unbuffered (it returns the bytes taken,
- * fewer under backpressure, -1 once closed), so the remainder waits for `drain`; incoming data
- * is queued up to a byte limit and the socket is paused beyond it. Compiles without Bun's type
- * package: the few members used are declared below and `Bun` is read from `globalThis`.
+ * The Bun transport adapter: `Bun.connect` and `Bun.listen` (with `tls`) as the adapter
+ * contract of `_conn.ts`, from which the shared helper builds the public web-streams
+ * {@linkcode Transport}. `socket.write()` is unbuffered (it returns the bytes taken, fewer under
+ * backpressure, -1 once closed), so the remainder waits for `drain`; incoming data is queued up
+ * to a byte limit and the socket is paused beyond it. Compiles without Bun's type package: the
+ * few members used are declared below and `Bun` is read from `globalThis`. Loads no `node:`
+ * module, except for TLS listening (see {@linkcode listenBun}).
  *
  * @module
  */
 
 import { ConnectionError } from "../errors.ts";
 import { AcceptQueue } from "./_accept_queue.ts";
-import { guardConnect } from "./_connect_guard.ts";
-import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
-import { listenNode } from "./node.ts";
-import { pushChannel } from "./_push_channel.ts";
-import { PushReadable } from "./_push_readable.ts";
+import { type Conn, connectConn, DONE, listenConns } from "./_conn.ts";
+import { toConnectionError } from "./_errors.ts";
+import { PushConn } from "./_push_conn.ts";
 import type {
-  ByteChannel,
   ConnectOptions,
   Listener,
   ListenOptions,
-  NetAddr,
   Transport,
   TransportAdapter,
 } from "./types.ts";
@@ -82,11 +80,11 @@ interface BunLike {
 
 /** What each Bun socket carries in `socket.data`. */
 interface SocketState {
-  /** The transport, once the socket opened. */
-  transport?: BunTransport;
+  /** The connection, once the socket opened. */
+  conn?: BunConn;
   /** Set while a `connect` waits for the socket (and the TLS handshake). */
   pending?: PendingConnect;
-  /** Set on listener sockets: where accepted transports go. */
+  /** Set on listener sockets: where accepted connections go. */
   queue?: AcceptQueue;
   /** Whether the socket only counts once its TLS handshake succeeded. */
   tls: boolean;
@@ -96,7 +94,7 @@ interface SocketState {
 
 /** A `connect` waiting for the socket to open (and finish its TLS handshake). */
 interface PendingConnect {
-  resolve(transport: Transport): void;
+  resolve(conn: Conn): void;
   reject(err: unknown): void;
   cancelled: boolean;
 }
@@ -107,70 +105,48 @@ function bun(): BunLike {
   return value;
 }
 
-/** A Bun socket as a {@linkcode Transport}. */
-class BunTransport implements Transport {
-  readonly closed: Promise<void>;
-  readonly remoteAddr: NetAddr;
+/** A Bun socket as the adapter's {@linkcode Conn}. */
+class BunConn extends PushConn {
   #socket: BunSocketLike;
-  #label: string;
-  #in: PushReadable;
-  #writable: WritableStream<Uint8Array> | undefined;
-  #channel: ByteChannel | undefined;
-  #writeController: WritableStreamDefaultController | undefined;
-  #unsent: Uint8Array | undefined;
-  #unsentResolve: (() => void) | undefined;
-  #unsentReject: ((err: unknown) => void) | undefined;
-  #writeDone = false;
-  #closedErr: ConnectionError | undefined;
-  #closing = false;
+  /** What the socket did not take yet, in order; later writes queue behind it. */
+  #unsent: Uint8Array[] = [];
   #isClosed = false;
-  #resolveClosed!: () => void;
 
   constructor(socket: BunSocketLike) {
+    super({ hostname: socket.remoteAddress, port: socket.remotePort ?? 0 }, socket);
     this.#socket = socket;
-    this.remoteAddr = { hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
-    this.#label = formatAddr(this.remoteAddr);
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    this.#in = new PushReadable(socket, () => this.#maybeEnd());
   }
 
-  get readable(): ReadableStream<Uint8Array> {
-    return this.#in.stream;
+  /** Bun's `write` is unbuffered: it takes what it can (-1 once closed); the rest waits. */
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    const pending = this.pendingDrain;
+    if (pending !== undefined) {
+      this.#unsent.push(bytes);
+      return pending;
+    }
+    const written = this.#socket.write(bytes);
+    if (written === bytes.byteLength) return DONE;
+    if (written < 0) {
+      this.shutdown();
+      return Promise.reject(this.closedError());
+    }
+    this.#unsent.push(bytes.subarray(written));
+    return this.waitForDrain();
   }
 
-  get writable(): WritableStream<Uint8Array> {
-    if (this.#writable !== undefined) return this.#writable;
-    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
-    return this.#writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (chunk) => this.#write(chunk),
-      close: () => {
-        if (this.#closing) throw this.#closedError();
-        this.#writeDone = true;
-        try {
-          this.#socket.shutdown();
-        } catch (err) {
-          this.#shutdown();
-          throw toConnectionError(`Cannot close the connection to ${this.#label}`, err);
-        }
-        this.#maybeEnd();
-      },
-      abort: () => {
-        this.#shutdown();
-      },
+  closeWrite(): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    return (this.pendingDrain ?? DONE).then(() => {
+      if (this.closing) throw this.closedError();
+      try {
+        this.#socket.shutdown();
+      } catch (err) {
+        this.shutdown();
+        throw toConnectionError(`Cannot close the connection to ${this.label}`, err);
+      }
+      this.writeEnded();
     });
-  }
-
-  channel(): ByteChannel {
-    if (this.#writable !== undefined) throw new TypeError("The transport's streams are in use");
-    return this.#channel ??= pushChannel(this.#in, (bytes) => this.#write(bytes));
-  }
-
-  close(): Promise<void> {
-    this.#shutdown();
-    return this.closed;
   }
 
   unref(): void {
@@ -181,98 +157,57 @@ class BunTransport implements Transport {
     this.#socket.ref?.();
   }
 
-  #write(chunk: Uint8Array): Promise<void> | undefined {
-    if (this.#closing) throw this.#closedError();
-    const written = this.#socket.write(chunk);
-    if (written === chunk.byteLength) return undefined;
-    if (written < 0) {
-      this.#shutdown();
-      throw this.#closedError();
-    }
-    this.#unsent = chunk.subarray(written);
-    return new Promise<void>((resolve, reject) => {
-      this.#unsentResolve = resolve;
-      this.#unsentReject = reject;
-    });
-  }
-
-  /** Bun's `drain`: send what the last write left over. */
+  /** Bun's `drain`: send what waits, in order. */
   onDrain(): void {
     const unsent = this.#unsent;
-    if (unsent === undefined) return;
-    const written = this.#socket.write(unsent);
-    if (written < 0) {
-      this.#shutdown();
-      return;
+    while (unsent.length > 0) {
+      const chunk = unsent[0]!;
+      const written = this.#socket.write(chunk);
+      if (written < 0) {
+        this.shutdown();
+        return;
+      }
+      if (written < chunk.byteLength) {
+        unsent[0] = chunk.subarray(written);
+        return;
+      }
+      unsent.shift();
     }
-    if (written < unsent.byteLength) {
-      this.#unsent = unsent.subarray(written);
-      return;
-    }
-    const resolve = this.#unsentResolve;
-    this.#unsent = this.#unsentResolve = this.#unsentReject = undefined;
-    resolve?.();
+    this.drained();
   }
 
   /** Bun's `data`. */
   onData(data: Uint8Array): void {
-    this.#in.push(data);
+    this.input.push(data);
   }
 
   /** Bun's `end`: the peer sent FIN. */
   onEnd(): void {
-    this.#in.end();
-    this.#maybeEnd();
+    this.peerEnded();
   }
 
   /** Bun's `error`. */
   onError(err: unknown): void {
-    this.#in.error(toConnectionError(`Connection to ${this.#label} failed`, err));
-    this.#shutdown();
+    this.failed(err);
   }
 
   /** Bun's `close`: the socket is gone. */
   onClose(err?: unknown): void {
-    if (err !== undefined && err !== null && !this.#closing) {
-      this.#in.error(toConnectionError(`Connection to ${this.#label} failed`, err));
-    }
     this.#isClosed = true;
-    this.#shutdown();
+    if (err !== undefined && err !== null) this.failed(err);
+    else this.shutdown();
+    this.markClosed();
   }
 
-  #closedError(): ConnectionError {
-    // One error per transport: building one (and its stack) on every close path is measurable.
-    return this.#closedErr ??= new ConnectionError(
-      `Cannot write to ${this.#label}: connection closed`,
-    );
-  }
-
-  /** Closes the socket once both directions are finished. */
-  #maybeEnd(): void {
-    if (this.#in.done && this.#writeDone) this.#shutdown();
-  }
-
-  /** Closes everything once; resolves `closed` when Bun reports the socket closed. */
-  #shutdown(): void {
-    if (!this.#closing) {
-      this.#closing = true;
-      this.#in.end();
-      const reject = this.#unsentReject;
-      this.#unsent = this.#unsentResolve = this.#unsentReject = undefined;
-      reject?.(this.#closedError());
-      if (!this.#writeDone) {
-        this.#writeDone = true;
-        this.#writeController?.error(this.#closedError());
-      }
-      if (!this.#isClosed) {
-        try {
-          this.#socket.end();
-        } catch {
-          // Already closed.
-        }
-      }
+  /** Ends the socket; `closed` resolves when Bun reports it closed. */
+  protected release(): void {
+    this.#unsent = [];
+    if (this.#isClosed) return;
+    try {
+      this.#socket.end();
+    } catch {
+      // Already closed.
     }
-    if (this.#isClosed) this.#resolveClosed();
   }
 }
 
@@ -285,41 +220,41 @@ const HANDLERS: BunSocketHandlers = {
     } catch {
       // Best effort.
     }
-    const transport = new BunTransport(socket);
-    state.transport = transport;
+    const conn = new BunConn(socket);
+    state.conn = conn;
     if (state.pending?.cancelled) {
-      void transport.close();
+      void conn.close();
       return;
     }
-    if (!state.tls) opened(state, transport);
+    if (!state.tls) opened(state, conn);
   },
   handshake(socket, success, authorizationError) {
     const state = socket.data;
-    const transport = state.transport;
-    if (transport === undefined) return;
+    const conn = state.conn;
+    if (conn === undefined) return;
     // Servers request no client certificate, so Bun reports an authorization error there.
     if (success && (authorizationError === null || state.verify !== true)) {
-      opened(state, transport);
+      opened(state, conn);
       return;
     }
     const pending = state.pending;
     state.pending = undefined;
     pending?.reject(authorizationError ?? new Error("TLS handshake failed"));
-    void transport.close();
+    void conn.close();
   },
   data(socket, data) {
-    socket.data.transport?.onData(data);
+    socket.data.conn?.onData(data);
   },
   drain(socket) {
-    socket.data.transport?.onDrain();
+    socket.data.conn?.onDrain();
   },
   end(socket) {
-    socket.data.transport?.onEnd();
+    socket.data.conn?.onEnd();
   },
   error(socket, error) {
     const state = socket.data as SocketState | undefined;
     failPending(state, error);
-    state?.transport?.onError(error);
+    state?.conn?.onError(error);
   },
   connectError(socket, error) {
     failPending(socket.data as SocketState | undefined, error);
@@ -327,15 +262,15 @@ const HANDLERS: BunSocketHandlers = {
   close(socket, error) {
     const state = socket.data as SocketState | undefined;
     if (state?.pending !== undefined) failPending(state, error ?? new Error("connection closed"));
-    state?.transport?.onClose(error);
+    state?.conn?.onClose(error);
   },
 };
 
-function opened(state: SocketState, transport: BunTransport): void {
+function opened(state: SocketState, conn: BunConn): void {
   const pending = state.pending;
   state.pending = undefined;
-  if (pending !== undefined) pending.resolve(transport);
-  else state.queue?.push(transport);
+  if (pending !== undefined) pending.resolve(conn);
+  else state.queue?.push(conn);
 }
 
 function failPending(state: SocketState | undefined, err: unknown): void {
@@ -369,84 +304,48 @@ function failPending(state: SocketState | undefined, err: unknown): void {
  * await transport.close();
  * ```
  */
-export async function connectBun(options: ConnectOptions): Promise<Transport> {
+export function connectBun(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls } = options;
-  checkAddr(hostname, port);
-  const action = `Cannot connect to ${formatAddr({ hostname, port })}`;
-  return await guardConnect<Transport>(
-    { signal: options.signal, timeoutMs: options.timeoutMs, action },
-    () => {
-      const state: SocketState = {
-        tls: tls !== undefined,
-        verify: tls !== undefined && tls.insecureSkipVerify !== true,
-      };
-      const promise = new Promise<Transport>((resolve, reject) => {
-        state.pending = { resolve, reject, cancelled: false };
-        bun().connect({
-          hostname,
-          port,
-          ...(tls === undefined ? {} : {
-            tls: {
-              ...(tls.caCerts !== undefined ? { ca: tls.caCerts } : {}),
-              ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}),
-              rejectUnauthorized: tls.insecureSkipVerify !== true,
-            },
-          }),
-          allowHalfOpen: true,
-          binaryType: "uint8array",
-          data: state,
-          socket: HANDLERS,
-        }).catch((err: unknown) => failPending(state, err));
-      });
-      return {
-        promise,
-        cancel: () => {
-          if (state.pending !== undefined) state.pending.cancelled = true;
-          void state.transport?.close();
-        },
-        // The socket opens (and gets its transport) before a TLS handshake starts.
-        phase: () => state.tls && state.transport !== undefined ? "tls" : "tcp",
-      };
-    },
-    (transport) => void transport.close(),
-  );
-}
-
-/** A Bun TCP server as a {@linkcode Listener}. */
-class BunListener implements Listener {
-  readonly addr: NetAddr;
-  #server: BunServerLike;
-  #queue: AcceptQueue;
-  #closed = false;
-
-  constructor(server: BunServerLike, queue: AcceptQueue) {
-    this.#server = server;
-    this.#queue = queue;
-    this.addr = { hostname: server.hostname, port: server.port };
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<Transport> {
-    return this.#queue[Symbol.asyncIterator]();
-  }
-
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      try {
-        this.#server.stop(false);
-      } catch {
-        // Already stopped.
-      }
-      this.#queue.end();
-    }
-    return Promise.resolve();
-  }
+  return connectConn(options, () => {
+    const state: SocketState = {
+      tls: tls !== undefined,
+      verify: tls !== undefined && tls.insecureSkipVerify !== true,
+    };
+    const promise = new Promise<Conn>((resolve, reject) => {
+      state.pending = { resolve, reject, cancelled: false };
+      bun().connect({
+        hostname,
+        port,
+        ...(tls === undefined ? {} : {
+          tls: {
+            ...(tls.caCerts !== undefined ? { ca: tls.caCerts } : {}),
+            ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}),
+            rejectUnauthorized: tls.insecureSkipVerify !== true,
+          },
+        }),
+        allowHalfOpen: true,
+        binaryType: "uint8array",
+        data: state,
+        socket: HANDLERS,
+      }).catch((err: unknown) => failPending(state, err));
+    });
+    return {
+      promise,
+      cancel: () => {
+        if (state.pending !== undefined) state.pending.cancelled = true;
+        void state.conn?.close();
+      },
+      // The socket opens (and gets its connection) before a TLS handshake starts.
+      phase: () => state.tls && state.conn !== undefined ? "tls" : "tcp",
+    };
+  });
 }
 
 /**
  * Binds a TCP listener with `Bun.listen`, or a TLS listener (1.2 minimum) with Bun's
- * `node:net` / `node:tls` (see {@linkcode listenNode}): every TCP connection is handed out
- * before any TLS byte and the handshake runs on the first read or write.
+ * `node:net` / `node:tls`, as `listenNode` of `@dflock/dflock/transport/node` does: every TCP
+ * connection is handed out before any TLS byte and the handshake runs on the first read or
+ * write. The `node:` modules are loaded on the first TLS listen, never for plain TCP.
  *
  * `Bun.listen({ tls })` is not used for TLS: its sockets open before the handshake, but a write
  * before the handshake completes is refused (returns 0) rather than queued, so an answer to a
@@ -471,19 +370,11 @@ class BunListener implements Listener {
  * ```
  */
 export function listenBun(options: ListenOptions): Promise<Listener> {
-  const { hostname, port, tls } = options;
-  try {
-    checkAddr(hostname, port);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  if (tls !== undefined) return listenNode(options);
-  const queue = new AcceptQueue();
-  let server: BunServerLike;
-  try {
-    server = bun().listen({
-      hostname,
-      port,
+  return listenConns(options, () => {
+    const queue = new AcceptQueue();
+    const server = bun().listen({
+      hostname: options.hostname,
+      port: options.port,
       allowHalfOpen: true,
       binaryType: "uint8array",
       socket: {
@@ -494,12 +385,8 @@ export function listenBun(options: ListenOptions): Promise<Listener> {
         },
       },
     });
-  } catch (err) {
-    return Promise.reject(
-      toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err),
-    );
-  }
-  return Promise.resolve(new BunListener(server, queue));
+    return queue.bound({ hostname: server.hostname, port: server.port }, () => server.stop(false));
+  });
 }
 
 /**

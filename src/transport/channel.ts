@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concurrentReadError } from "./_errors.ts";
 import type { ByteChannel, Transport } from "./types.ts";
 
 /**
@@ -33,10 +34,18 @@ export function openChannel(transport: Transport): ByteChannel {
   const writer = transport.writable.getWriter();
   // Writes are awaited by the caller; a failing writer must not surface as unhandled.
   writer.closed.catch(() => {});
+  let reading = false;
   return {
+    // One read at a time, as on the built-in adapters' channels.
     async read(): Promise<Uint8Array | null> {
-      const r = await reader.read();
-      return r.done ? null : r.value;
+      if (reading) throw concurrentReadError();
+      reading = true;
+      try {
+        const r = await reader.read();
+        return r.done ? null : r.value;
+      } finally {
+        reading = false;
+      }
     },
     write: (bytes: Uint8Array): Promise<void> => writer.write(bytes),
   };

@@ -1,17 +1,17 @@
 /**
- * The Deno transport adapter: `Deno.connect` / `Deno.startTls` and `Deno.listen` /
- * `Deno.listenTls`. Compiles without Deno's type package: the few members it uses are declared
- * below as `*Like` interfaces and `Deno` is read from `globalThis`.
+ * The Deno transport adapter: `Deno.connect` / `Deno.startTls` and `Deno.listen` as the adapter
+ * contract of `_conn.ts`, from which the shared helper builds the public web-streams
+ * {@linkcode Transport}. Compiles without Deno's type package: the few members it uses are
+ * declared below as `*Like` interfaces and `Deno` is read from `globalThis`. Loads no `node:`
+ * module, except for TLS listening (see {@linkcode listenDeno}).
  *
  * @module
  */
 
 import { ConnectionError } from "../errors.ts";
-import { guardConnect } from "./_connect_guard.ts";
-import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
-import { listenNode } from "./node.ts";
+import { type Conn, ConnBase, connectConn, type ConnListener, listenConns } from "./_conn.ts";
+import { acceptErrorAction, concurrentReadError, toConnectionError } from "./_errors.ts";
 import type {
-  ByteChannel,
   ConnectOptions,
   Listener,
   ListenOptions,
@@ -64,6 +64,13 @@ interface DenoLike {
 const MIN_READ_BUFFER = 1024;
 const MAX_READ_BUFFER = 64 * 1024;
 
+/**
+ * The accept loop's pause after an error that is not about one connection (out of file
+ * descriptors, unknown): from the first to the last value, doubling, until an accept succeeds.
+ */
+const ACCEPT_BACKOFF_MIN_MS = 5;
+const ACCEPT_BACKOFF_MAX_MS = 100;
+
 function deno(): DenoLike {
   const value = (globalThis as { Deno?: DenoLike }).Deno;
   if (value === undefined) throw new ConnectionError("Cannot use the Deno adapter: not on Deno");
@@ -74,115 +81,37 @@ function setNoDelay(conn: DenoConnLike): void {
   try {
     conn.setNoDelay?.(true);
   } catch {
-    // Not every connection kind supports it (Deno's accepted TLS connections do not).
+    // Not every connection kind supports it.
   }
 }
 
-/** A `Deno.Conn` as a {@linkcode Transport}. */
-class DenoTransport implements Transport {
-  readonly closed: Promise<void>;
-  readonly remoteAddr: NetAddr;
+/** A `Deno.Conn` as the adapter's {@linkcode Conn}. */
+class DenoConn extends ConnBase implements Conn {
   #conn: DenoConnLike;
-  #label: string;
-  #readable: ReadableStream<Uint8Array> | undefined;
-  #writable: WritableStream<Uint8Array> | undefined;
-  #channel: ByteChannel | undefined;
   #scratch: Uint8Array | undefined;
-  #readController: ReadableStreamDefaultController<Uint8Array> | undefined;
-  #writeController: WritableStreamDefaultController | undefined;
+  #reading = false;
   #readDone = false;
-  #readPending = false;
-  #writeDone = false;
-  #closedErr: ConnectionError | undefined;
+  /** Writes not settled yet; each waits for the one before it (`#lastWrite`). */
+  #writes = 0;
+  #lastWrite: Promise<void> | undefined;
   #closing = false;
-  #resolveClosed!: () => void;
 
   constructor(conn: DenoConnLike) {
+    super({ hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
     this.#conn = conn;
-    this.remoteAddr = { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port };
-    this.#label = formatAddr(this.remoteAddr);
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-  }
-
-  get readable(): ReadableStream<Uint8Array> {
-    if (this.#readable !== undefined) return this.#readable;
-    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
-    return this.#readable = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#readController = controller;
-      },
-      pull: async (controller) => {
-        let chunk: Uint8Array | null;
-        try {
-          chunk = await this.#read();
-        } catch (err) {
-          controller.error(err);
-          return;
-        }
-        if (chunk !== null) {
-          controller.enqueue(chunk);
-          return;
-        }
-        try {
-          controller.close();
-        } catch {
-          // Already closed by a local close.
-        }
-      },
-      cancel: () => {
-        this.#readDone = true;
-        this.#maybeClosed();
-      },
-    });
-  }
-
-  get writable(): WritableStream<Uint8Array> {
-    if (this.#writable !== undefined) return this.#writable;
-    if (this.#channel !== undefined) throw new TypeError("The transport's channel() is in use");
-    return this.#writable = new WritableStream<Uint8Array>({
-      start: (controller) => {
-        this.#writeController = controller;
-      },
-      write: (chunk) => this.#write(chunk),
-      close: async () => {
-        try {
-          if (!this.#closing) await this.#conn.closeWrite();
-        } catch (err) {
-          if (!this.#closing) {
-            this.#shutdown();
-            throw toConnectionError(`Cannot close the connection to ${this.#label}`, err);
-          }
-        }
-        this.#writeDone = true;
-        this.#maybeClosed();
-      },
-      abort: () => {
-        this.#shutdown();
-      },
-    });
-  }
-
-  channel(): ByteChannel {
-    if (this.#readable !== undefined || this.#writable !== undefined) {
-      throw new TypeError("The transport's streams are in use");
-    }
-    return this.#channel ??= {
-      read: () => this.#read(),
-      write: (bytes) => this.#write(bytes),
-    };
   }
 
   /**
-   * Reads one chunk into a scratch buffer that grows while reads fill it; `null` at EOF or once
-   * closed locally. Rejects with a `ConnectionError` on a reset (and closes).
+   * Reads one chunk into a scratch buffer that grows while reads fill it, and hands out a copy;
+   * `null` at EOF or once closed locally. Rejects with a `ConnectionError` on a reset (and
+   * closes), with a `TypeError` while another read is pending (it would share the buffer).
    */
-  async #read(): Promise<Uint8Array | null> {
-    // Reads share one scratch buffer: a second read while one is pending would clobber it.
-    if (this.#readPending) throw new TypeError("A read is already pending");
+  async read(): Promise<Uint8Array | null> {
+    if (this.#reading) throw concurrentReadError();
     if (this.#readDone) return null;
     const scratch = this.#scratch ??= new Uint8Array(MIN_READ_BUFFER);
     let n: number | null;
-    this.#readPending = true;
+    this.#reading = true;
     try {
       n = await this.#conn.read(scratch);
     } catch (err) {
@@ -191,31 +120,56 @@ class DenoTransport implements Transport {
       const closing = this.#closing;
       this.#shutdown();
       if (closing) return null;
-      throw toConnectionError(`Cannot read from ${this.#label}`, err);
+      throw toConnectionError(`Cannot read from ${this.label}`, err);
     } finally {
-      this.#readPending = false;
+      this.#reading = false;
     }
     if (this.#readDone) return null;
     if (n === null) {
       this.#readDone = true;
-      this.#maybeClosed();
       return null;
     }
     if (n === scratch.byteLength && n < MAX_READ_BUFFER) this.#scratch = new Uint8Array(n * 2);
     return scratch.slice(0, n);
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
-    if (this.#closing) throw this.#closedError();
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closing) return Promise.reject(this.closedError());
+    // Deno may write part of a chunk: a write waits for the one before it, so bytes of
+    // concurrent writes never interleave.
+    const before = this.#writes === 0 ? undefined : this.#lastWrite;
+    this.#writes++;
+    return this.#lastWrite = this.#send(bytes, before);
+  }
+
+  async #send(bytes: Uint8Array, before: Promise<void> | undefined): Promise<void> {
     try {
-      let written = await this.#conn.write(chunk);
-      while (written < chunk.byteLength) {
-        written += await this.#conn.write(chunk.subarray(written));
+      if (before !== undefined) {
+        await before.catch(() => {});
+        if (this.#closing) throw this.closedError();
+      }
+      let written = await this.#conn.write(bytes);
+      while (written < bytes.byteLength) {
+        written += await this.#conn.write(bytes.subarray(written));
       }
     } catch (err) {
-      if (this.#closing) throw this.#closedError();
+      if (this.#closing) throw this.closedError();
       this.#shutdown();
-      throw toConnectionError(`Cannot write to ${this.#label}`, err);
+      throw toConnectionError(`Cannot write to ${this.label}`, err);
+    } finally {
+      this.#writes--;
+    }
+  }
+
+  async closeWrite(): Promise<void> {
+    if (this.#writes > 0) await this.#lastWrite?.catch(() => {});
+    if (this.#closing) throw this.closedError();
+    try {
+      await this.#conn.closeWrite();
+    } catch (err) {
+      if (this.#closing) throw this.closedError();
+      this.#shutdown();
+      throw toConnectionError(`Cannot close the connection to ${this.label}`, err);
     }
   }
 
@@ -233,39 +187,17 @@ class DenoTransport implements Transport {
     this.#conn.ref?.();
   }
 
-  #closedError(): ConnectionError {
-    // One error per transport: building one (and its stack) on every close path is measurable.
-    return this.#closedErr ??= new ConnectionError(
-      `Cannot write to ${this.#label}: connection closed`,
-    );
-  }
-
-  #maybeClosed(): void {
-    if (this.#readDone && this.#writeDone) this.#shutdown();
-  }
-
-  /** Closes everything once; ends the readable quietly and errors pending writes. */
+  /** Closes the socket once; a pending read then resolves `null`. */
   #shutdown(): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#readDone = true;
     try {
       this.#conn.close();
     } catch {
       // Already closed.
     }
-    if (!this.#readDone) {
-      this.#readDone = true;
-      try {
-        this.#readController?.close();
-      } catch {
-        // Already closed or errored.
-      }
-    }
-    if (!this.#writeDone) {
-      this.#writeDone = true;
-      this.#writeController?.error(this.#closedError());
-    }
-    this.#resolveClosed();
+    this.markClosed();
   }
 }
 
@@ -295,62 +227,51 @@ class DenoTransport implements Transport {
  * await transport.close();
  * ```
  */
-export async function connectDeno(options: ConnectOptions): Promise<Transport> {
+export function connectDeno(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls } = options;
-  checkAddr(hostname, port);
-  const action = `Cannot connect to ${formatAddr({ hostname, port })}`;
-  if (tls?.insecureSkipVerify) {
-    throw new ConnectionError(`${action}: insecureSkipVerify is not supported on Deno`);
-  }
-  return await guardConnect<Transport>(
-    { signal: options.signal, timeoutMs: options.timeoutMs, action },
-    () => {
-      const controller = new AbortController();
-      let tcp: DenoConnLike | undefined;
-      const promise = (async (): Promise<Transport> => {
-        tcp = await deno().connect({
-          hostname,
-          port,
-          transport: "tcp",
-          signal: controller.signal,
-        });
-        if (controller.signal.aborted) {
-          tcp.close();
-          throw new ConnectionError(`${action}: cancelled`);
-        }
-        setNoDelay(tcp);
-        if (tls === undefined) return new DenoTransport(tcp);
-        const secure = await deno().startTls(tcp, {
-          hostname: tls.serverName ?? hostname,
-          ...(tls.caCerts !== undefined ? { caCerts: tls.caCerts } : {}),
-        });
+  return connectConn(options, (action) => {
+    if (tls?.insecureSkipVerify) {
+      throw new ConnectionError(`${action}: insecureSkipVerify is not supported on Deno`);
+    }
+    const controller = new AbortController();
+    let tcp: DenoConnLike | undefined;
+    const promise = (async (): Promise<Conn> => {
+      tcp = await deno().connect({ hostname, port, transport: "tcp", signal: controller.signal });
+      if (controller.signal.aborted) {
+        tcp.close();
+        throw new ConnectionError(`${action}: cancelled`);
+      }
+      setNoDelay(tcp);
+      if (tls === undefined) return new DenoConn(tcp);
+      const secure = await deno().startTls(tcp, {
+        hostname: tls.serverName ?? hostname,
+        ...(tls.caCerts !== undefined ? { caCerts: tls.caCerts } : {}),
+      });
+      try {
+        await secure.handshake?.();
+      } catch (err) {
+        secure.close();
+        throw err;
+      }
+      return new DenoConn(secure);
+    })();
+    return {
+      promise,
+      cancel: () => {
+        controller.abort();
         try {
-          await secure.handshake?.();
-        } catch (err) {
-          secure.close();
-          throw err;
+          tcp?.close();
+        } catch {
+          // Already closed or handed to TLS.
         }
-        return new DenoTransport(secure);
-      })();
-      return {
-        promise,
-        cancel: () => {
-          controller.abort();
-          try {
-            tcp?.close();
-          } catch {
-            // Already closed or handed to TLS.
-          }
-        },
-        phase: () => tls !== undefined && tcp !== undefined ? "tls" : "tcp",
-      };
-    },
-    (transport) => void transport.close(),
-  );
+      },
+      phase: () => tls !== undefined && tcp !== undefined ? "tls" : "tcp",
+    };
+  });
 }
 
-/** A `Deno.Listener` as a {@linkcode Listener}. */
-class DenoListener implements Listener {
+/** A `Deno.Listener` as the adapter's {@linkcode ConnListener}. */
+class DenoListener implements ConnListener {
   readonly addr: NetAddr;
   #listener: DenoListenerLike;
   #closed = false;
@@ -360,57 +281,58 @@ class DenoListener implements Listener {
     this.addr = { hostname: listener.addr.hostname, port: listener.addr.port };
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Transport> {
+  /**
+   * Accepts the next connection. An error about one connection (the client reset it before it
+   * was accepted: Deno then fails with `NotConnected`) is skipped at once, so it never delays
+   * the connections behind it; only errors that are not about one connection (out of file
+   * descriptors) pause the loop, briefly.
+   */
+  async accept(): Promise<Conn | null> {
     let backoffMs = 0;
     while (!this.#closed) {
       let conn: DenoConnLike;
       try {
         conn = await this.#listener.accept();
       } catch (err) {
-        if (this.#closed || isListenerGone(err)) return;
-        // Transient failure (e.g. out of file descriptors): back off like Go's accept loop.
-        backoffMs = Math.min(Math.max(backoffMs * 2, 5), 1000);
+        const action = this.#closed ? "closed" : acceptErrorAction(err);
+        if (action === "closed") return null;
+        if (action === "skip") continue;
+        backoffMs = Math.min(Math.max(backoffMs * 2, ACCEPT_BACKOFF_MIN_MS), ACCEPT_BACKOFF_MAX_MS);
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
         continue;
       }
-      backoffMs = 0;
       if (this.#closed) {
         conn.close();
-        return;
+        return null;
       }
       setNoDelay(conn);
-      yield new DenoTransport(conn);
+      return new DenoConn(conn);
     }
+    return null;
   }
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      try {
-        this.#listener.close();
-      } catch {
-        // Already closed.
-      }
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
     }
-    return Promise.resolve();
   }
-}
-
-function isListenerGone(err: unknown): boolean {
-  const name = (err as { name?: unknown } | null)?.name;
-  return name === "BadResource" || name === "Interrupted";
 }
 
 /**
  * Binds a TCP listener with `Deno.listen`, or a TLS listener (1.2 minimum) with Deno's
- * `node:net` / `node:tls` (see {@linkcode listenNode}): every TCP connection is handed out
- * before any TLS byte and the handshake runs on the first read or write.
+ * `node:net` / `node:tls`, as `listenNode` of `@dflock/dflock/transport/node` does: every TCP
+ * connection is handed out before any TLS byte and the handshake runs on the first read or
+ * write. The `node:` modules are loaded on the first TLS listen, never for plain TCP.
  *
  * `Deno.listenTls` is not used: its accept also returns before the handshake, but closing such
  * a connection before the handshake completes leaves the TCP connection open (Deno 2.x), so a
  * connection refused by `max_connections` or timed out mid-handshake would never be closed.
  * Deno's `node:tls` also loses the peer's EOF if it arrives while the socket is paused, so
- * accepted TLS connections are read without flow control (see {@linkcode listenNode}).
+ * accepted TLS connections are read without flow control.
  *
  * @param options Address and TLS certificate.
  * @returns The listener.
@@ -430,21 +352,11 @@ function isListenerGone(err: unknown): boolean {
  * ```
  */
 export function listenDeno(options: ListenOptions): Promise<Listener> {
-  const { hostname, port, tls } = options;
-  try {
-    checkAddr(hostname, port);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  if (tls !== undefined) return listenNode(options, true);
-  try {
-    const listener = deno().listen({ hostname, port, transport: "tcp" });
-    return Promise.resolve(new DenoListener(listener));
-  } catch (err) {
-    return Promise.reject(
-      toConnectionError(`Cannot listen on ${formatAddr({ hostname, port })}`, err),
+  const bind = (): DenoListener =>
+    new DenoListener(
+      deno().listen({ hostname: options.hostname, port: options.port, transport: "tcp" }),
     );
-  }
+  return listenConns(options, bind, true);
 }
 
 /**

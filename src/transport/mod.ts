@@ -2,7 +2,8 @@
  * dflock's runtime-neutral transport layer: the {@linkcode Transport} / {@linkcode Listener}
  * contract and `connect` / `listen` on the detected runtime's adapter. Runtime-specific adapters
  * are separate modules (`./deno.ts`, `./bun.ts`, `./node.ts`) so pinning one never loads the
- * others.
+ * others: the Deno and Bun adapters load no `node:` module, except `node:net` / `node:tls` on
+ * the first TLS listen.
  *
  * @example Echo one message over loopback
  * ```ts

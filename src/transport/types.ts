@@ -1,6 +1,8 @@
 /**
  * The runtime-neutral transport contract. Everything above `src/transport/` speaks only these
- * types; each runtime adapter (`deno.ts`, `bun.ts`, `node.ts`) implements them.
+ * types. Each runtime adapter (`deno.ts`, `bun.ts`, `node.ts`) provides a connection as a byte
+ * channel and a listener that accepts them (`_conn.ts`); one shared helper builds these types,
+ * web streams included, on top of that.
  *
  * @module
  */
@@ -74,12 +76,14 @@ export interface ByteChannel {
   /**
    * The next bytes from the peer (ownership passes to the caller). Resolves `null` at the
    * peer's EOF or once the transport is closed locally; rejects with a `ConnectionError` on a
-   * reset. Only one read may be outstanding.
+   * reset. Only one read may be outstanding: on the built-in adapters a second read while one
+   * is pending rejects with a `TypeError` (and the pending one is unaffected).
    */
   read(): Promise<Uint8Array | null>;
   /**
    * Sends bytes; resolves once the adapter has accepted them (backpressure). Rejects with a
    * `ConnectionError` once the transport is closed. The caller must not modify `bytes` later.
+   * Writes may overlap: their bytes go out whole and in call order.
    */
   write(bytes: Uint8Array): Promise<void>;
 }

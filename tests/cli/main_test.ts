@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { main, USAGE } from "../../src/cli/main.ts";
 import type { ServerHandle } from "../../src/cli/serve.ts";
-import { isMainModule } from "../../src/transport/entry.ts";
+import { isMainModule } from "../../src/runtime/entry.ts";
 import { fakeIo } from "./_fake_io.ts";
 
 describe("dflock main", () => {

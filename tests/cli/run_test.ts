@@ -5,7 +5,7 @@ import { serve } from "../../src/server/mod.ts";
 import type { Server } from "../../src/server/mod.ts";
 import { runRun } from "../../src/cli/run.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
-import type { ChildHandle } from "../../src/transport/process.ts";
+import type { ChildHandle } from "../../src/runtime/child.ts";
 import { closedPort, startDflock } from "./_client_process.ts";
 import { fakeIo } from "./_fake_io.ts";
 

@@ -476,11 +476,67 @@ export function transportSuite(
       await withPair(adapter, async (client, server) => {
         const io = openChannel(client);
         const first = io.read();
-        await assert.rejects(io.read(), TypeError);
+        await assert.rejects(io.read(), (err) => {
+          assert.ok(err instanceof TypeError, `unexpected ${err}`);
+          assert.match(err.message, /still pending; await it before reading again/);
+          return true;
+        });
         await openChannel(server).write(new TextEncoder().encode("z"));
         const got = await first;
         assert.ok(got !== null);
         assert.equal(new TextDecoder().decode(got), "z", "the first read is unharmed");
+        // The refused read left nothing behind: the next read gets the next bytes.
+        await openChannel(server).write(new TextEncoder().encode("y"));
+        assert.equal(new TextDecoder().decode((await io.read())!), "y");
+      });
+    });
+
+    test("channel: a chunk handed out is not changed by later reads", async () => {
+      await withPair(adapter, async (client, server) => {
+        const io = openChannel(client);
+        const serverIo = openChannel(server);
+        const chunks: Uint8Array[] = [];
+        for (let i = 0; i < 8; i++) {
+          // One distinct byte per round, sent only after the previous chunk was read, so every
+          // read fills the same adapter buffer (if it had one) with new bytes.
+          await serverIo.write(new Uint8Array(100).fill(0x41 + i));
+          const chunk = await io.read();
+          assert.ok(chunk !== null);
+          chunks.push(chunk);
+        }
+        chunks.forEach((chunk, i) => {
+          assert.equal(chunk.byteLength, 100);
+          assert.ok(chunk.every((byte) => byte === 0x41 + i), `chunk ${i} was overwritten`);
+        });
+      });
+    });
+
+    test("channel: concurrent writes under backpressure arrive whole and in order", async () => {
+      await withPair(adapter, async (client, server) => {
+        const io = openChannel(client);
+        // 256 writes of 64 KiB without waiting, while the peer does not read yet: most wait for
+        // the socket to drain. Block i is filled with i % 256.
+        const blocks = 256;
+        const size = 64 * 1024;
+        const writes = Array.from(
+          { length: blocks },
+          (_, i) => io.write(new Uint8Array(size).fill(i)),
+        );
+        const serverIo = openChannel(server);
+        let received = 0;
+        for (let reads = 0; received < blocks * size && reads < 1_000_000; reads++) {
+          const chunk = await serverIo.read();
+          assert.ok(chunk !== null, `EOF after ${received} bytes`);
+          for (let j = 0; j < chunk.byteLength; j++) {
+            const at = received + j;
+            if (chunk[j] !== Math.floor(at / size) % 256) {
+              assert.fail(`byte ${at} is ${chunk[j]}, expected ${Math.floor(at / size) % 256}`);
+            }
+          }
+          received += chunk.byteLength;
+        }
+        assert.equal(received, blocks * size);
+        assert.equal(await settlesWithin(Promise.all(writes), 10_000), "settled", "every write");
       });
     });
 
@@ -510,8 +566,13 @@ export function transportSuite(
         };
         const io = openChannel(plain);
         try {
+          // One read at a time here too.
+          const first = io.read();
+          await assert.rejects(io.read(), TypeError);
           await io.write(new TextEncoder().encode("ping"));
-          let text = "";
+          const firstChunk = await first;
+          assert.ok(firstChunk !== null);
+          let text = new TextDecoder().decode(firstChunk);
           for (let reads = 0; text.length < 4 && reads < 100; reads++) {
             const chunk = await io.read();
             assert.ok(chunk !== null);

@@ -8,7 +8,7 @@
 import { realpathSync } from "node:fs";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { detectRuntime } from "./auto.ts";
+import { detectRuntime } from "../transport/auto.ts";
 
 /** The part of `import.meta` this check reads (`main` exists on Deno and Bun only). */
 export interface ImportMetaLike {

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, test } from "node:test";
-import { args, env, envAll, readTextFile } from "../../src/transport/process.ts";
+import { readTextFile } from "../../src/runtime/files.ts";
+import { args, env, envAll } from "../../src/runtime/process.ts";
 import { type ChildResult, runChildScript } from "../_helpers/child_script.ts";
 
 describe("process facilities", () => {

@@ -1,7 +1,7 @@
 // Child process for process_test.ts.
 // Mode "io": echoes its arguments, writes to stderr, exits with 3.
 // Mode "signal": waits for SIGTERM, unsubscribes (twice), exits with 4.
-import { args, exit, onSignal, writeStderr, writeStdout } from "../../src/transport/process.ts";
+import { args, exit, onSignal, writeStderr, writeStdout } from "../../src/runtime/process.ts";
 
 const argv = args();
 if (argv[0] === "signal") {

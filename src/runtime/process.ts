@@ -1,20 +1,18 @@
 /**
- * Process-level facilities the CLI needs (arguments, environment, signals, exit, stdio, files,
- * child processes),
- * implemented once over `node:process` and `node:fs`, which Deno, Bun and Node all provide.
- * Nothing outside `src/transport/` touches the process directly.
+ * Process-level facilities the CLI needs (arguments, environment, signals, exit, stdio, how the
+ * process was started), implemented once over `node:process`, `node:fs` and `node:os`, which
+ * Deno, Bun and Node all provide, plus Deno's own API where Deno's permissions need it. Child
+ * processes are in `child.ts`, file reading for the server in `files.ts`.
  *
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, realpathSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { constants as osConstants } from "node:os";
 import { basename, delimiter, join, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { detectRuntime } from "./auto.ts";
+import { detectRuntime } from "../transport/auto.ts";
 
 /** A signal the CLI reacts to. */
 export type ProcessSignal = "SIGINT" | "SIGTERM";
@@ -239,192 +237,6 @@ export function writeStderr(text: string): void {
  */
 export function writeStdout(text: string): void {
   process.stdout.write(text);
-}
-
-/**
- * Reads a UTF-8 text file.
- *
- * @param path File path.
- * @returns The file's text.
- * @throws {Error} The platform error when the file cannot be read.
- *
- * @example Read a token file
- * ```ts ignore
- * import { readTextFile } from "./process.ts";
- * const token = (await readTextFile("token.txt")).trim();
- * ```
- */
-export async function readTextFile(path: string): Promise<string> {
-  return await readFile(path, "utf8");
-}
-
-/**
- * How a child process ended: an exit status, or the signal that killed it.
- *
- * @example Turn an exit into a shell status
- * ```ts
- * import type { ChildExit } from "@dflock/dflock/cli";
- *
- * const exit: ChildExit = { code: null, signal: "SIGTERM" };
- * console.log(exit.code ?? 128 + 15); // 143
- * ```
- */
-export interface ChildExit {
-  /** Exit status, or `null` when the child was killed by a signal. */
-  code: number | null;
-  /** Name of the signal that killed the child (`"SIGTERM"`), or `null`. */
-  signal: string | null;
-}
-
-/**
- * A child process started by {@linkcode spawnChild}.
- *
- * @example A fake child for tests
- * ```ts
- * import type { ChildHandle } from "@dflock/dflock/cli";
- *
- * const child: ChildHandle = {
- *   pid: 1234,
- *   exited: Promise.resolve({ code: 0, signal: null }),
- *   kill: () => {},
- * };
- * console.log((await child.exited).code); // 0
- * ```
- */
-export interface ChildHandle {
-  /** The child's process id; `undefined` when it could not be started. */
-  readonly pid: number | undefined;
-  /**
-   * Resolves once the child has exited; rejects with the platform error (`code` `"ENOENT"`,
-   * `"EACCES"`, ...) when the command could not be started.
-   */
-  readonly exited: Promise<ChildExit>;
-  /**
-   * Sends a signal to the child; does nothing once it has exited.
-   *
-   * @param signal Signal name, e.g. `"SIGTERM"` or `"SIGKILL"`.
-   */
-  kill(signal: string): void;
-}
-
-/** Options of {@linkcode spawnChild}. */
-export interface SpawnChildOptions {
-  /** `"inherit"`: the child shares this process's stdin, stdout and stderr. */
-  stdio: "inherit";
-}
-
-/** The part of Deno's `Deno.Command` API used by {@linkcode spawnChild}. */
-interface DenoCommandApi {
-  Command: new (
-    command: string,
-    options: { args: string[]; stdin: "inherit"; stdout: "inherit"; stderr: "inherit" },
-  ) => {
-    spawn(): {
-      readonly pid: number;
-      readonly status: Promise<{ code: number; signal: string | null }>;
-      kill(signal: string): void;
-    };
-  };
-}
-
-/**
- * Deno: `Deno.Command`, which inherits the environment without `--allow-env` (Deno's
- * `node:child_process` copies the whole environment first and so needs all of it), so
- * `--allow-run=cmd` is the only permission a child needs.
- */
-function spawnDeno(deno: DenoCommandApi, command: string, args: readonly string[]): ChildHandle {
-  let child: ReturnType<InstanceType<DenoCommandApi["Command"]>["spawn"]>;
-  try {
-    child = new deno.Command(command, {
-      args: [...args],
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
-  } catch (error) {
-    return { pid: undefined, exited: Promise.reject(error), kill: () => {} };
-  }
-  let done = false;
-  const exited = child.status.then((status) => {
-    done = true;
-    // Deno reports a signal death as code 128 + n and the signal's name.
-    return status.signal === null
-      ? { code: status.code, signal: null }
-      : { code: null, signal: status.signal };
-  });
-  return {
-    pid: child.pid,
-    exited,
-    kill(signal) {
-      if (done) return;
-      try {
-        child.kill(signal);
-      } catch {
-        // Already gone.
-      }
-    },
-  };
-}
-
-/**
- * Starts a child process with inherited stdio and environment: `node:child_process` on Bun and
- * Node, `Deno.Command` on Deno (which needs only `--allow-run`, no `--allow-env`).
- *
- * @param command The executable, looked up in `PATH`.
- * @param args Its arguments.
- * @param options `stdio: "inherit"`.
- * @returns The child; a start failure (`code` `"ENOENT"` when not found) shows as a rejected
- *   `exited`.
- *
- * @example Run a shell command and wait for it
- * ```ts ignore
- * import { spawnChild } from "./process.ts";
- * const child = spawnChild("sh", ["-c", "exit 3"], { stdio: "inherit" });
- * console.log(await child.exited); // { code: 3, signal: null }
- * ```
- */
-export function spawnChild(
-  command: string,
-  args: readonly string[],
-  options: SpawnChildOptions,
-): ChildHandle {
-  if (detectRuntime() === "deno") {
-    const deno = (globalThis as { Deno?: DenoCommandApi }).Deno;
-    if (deno !== undefined) return spawnDeno(deno, command, args);
-  }
-  let child: ChildProcess;
-  try {
-    child = spawn(command, [...args], { stdio: options.stdio });
-  } catch (error) {
-    return { pid: undefined, exited: Promise.reject(error), kill: () => {} };
-  }
-  let done = false;
-  const exited = new Promise<ChildExit>((resolve, reject) => {
-    child.once("exit", (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-    child.once("error", (error) => {
-      // Also emitted when a kill fails; only a failed start ends the child's life here.
-      if (child.pid === undefined && !done) {
-        done = true;
-        reject(error);
-      }
-    });
-  });
-  const pid = child.pid;
-  return {
-    pid,
-    exited,
-    kill(signal) {
-      if (done || pid === undefined) return;
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // Already gone.
-      }
-    },
-  };
 }
 
 /**

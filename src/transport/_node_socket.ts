@@ -1,0 +1,207 @@
+/**
+ * Internal: `node:net` / `node:tls` sockets as the adapter contract of `_conn.ts`, and the
+ * listener on them. The Node adapter (`node.ts`) uses it for everything; the Deno and Bun
+ * adapters load it (dynamic `import()`) only to listen with TLS.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import { AcceptQueue } from "./_accept_queue.ts";
+import { DONE, listenerOf } from "./_conn.ts";
+import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import { PushConn } from "./_push_conn.ts";
+import type { Listener, ListenOptions } from "./types.ts";
+
+/** How long `close()` waits for Node's write buffer to flush before dropping it. */
+const CLOSE_FLUSH_MS = 2000;
+
+/** A connected Node socket as the adapter's {@linkcode Conn}. */
+export class NodeConn extends PushConn {
+  #socket: net.Socket;
+  /** Server-side TLS not started yet: the context to start it with on first read or write. */
+  #lazyTls: tls.SecureContext | undefined;
+
+  /**
+   * @param socket A connected socket.
+   * @param lazyTls When given, `socket` is a paused raw TCP socket of a TLS listener: the
+   *   server-side handshake with this context starts on the first read or write, and closing
+   *   before that closes the TCP connection without sending a byte.
+   * @param noReadPause Never pause the TLS socket (reads are then not flow-controlled).
+   */
+  constructor(socket: net.Socket, lazyTls?: tls.SecureContext, noReadPause = false) {
+    const flow = {
+      pause: () => {
+        if (!noReadPause || lazyTls === undefined) this.#socket.pause();
+      },
+      resume: () => this.#socket.resume(),
+    };
+    const remote = { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    super(remote, flow, lazyTls === undefined ? undefined : () => this.#startTls());
+    this.#socket = socket;
+    this.#lazyTls = lazyTls;
+    if (lazyTls === undefined) {
+      this.#listen(socket);
+      return;
+    }
+    // Until the handshake starts only a reset or close of the raw socket matters.
+    socket.on("error", () => {
+      if (this.#lazyTls !== undefined) this.shutdown();
+    });
+    socket.on("close", () => {
+      if (this.#lazyTls !== undefined) this.#gone();
+    });
+    if (socket.destroyed) this.#gone();
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    // Written before the handshake completes, the bytes wait in the TLS socket for it.
+    this.#startTls();
+    // Node keeps the order of writes; a write that fills its buffer waits for the drain.
+    if (this.#socket.write(bytes)) return this.pendingDrain ?? DONE;
+    return this.waitForDrain();
+  }
+
+  closeWrite(): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    this.#startTls();
+    return new Promise<void>((resolve, reject) => {
+      this.#socket.end(() => {
+        if (this.closing) {
+          reject(this.closedError());
+          return;
+        }
+        resolve();
+        this.writeEnded();
+      });
+    });
+  }
+
+  unref(): void {
+    this.#socket.unref();
+  }
+
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  /** Starts the server-side TLS handshake over the raw socket (first read or write). */
+  #startTls(): void {
+    const context = this.#lazyTls;
+    if (context === undefined || this.closing) return;
+    this.#lazyTls = undefined;
+    const secure = new tls.TLSSocket(this.#socket, { isServer: true, secureContext: context });
+    this.#socket = secure;
+    this.#listen(secure);
+  }
+
+  /** Wires the socket's events to the reader, the writers and `closed`. */
+  #listen(socket: net.Socket): void {
+    socket.on("data", (chunk: Buffer) => {
+      // Hand out plain Uint8Arrays: Buffer#slice shares memory, Uint8Array#slice copies.
+      this.input.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    });
+    socket.on("drain", () => this.drained());
+    socket.on("end", () => this.peerEnded());
+    socket.on("error", (err) => this.failed(err));
+    socket.on("close", () => this.#gone());
+    if (socket.destroyed) this.#gone();
+  }
+
+  /** The socket is closed. */
+  #gone(): void {
+    this.shutdown();
+    this.markClosed();
+  }
+
+  /** Flushes Node's write buffer (bounded), then destroys the socket. */
+  protected release(): void {
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (socket.writableLength === 0 || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // Bytes a resolved write() handed to Node but not yet to the OS: send them first.
+    const timer = setTimeout(() => socket.destroy(), CLOSE_FLUSH_MS);
+    socket.once("close", () => clearTimeout(timer));
+    socket.end(() => socket.destroy());
+  }
+}
+
+/**
+ * Binds a TCP or TLS listener with `net.createServer` (see `listenNode` in `node.ts`).
+ *
+ * @param options Address and TLS certificate.
+ * @param noReadPause With TLS: never pause accepted TLS sockets (for Deno, whose `node:tls`
+ *   loses the peer's EOF when it arrives while a `TLSSocket` is paused).
+ * @returns The listener.
+ * @throws {ConnectionError} When binding fails (address in use, bad certificate).
+ */
+export async function listenSockets(
+  options: ListenOptions,
+  noReadPause = false,
+): Promise<Listener> {
+  const { hostname, port, tls: tlsOptions } = options;
+  checkAddr(hostname, port);
+  const action = `Cannot listen on ${formatAddr({ hostname, port })}`;
+  const queue = new AcceptQueue();
+  let context: tls.SecureContext | undefined;
+  let server: net.Server;
+  try {
+    if (tlsOptions !== undefined) {
+      context = tls.createSecureContext({
+        cert: tlsOptions.cert,
+        key: tlsOptions.key,
+        minVersion: "TLSv1.2",
+      });
+      checkPem(tlsOptions);
+    }
+    server = net.createServer(
+      { allowHalfOpen: true, noDelay: true, pauseOnConnect: context !== undefined },
+      (socket: net.Socket): void => {
+        // A connection the client reset before it was accepted has no peer any more (its
+        // address reads ENOTCONN; Deno's accept fails on it): drop it here, at no cost to the
+        // connections behind it, rather than serve it until its first read fails.
+        if (socket.destroyed || socket.remoteAddress === undefined) {
+          socket.destroy();
+          return;
+        }
+        socket.setNoDelay(true);
+        queue.push(new NodeConn(socket, context, noReadPause));
+      },
+    );
+  } catch (err) {
+    throw toConnectionError(action, err);
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(toConnectionError(action, err));
+    server.once("error", onError);
+    server.listen({ host: hostname, port }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  // Later server errors (e.g. EMFILE on accept) must not crash the process.
+  server.on("error", () => {});
+  const bound = server.address();
+  const addr = typeof bound === "object" && bound !== null
+    ? { hostname: bound.address, port: bound.port }
+    : { hostname, port };
+  return listenerOf(queue.bound(addr, () => server.close(() => {})));
+}
+
+/**
+ * Rejects PEM text without a certificate or private key block (Deno's `createSecureContext`
+ * accepts anything and only fails at handshake time).
+ */
+function checkPem(options: { cert: string; key: string }): void {
+  if (!/-----BEGIN CERTIFICATE-----/.test(options.cert)) {
+    throw new TypeError("the TLS certificate is not a PEM certificate");
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(options.key)) {
+    throw new TypeError("the TLS key is not a PEM private key");
+  }
+}
