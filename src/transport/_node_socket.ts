@@ -116,11 +116,11 @@ export class NodeConn extends PushConn {
     this.markClosed();
   }
 
-  /** Flushes Node's write buffer (bounded), then destroys the socket. */
-  protected release(): void {
+  /** Flushes Node's write buffer (bounded) unless the peer stopped reading, then destroys. */
+  protected release(stuck: boolean): void {
     const socket = this.#socket;
     if (socket.destroyed) return;
-    if (socket.writableLength === 0 || !socket.writable) {
+    if (stuck || socket.writableLength === 0 || !socket.writable) {
       socket.destroy();
       return;
     }

@@ -238,11 +238,16 @@ export abstract class PushConn extends ConnBase implements Conn {
     const drain = this.#drain;
     this.#drain = undefined;
     drain?.reject(this.closedError());
-    this.release();
+    this.release(drain !== undefined);
   }
 
-  /** Frees the socket, once, when closing begins. */
-  protected abstract release(): void;
+  /**
+   * Frees the socket, once, when closing begins.
+   *
+   * @param stuck Writes were still waiting for the peer to read: nothing buffered will leave,
+   *   so there is no point flushing before the socket goes.
+   */
+  protected abstract release(stuck: boolean): void;
 
   #closeWhenBothDone(): void {
     if (this.#readEnded && this.#writeDone) this.shutdown();

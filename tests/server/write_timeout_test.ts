@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { detectRuntime } from "../../src/transport/auto.ts";
 import { withServer } from "../_helpers/server.ts";
 import { LineClient } from "./_line_client.ts";
 
@@ -15,12 +14,6 @@ import { LineClient } from "./_line_client.ts";
 const KEYS = 2000;
 const WRITE_TIMEOUT_S = 1;
 const MARGIN_MS = 500;
-/**
- * Closing its socket, the Node adapter first lets Node flush its own write buffer, for up to
- * 2 s (`CLOSE_FLUSH_MS` in `src/transport/`), even when the peer reads nothing: the connection
- * is cut (its locks released, nothing more served) on time, but its socket lingers that long.
- */
-const NODE_CLOSE_FLUSH_MS = 2000;
 
 const key = (i: number): string => `write-timeout-key-with-a-long-name-to-make-stats-big-${i}`;
 
@@ -74,7 +67,6 @@ describe("write timeout", () => {
             `${MARGIN_MS} ms`,
         );
         // The hog's socket is closed as well (connection 1: accepted before the witness).
-        const extra = detectRuntime() === "node" ? NODE_CLOSE_FLUSH_MS : 0;
         if (!closedAt.has(1)) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, 10_000);
@@ -88,7 +80,7 @@ describe("write timeout", () => {
         const hogClosed = closedAt.get(1);
         assert.ok(hogClosed !== undefined, "the server closed the hog's socket");
         assert.ok(
-          hogClosed - sent <= WRITE_TIMEOUT_S * 1000 + MARGIN_MS + extra,
+          hogClosed - sent <= WRITE_TIMEOUT_S * 1000 + MARGIN_MS,
           `the hog's socket closed ${(hogClosed - sent).toFixed(0)} ms after the flood`,
         );
       } finally {
