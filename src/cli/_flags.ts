@@ -214,7 +214,7 @@ export function parseOrExit(
  * @returns 2, the exit status of a usage error.
  */
 export function usageError(command: CommandSpec, message: string, io: CliIo): number {
-  io.writeStderr(usageErrorText(io.program ?? "dflock", command.name, message));
+  io.writeStderr(usageErrorText(io, command.name, message));
   return 2;
 }
 

@@ -5,20 +5,29 @@
  * @module
  */
 
+import { type CliIo, commandLine } from "./io.ts";
+
 /**
  * The text of a usage error.
  *
- * @param program How the user started this command line (`dflock`, `deno run -A src/cli/main.ts`).
+ * @param io Names the command as the user started it ({@linkcode commandLine}).
  * @param command The subcommand (`serve`), or `undefined` for the top level.
  * @param message What is wrong (`unknown flag --nope`).
  * @returns Two lines: `dflock serve: <message>` and where the help is.
  */
-export function usageErrorText(
-  program: string,
-  command: string | undefined,
-  message: string,
-): string {
-  const invoked = command === undefined ? program : `${program} ${command}`;
+export function usageErrorText(io: CliIo, command: string | undefined, message: string): string {
+  const invoked = command === undefined ? (io.program ?? "dflock") : commandLine(io, command);
   const name = command === undefined ? "dflock" : `dflock ${command}`;
   return `${name}: ${message}\nRun "${invoked} --help" for usage.\n`;
+}
+
+/**
+ * Local wall-clock time as `HH:MM:SS`, for the times the commands print.
+ *
+ * @param date The moment.
+ * @returns The text.
+ */
+export function clockTime(date: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }

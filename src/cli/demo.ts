@@ -48,7 +48,7 @@ export async function runDemo(argv: readonly string[], io: CliIo): Promise<numbe
     const arg = argv[0] ?? "";
     const what = arg.startsWith("-") ? "unknown flag" : "unexpected argument";
     io.writeStderr(
-      usageErrorText(io.program ?? "dflock", "demo", `${what} ${JSON.stringify(arg)}`),
+      usageErrorText(io, "demo", `${what} ${JSON.stringify(arg)}`),
     );
     return 2;
   }

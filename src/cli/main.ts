@@ -148,13 +148,13 @@ async function runCommand(
       return 0;
     case undefined:
       io.writeStderr(
-        usageErrorText(io.program ?? "dflock", undefined, `missing command: ${COMMANDS}`),
+        usageErrorText(io, undefined, `missing command: ${COMMANDS}`),
       );
       return 2;
     default:
       io.writeStderr(
         usageErrorText(
-          io.program ?? "dflock",
+          io,
           undefined,
           command.startsWith("-")
             ? `unknown flag ${command}`

@@ -23,8 +23,8 @@ import {
   toServerOptions,
 } from "../server/config.ts";
 import type { ServerOptions } from "../server/options.ts";
-import { usageErrorText } from "./_usage.ts";
-import type { CliIo, StopSignal } from "./io.ts";
+import { clockTime, usageErrorText } from "./_usage.ts";
+import { type CliIo, commandLine, type StopSignal } from "./io.ts";
 import { versionLine } from "./version.ts";
 
 /**
@@ -76,12 +76,6 @@ function errorText(error: unknown): string {
 function formatAddr(addr: { hostname: string; port: number }): string {
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   return `${host}:${addr.port}`;
-}
-
-/** Local wall-clock time as `HH:MM:SS`. */
-function clockTime(date: Date): string {
-  const pad = (n: number): string => String(n).padStart(2, "0");
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
 function connectionsText(count: number | undefined): string {
@@ -137,20 +131,18 @@ export async function runServe(
   startServer: StartServer,
 ): Promise<number> {
   const result = await parseServerArgs(argv, io.env, (path) => io.readTextFile(path));
-  // A package script that runs `serve` (`npm run serve --`) is how the user runs it again.
-  const script = io.commands?.serve;
   if (result.kind === "help") {
-    io.writeStdout(serverHelp(script ?? `${io.program ?? "dflock"} serve`));
+    // A package script that runs `serve` (`npm run serve --`) is how the user runs it again.
+    io.writeStdout(serverHelp(commandLine(io, "serve")));
     return 0;
   }
   for (const warning of result.warnings) io.writeStderr(`dflock: ${warning}\n`);
   if (result.kind === "error") {
-    let text = usageErrorText(io.program ?? "dflock", "serve", result.message);
-    if (!result.usage) text = `dflock serve: ${result.message}\n`;
-    else if (script !== undefined) {
-      text = `dflock serve: ${result.message}\nRun "${script} --help" for usage.\n`;
-    }
-    io.writeStderr(text);
+    io.writeStderr(
+      result.usage
+        ? usageErrorText(io, "serve", result.message)
+        : `dflock serve: ${result.message}\n`,
+    );
     return 1;
   }
   if (result.version) {

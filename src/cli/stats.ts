@@ -20,6 +20,7 @@ import {
   describeFailure,
 } from "./_client_flags.ts";
 import { boolFlag, type CommandSpec, numberFlag, parseOrExit, usageError } from "./_flags.ts";
+import { clockTime } from "./_usage.ts";
 import type { CliIo } from "./io.ts";
 
 /** The `stats` subcommand: synopsis, flags and help text. */
@@ -190,13 +191,6 @@ class Servers {
   }
 }
 
-/** Local wall-clock time as `HH:MM:SS`. */
-function clock(date: Date): string {
-  return [date.getHours(), date.getMinutes(), date.getSeconds()]
-    .map((n) => String(n).padStart(2, "0"))
-    .join(":");
-}
-
 /**
  * The line `--watch` shows while a server cannot be asked:
  * `server 127.0.0.1:6388 unreachable since 12:00:01: connection refused; retrying`.
@@ -210,7 +204,7 @@ export function outageLine(address: string, since: Date, error: unknown): string
   let reason = describeFailure(error);
   const prefix = `cannot connect to ${address}: `;
   if (reason.startsWith(prefix)) reason = reason.slice(prefix.length);
-  return `server ${address} unreachable since ${clock(since)}: ${reason}; retrying\n`;
+  return `server ${address} unreachable since ${clockTime(since)}: ${reason}; retrying\n`;
 }
 
 /**

@@ -17,6 +17,7 @@ import { COMMAND, STATUS } from "../protocol/commands.ts";
 import type { Command } from "../protocol/commands.ts";
 import { encodeRequest } from "../protocol/encode.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/line_decoder.ts";
+import { opensTlsRecord } from "../protocol/tls_record.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
 import { toConnectionError } from "../transport/_errors.ts";
 import {
@@ -170,15 +171,6 @@ function blockingMs(command: string, arg: string): number {
 
 /** What to do when the server turns out to speak TLS. */
 const USE_TLS = "connect with tls: true (--tls on the command line)";
-
-/**
- * Whether the first bytes from a server are a TLS record: an alert (0x15) or a handshake
- * (0x16), then the major version 3. No dflockd reply starts with a control character.
- */
-function looksLikeTls(chunk: Uint8Array): boolean {
-  const type = chunk[0];
-  return (type === 0x15 || type === 0x16) && (chunk.length < 2 || chunk[1] === 0x03);
-}
 
 /** `error_draining`, alone or followed by more text (PROTOCOL-NEWER.md 3). */
 function isDraining(line: string): boolean {
@@ -631,7 +623,7 @@ export class Connection implements AsyncDisposable {
         }
         if (!this.#heard) {
           this.#heard = true;
-          if (this.#plain && looksLikeTls(chunk)) {
+          if (this.#plain && opensTlsRecord(chunk, false)) {
             this.#fail(
               new ConnectionError(
                 `Cannot talk to ${this.address}: the server speaks TLS: ${USE_TLS}`,

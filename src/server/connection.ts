@@ -7,6 +7,7 @@
  */
 
 import { STATUS } from "../protocol/commands.ts";
+import { opensTlsRecord } from "../protocol/tls_record.ts";
 import { LINE_TOO_LONG, LineDecoder, SERVER_MAX_LINE_BYTES } from "../protocol/line_decoder.ts";
 import { parseRequest, type Request } from "../protocol/request.ts";
 import { formatStats } from "../protocol/stats.ts";
@@ -232,7 +233,7 @@ export class Connection {
         try {
           const chunk = await this.#io.read();
           if (chunk === null) this.#eof = true;
-          else if (!this.#sawBytes && isTlsHandshake(chunk)) return TLS_HELLO;
+          else if (!this.#sawBytes && opensTlsRecord(chunk, true)) return TLS_HELLO;
           else {
             this.#sawBytes = true;
             dec.push(chunk);
@@ -543,12 +544,4 @@ export class Connection {
     }
     this.#resolveClosed();
   }
-}
-
-/**
- * Whether a connection's first bytes are a TLS handshake record (content type 22, version 3.x):
- * no request line starts with those bytes.
- */
-function isTlsHandshake(chunk: Uint8Array): boolean {
-  return chunk.length >= 2 && chunk[0] === 0x16 && chunk[1] === 0x03;
 }
