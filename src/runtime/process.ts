@@ -416,3 +416,21 @@ export function readTextFileIfAllowed(path: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * The runtime running this process and its version: `Deno 2.9.6`, `Bun 1.4.5` or
+ * `Node 20.20.2`. Deno and Bun report a Node version too, so the runtime is detected first.
+ *
+ * @returns The runtime's name and version.
+ */
+export function runtimeDescription(): string {
+  const versions = process.versions as Readonly<Record<string, string | undefined>>;
+  switch (detectRuntime()) {
+    case "deno":
+      return `Deno ${versions["deno"] ?? "(unknown version)"}`;
+    case "bun":
+      return `Bun ${versions["bun"] ?? "(unknown version)"}`;
+    case "node":
+      return `Node ${versions["node"] ?? "(unknown version)"}`;
+  }
+}
