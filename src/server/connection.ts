@@ -111,15 +111,16 @@ export class Connection {
   #closing = false;
   #authed: boolean;
   #inflight: Promise<void> | null = null;
-  #watching = false;
   #wake: (() => void) | null = null;
   #readDeadline = 0;
   #writeDeadline = 0;
+  /** The write in flight (it never rejects; a failed write finishes the connection). */
+  #writing: Promise<void> | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #blocked: Waiter | null = null;
   #event = EV_NONE;
-  #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The blocked request's deadline (ms), 0 when not blocked. */
   #waitUntil = 0;
   /** The clock reading taken for the request answered last (ms). */
   #now = 0;
@@ -174,25 +175,32 @@ export class Connection {
   // ---- reading ----
 
   /**
-   * Reads one chunk into the decoder (or joins the read already in flight); sets `#eof` on
-   * end of stream or reset.
+   * While blocked, keeps one read outstanding so that the peer's EOF or reset is noticed (and
+   * pipelined requests are buffered, up to {@linkcode READ_AHEAD_BYTES}); wakes the blocked
+   * request at EOF. Each finished read calls it again.
    */
-  #readChunk(): Promise<void> {
-    if (this.#inflight === null) {
+  #watch(): void {
+    if (this.#blocked === null || this.#finished) return;
+    if (this.#eof) {
+      this.#signal();
+      return;
+    }
+    if (this.#inflight === null && this.#decoder.buffered < READ_AHEAD_BYTES) {
       this.#inflight = this.#io.read().then(this.#onChunk, this.#onReadError);
     }
-    return this.#inflight;
   }
 
   readonly #onChunk = (chunk: Uint8Array | null): void => {
     this.#inflight = null;
     if (chunk === null) this.#eof = true;
     else this.#decoder.push(chunk);
+    this.#watch();
   };
 
   readonly #onReadError = (): void => {
     this.#inflight = null;
     this.#eof = true;
+    this.#watch();
   };
 
   #signal(): void {
@@ -207,60 +215,6 @@ export class Connection {
     return new Promise<void>((resolve) => this.#wake = resolve);
   }
 
-  /**
-   * Next line when none is buffered: flushes pending answers, then reads under the read
-   * deadline (the deadline timer itself answers and closes, see {@linkcode #onTimer}).
-   */
-  async #readMore(): Promise<ReadResult> {
-    const dec = this.#decoder;
-    let line: ReturnType<LineDecoder["nextLine"]>;
-    await this.#flush(this.#now);
-    const now = this.#host.now();
-    this.#readDeadline = now + this.#host.readTimeoutMs;
-    this.#armTimer(this.#readDeadline, now);
-    try {
-      for (;;) {
-        if (this.#closing) return READ_EOF;
-        line = dec.nextLine();
-        if (line !== null) return line;
-        // Go drains an over-long line until its newline or the end of the stream, and answers
-        // `error` either way: end of stream in the middle of one is still "line too long".
-        if (this.#eof) return dec.inLongLine ? LINE_TOO_LONG : READ_EOF;
-        if (this.#inflight !== null) {
-          await this.#inflight;
-          continue;
-        }
-        try {
-          const chunk = await this.#io.read();
-          if (chunk === null) this.#eof = true;
-          else if (!this.#sawBytes && opensTlsRecord(chunk, true)) return TLS_HELLO;
-          else {
-            this.#sawBytes = true;
-            dec.push(chunk);
-          }
-        } catch {
-          this.#eof = true;
-        }
-      }
-    } finally {
-      this.#readDeadline = 0;
-    }
-  }
-
-  /** While blocked, keep one read outstanding so that the peer's EOF or reset is noticed. */
-  async #watch(): Promise<void> {
-    if (this.#watching) return;
-    this.#watching = true;
-    while (
-      this.#blocked !== null && !this.#eof && !this.#finished &&
-      this.#decoder.buffered < READ_AHEAD_BYTES
-    ) {
-      await this.#readChunk();
-    }
-    this.#watching = false;
-    if (this.#eof) this.#signal();
-  }
-
   /** The read deadline passed: answer `error` (`error_auth` before auth) and close. */
   async #readTimedOut(): Promise<void> {
     this.#closing = true;
@@ -272,7 +226,11 @@ export class Connection {
   // ---- deadlines ----
 
   /**
-   * Makes sure the deadline timer fires no later than `at`.
+   * Makes sure the deadline timer fires no later than `at`. One timer serves the connection's
+   * read, write and wait deadlines: it is moved only when a deadline comes before the one it is
+   * set for, and when it fires early it re-arms itself for what is still pending. Deadlines
+   * mostly move forward, so most requests touch no timer at all (timers are costly on every
+   * runtime: one per blocked request showed in the tail latency under contention).
    *
    * @param at The deadline (ms).
    * @param now The current time (ms).
@@ -305,18 +263,31 @@ export class Connection {
       }
       this.#armTimer(this.#readDeadline, now);
     }
+    if (this.#waitUntil !== 0 && this.#event === EV_NONE) {
+      if (now >= this.#waitUntil) {
+        this.#event = EV_TIMEOUT;
+        this.#signal();
+      } else {
+        this.#armTimer(this.#waitUntil, now);
+      }
+    }
   };
 
   // ---- writing ----
 
   /**
-   * Sends the pending answers.
+   * Starts sending the pending answers without waiting for the write to complete. One write is
+   * in flight at a time: while one is, the answers go out after it (so at most one write and
+   * about {@linkcode FLUSH_BYTES} of answers wait per connection).
    *
    * @param now A recent clock reading, where the write deadline starts.
+   * @returns `null` once the answers are on their way (or there were none); otherwise a
+   *   promise that settles once they are, after the write in flight.
    */
-  async #flush(now: number): Promise<void> {
+  #send(now: number): Promise<unknown> | null {
+    if (this.#writing !== null) return this.#writing.then(() => this.#send(now));
     const out = this.#out;
-    if (out === "") return;
+    if (out === "" || this.#finished) return null;
     this.#out = "";
     const bytes = slab.encode(out);
     const wt = this.#host.writeTimeoutMs;
@@ -325,45 +296,109 @@ export class Connection {
       // The timer must fire by this deadline: re-armed only when it is set later (for a read
       // deadline). Deadlines only move forward, so the flushes that follow find the timer early
       // enough and leave it alone; when it fires early, #onTimer re-arms it for the write still
-      // pending. (A timer allowed to fire up to one write timeout late, as before, cut a client
-      // that never reads at up to twice the setting when a read deadline was due in that span.)
+      // pending.
       this.#armTimer(this.#writeDeadline, now);
     }
-    try {
-      await this.#io.write(bytes);
-    } finally {
-      this.#writeDeadline = 0;
-    }
+    this.#writing = this.#io.write(bytes).then(this.#onWritten, this.#onWriteFailed);
+    return null;
+  }
+
+  readonly #onWritten = (): void => {
+    this.#writing = null;
+    this.#writeDeadline = 0;
+  };
+
+  readonly #onWriteFailed = (): void => {
+    this.#writing = null;
+    this.#writeDeadline = 0;
+    this.#eof = true;
+    void this.#finish();
+  };
+
+  /**
+   * Sends the pending answers and waits until every write has completed (or failed).
+   *
+   * @param now A recent clock reading, where the write deadline starts.
+   */
+  async #flush(now: number): Promise<void> {
+    await this.#send(now);
+    if (this.#writing !== null) await this.#writing;
   }
 
   /** Sends `line`, then closes (after `delayMs`). */
   async #failAndClose(line: string, delayMs: number): Promise<void> {
     this.#out += line + LF;
-    try {
-      await this.#flush(this.#host.now());
-      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    } catch {
-      // The peer is gone; closing anyway.
+    await this.#flush(this.#host.now());
+    if (delayMs > 0 && !this.#finished) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 
   // ---- serving ----
 
+  /**
+   * The request loop. Everything for one request happens in this one async frame: buffered
+   * lines are taken synchronously, and only a missing line (a read) or a blocking request costs
+   * an await (each async call per request showed as allocation and GC pauses under load).
+   */
   async #serve(): Promise<void> {
     const host = this.#host;
     const dec = this.#decoder;
-    for (;;) {
-      // Buffered lines are taken synchronously; only a missing line costs an await.
-      let cmd: ReadResult | null = dec.nextLine();
-      if (cmd === null) cmd = await this.#readMore();
-      if (typeof cmd !== "string") return await this.#readFailed(cmd);
-      let key: ReadResult | null = dec.nextLine();
-      if (key === null) key = await this.#readMore();
-      if (typeof key !== "string") return await this.#readFailed(key);
-      let arg: ReadResult | null = dec.nextLine();
-      if (arg === null) arg = await this.#readMore();
-      if (typeof arg !== "string") return await this.#readFailed(arg);
-      const req = parseRequest(cmd, key, arg);
+    const io = this.#io;
+    let cmd = "";
+    let key = "";
+    let have = 0; // lines of the current request read so far
+    // Finished (a write failed or timed out) or closing (read timeout): the requests still
+    // buffered are not answered.
+    while (!this.#finished && !this.#closing) {
+      const line = dec.nextLine();
+      if (line === null) {
+        // Go drains an over-long line until its newline or the end of the stream, and answers
+        // `error` either way: end of stream in the middle of one is still "line too long".
+        if (this.#eof) return await this.#readFailed(dec.inLongLine ? LINE_TOO_LONG : READ_EOF);
+        // The answers go out without waiting for the write: a client that waits for them
+        // sends nothing before it has them, so the read is better started at once.
+        if (this.#out !== "") {
+          const sending = this.#send(this.#now);
+          if (sending !== null) {
+            await sending;
+            continue;
+          }
+        }
+        if (this.#readDeadline === 0) {
+          // The deadline covers the whole line; the timer answers and closes (#onTimer).
+          const now = host.now();
+          this.#readDeadline = now + host.readTimeoutMs;
+          this.#armTimer(this.#readDeadline, now);
+        }
+        if (this.#inflight !== null) {
+          await this.#inflight;
+          continue;
+        }
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await io.read();
+        } catch {
+          chunk = null;
+        }
+        if (chunk === null) this.#eof = true;
+        else if (!this.#sawBytes && opensTlsRecord(chunk, true)) {
+          return await this.#readFailed(TLS_HELLO);
+        } else {
+          this.#sawBytes = true;
+          dec.push(chunk);
+        }
+        continue;
+      }
+      this.#readDeadline = 0;
+      if (line === LINE_TOO_LONG) return await this.#readFailed(line);
+      if (have < 2) {
+        if (have++ === 0) cmd = line;
+        else key = line;
+        continue;
+      }
+      have = 0;
+      const req = parseRequest(cmd, key, line);
       if (!this.#authed) {
         if (req.type === "auth" && constantTimeEqual(req.secret, host.authSecret!)) {
           this.#authed = true;
@@ -376,10 +411,23 @@ export class Connection {
       // One clock reading per request: the table's `now` and the answer's write deadline.
       this.#now = host.now();
       let answer = this.#execute(req, this.#now);
-      if (answer === null) answer = await this.#block(req);
-      if (answer === null) return; // peer gone while blocked
+      if (answer === null) {
+        // Blocked: send what is pending, watch the peer, sleep until granted, timed out,
+        // drained or gone.
+        if (this.#out !== "") {
+          const sending = this.#send(this.#now);
+          if (sending !== null) await sending;
+        }
+        this.#watch();
+        while (this.#event === EV_NONE && !this.#eof && !this.#finished) await this.#sleep();
+        answer = this.#unblock(req.type === "wait");
+        if (answer === null) return; // peer gone while blocked
+      }
       this.#out += answer + LF;
-      if (this.#out.length >= FLUSH_BYTES) await this.#flush(this.#now);
+      if (this.#out.length >= FLUSH_BYTES) {
+        const sending = this.#send(this.#now);
+        if (sending !== null) await sending;
+      }
     }
   }
 
@@ -392,7 +440,7 @@ export class Connection {
     if (this.#closing || this.#finished) return;
     if (r === READ_EOF) {
       if (!this.#authed) await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
-      else await this.#flush(this.#host.now()).catch(() => {});
+      else await this.#flush(this.#host.now());
       return;
     }
     this.#closing = true;
@@ -475,47 +523,31 @@ export class Connection {
     }
   };
 
-  readonly #onWaitTimer = (): void => {
-    this.#waitTimer = undefined;
-    if (this.#blocked === null || this.#event !== EV_NONE) return;
-    const left = this.#waitUntil - this.#host.now();
-    if (left > 0) {
-      this.#waitTimer = setTimeout(this.#onWaitTimer, Math.min(left, MAX_TIMER_MS));
-      return;
-    }
-    this.#event = EV_TIMEOUT;
-    this.#signal();
-  };
-
   #startBlock(w: Waiter, timeoutMs: number, now: number): void {
     this.#blocked = w;
     this.#event = EV_NONE;
     this.#waitUntil = now + timeoutMs;
-    this.#waitTimer = setTimeout(this.#onWaitTimer, Math.min(timeoutMs, MAX_TIMER_MS));
+    this.#armTimer(this.#waitUntil, now);
   }
 
-  /** Waits for the blocked request's outcome; `null` when the peer went away. */
-  async #block(req: Request): Promise<string | null> {
+  /**
+   * Ends the block: the answer for its outcome, or `null` when the peer went away.
+   *
+   * @param isWait The blocked request is a `w` (the grant is collected).
+   */
+  #unblock(isWait: boolean): string | null {
     const w = this.#blocked!;
     const table = this.#host.table;
-    const isWait = req.type === "wait";
-    try {
-      await this.#flush(this.#now);
-      void this.#watch();
-      while (this.#event === EV_NONE && !this.#eof && !this.#finished) await this.#sleep();
-    } finally {
-      if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
-      this.#waitTimer = undefined;
-      this.#blocked = null;
-    }
+    this.#waitUntil = 0;
+    this.#blocked = null;
     const now = this.#host.now();
     this.#now = now;
-    if (this.#event === EV_NONE) {
+    const event = this.#event;
+    if (event === EV_NONE) {
       // Peer closed (or reset) while blocked: drop the waiter at once.
       table.cancelWaiter(w, now);
       return null;
     }
-    const event = this.#event;
     this.#event = EV_NONE;
     const h = event === EV_GRANTED ? w.holder : table.cancelWaiter(w, now);
     if (h !== null) return this.#okLine(isWait ? table.collect(w, now) : h, OK);
@@ -528,9 +560,7 @@ export class Connection {
     if (this.#finished) return await this.closed;
     this.#finished = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#waitTimer !== undefined) clearTimeout(this.#waitTimer);
     this.#timer = undefined;
-    this.#waitTimer = undefined;
     const blocked = this.#blocked;
     if (blocked !== null && blocked.holder === null) {
       this.#host.table.cancelWaiter(blocked, this.#host.now());

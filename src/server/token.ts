@@ -8,10 +8,8 @@
  * @module
  */
 
-const HEX: readonly string[] = Array.from(
-  { length: 256 },
-  (_, i) => i.toString(16).padStart(2, "0"),
-);
+/** The character codes of "0123456789abcdef". */
+const HEX_DIGITS: readonly number[] = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
 
 const POOL_SIZE = 4096;
 const TWO_32 = 0x1_0000_0000;
@@ -37,8 +35,11 @@ export function wallClockNanos(): bigint {
   return BigInt(micros) * 1000n;
 }
 
-function hex32(n: number): string {
-  return HEX[n >>> 24]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
+/** Writes `n` (a uint32) as 8 hex digits into `codes` from `at`. */
+function putHex32(codes: number[], at: number, n: number): void {
+  for (let shift = 28, i = at; shift >= 0; shift -= 4, i++) {
+    codes[i] = HEX_DIGITS[(n >>> shift) & 15]!;
+  }
 }
 
 /**
@@ -59,6 +60,7 @@ export function createTokenGenerator(options: TokenGeneratorOptions = {}): () =>
   let lo = Number(seed & 0xffff_ffffn);
   const pool = new Uint8Array(POOL_SIZE);
   let pos = POOL_SIZE;
+  const codes: number[] = new Array(32).fill(0);
   return (): string => {
     lo++;
     if (lo === TWO_32) {
@@ -73,11 +75,16 @@ export function createTokenGenerator(options: TokenGeneratorOptions = {}): () =>
       fill(pool);
       pos = 0;
     }
-    const p = pos;
+    putHex32(codes, 0, hi);
+    putHex32(codes, 8, lo);
+    for (let i = 0; i < 8; i++) {
+      const b = pool[pos + i]!;
+      codes[16 + 2 * i] = HEX_DIGITS[b >> 4]!;
+      codes[17 + 2 * i] = HEX_DIGITS[b & 15]!;
+    }
     pos += 8;
-    return hex32(hi) + hex32(lo) + HEX[pool[p]!]! + HEX[pool[p + 1]!]! + HEX[pool[p + 2]!]! +
-      HEX[pool[p + 3]!]! + HEX[pool[p + 4]!]! + HEX[pool[p + 5]!]! + HEX[pool[p + 6]!]! +
-      HEX[pool[p + 7]!]!;
+    // One flat string: concatenating 16 pieces made a tree of 15 intermediate strings per grant.
+    return String.fromCharCode.apply(null, codes);
   };
 }
 
