@@ -171,6 +171,8 @@ function blockingMs(command: string, arg: string): number {
 
 /** What to do when the server turns out to speak TLS. */
 const USE_TLS = "connect with tls: true (--tls on the command line)";
+/** A settled promise: `SETTLED.then(fn)` runs `fn` in a microtask. */
+const SETTLED: Promise<void> = Promise.resolve();
 
 /** `error_draining`, alone or followed by more text (PROTOCOL-NEWER.md 3). */
 function isDraining(line: string): boolean {
@@ -210,6 +212,8 @@ export class Connection implements AsyncDisposable {
   #outboxBytes = 0;
   #flushQueued = false;
   readonly #flush = (): void => this.#writeOutbox();
+  readonly #onWriteError = (err: unknown): void =>
+    this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }));
   /** `true` when idle means unref'd; `#refed` is the state last applied to the transport. */
   #unrefWhenIdle = false;
   #refed = true;
@@ -389,7 +393,9 @@ export class Connection implements AsyncDisposable {
       this.#outboxBytes += bytes.byteLength;
       if (!this.#flushQueued) {
         this.#flushQueued = true;
-        queueMicrotask(this.#flush);
+        // A reaction on a settled promise, not queueMicrotask: on Node that wraps every
+        // callback in an async resource, which showed in the allocation profile per request.
+        SETTLED.then(this.#flush);
       }
     });
   }
@@ -412,9 +418,7 @@ export class Connection implements AsyncDisposable {
     }
     this.#outbox = [];
     this.#outboxBytes = 0;
-    this.#io.write(bytes).catch((err) =>
-      this.#fail(new ConnectionError(`Cannot write to ${this.address}`, { cause: err }))
-    );
+    this.#io.write(bytes).then(undefined, this.#onWriteError);
   }
 
   /**
