@@ -15,6 +15,7 @@ import { ByteStringSlab } from "../protocol/utf8.ts";
 import { openChannel } from "../transport/channel.ts";
 import type { ByteChannel, Transport } from "../transport/types.ts";
 import { Holder, type LockTable, type TableConn, Waiter } from "./lock_table.ts";
+import { commandIndex, kindOfCommand, type ServerMetrics } from "./metrics.ts";
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
@@ -36,12 +37,15 @@ export interface ConnectionHost {
   isDraining(): boolean;
   /** Open connections, for `stats`. */
   connectionCount(): number;
+  /** Where requests, errors, timeouts and service times are counted. */
+  readonly metrics: ServerMetrics;
 }
 
 const LF = "\n";
 const OK = STATUS.ok;
 const ERROR = STATUS.error;
 const ERROR_AUTH = STATUS.errorAuth;
+const TIMEOUT = STATUS.timeout;
 /** While blocked, stop reading ahead once this many bytes of pipelined requests are buffered. */
 const READ_AHEAD_BYTES = 65536;
 /** Flush batched responses once they reach this size. */
@@ -399,6 +403,9 @@ export class Connection {
       }
       have = 0;
       const req = parseRequest(cmd, key, line);
+      const metrics = host.metrics;
+      const command = commandIndex(cmd);
+      metrics.requests[command]!++;
       if (!this.#authed) {
         if (req.type === "auth" && constantTimeEqual(req.secret, host.authSecret!)) {
           this.#authed = true;
@@ -406,11 +413,13 @@ export class Connection {
           this.#out += OK + LF;
           continue;
         }
+        metrics.authFailuresTcp++;
         return await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
       }
       // One clock reading per request: the table's `now` and the answer's write deadline.
-      this.#now = host.now();
-      let answer = this.#execute(req, this.#now);
+      const start = host.now();
+      this.#now = start;
+      let answer = this.#execute(req, start);
       if (answer === null) {
         // Blocked: send what is pending, watch the peer, sleep until granted, timed out,
         // drained or gone.
@@ -422,7 +431,14 @@ export class Connection {
         while (this.#event === EV_NONE && !this.#eof && !this.#finished) await this.#sleep();
         answer = this.#unblock(req.type === "wait");
         if (answer === null) return; // peer gone while blocked
+      } else {
+        this.#now = host.now();
       }
+      const kind = kindOfCommand(command);
+      metrics.serviceTime[kind]!.observe((this.#now - start) / 1000);
+      // Every error answer is a bare status; `timeout` only answers a blocking request.
+      if (answer.charCodeAt(0) === 101 /* e */) metrics.countError(kind, answer);
+      else if (answer === TIMEOUT && kind < 2) metrics.timeouts[kind]!++;
       this.#out += answer + LF;
       if (this.#out.length >= FLUSH_BYTES) {
         const sending = this.#send(this.#now);

@@ -11,6 +11,7 @@
 
 import type { IdleStats, LockStats, SemaphoreStats, StatsSnapshot } from "../protocol/stats.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
+import { kindOfLimit, TableCounters } from "./metrics.ts";
 
 /** Settings of a {@linkcode LockTable}. */
 export interface LockTableOptions {
@@ -24,6 +25,8 @@ export interface LockTableOptions {
   gcMaxIdleMs: number;
   /** Produces a new token for every grant. */
   newToken: () => string;
+  /** Where grants, releases, renewals, expiries and queue waits are counted. */
+  counters?: TableCounters;
 }
 
 /** Per-connection state: granted slots, queued waiters, enqueue records. */
@@ -98,6 +101,8 @@ export class Waiter {
   queued = true;
   /** Called synchronously when the waiter is granted. */
   onGrant: ((waiter: Waiter) => void) | null;
+  /** When it was queued (ms), for the queue-wait histogram. */
+  readonly queuedAt: number;
   /** Queue links. */
   prev: Waiter | null = null;
   /** Queue links. */
@@ -108,17 +113,20 @@ export class Waiter {
    * @param owner Connection.
    * @param leaseMs Lease in ms.
    * @param onGrant Grant callback.
+   * @param queuedAt When it was queued (ms).
    */
   constructor(
     resource: Resource,
     owner: TableConn,
     leaseMs: number,
     onGrant: ((waiter: Waiter) => void) | null,
+    queuedAt: number,
   ) {
     this.resource = resource;
     this.owner = owner;
     this.leaseMs = leaseMs;
     this.onGrant = onGrant;
+    this.queuedAt = queuedAt;
   }
 }
 
@@ -204,7 +212,11 @@ export class LockTable {
     this.#defaultLeaseMs = options.defaultLeaseMs;
     this.#gcMaxIdleMs = options.gcMaxIdleMs;
     this.#newToken = options.newToken;
+    this.counters = options.counters ?? new TableCounters();
   }
+
+  /** What the table has counted (grants, releases, renewals, expiries, queue waits). */
+  readonly counters: TableCounters;
 
   /** The default lease in milliseconds. */
   get defaultLeaseMs(): number {
@@ -268,7 +280,7 @@ export class LockTable {
     }
     if (this.#maxWaiters > 0 && res.waiting >= this.#maxWaiters) return "error_max_waiters";
     if (ifBusy !== "queue") return ifBusy;
-    const w = new Waiter(res, conn, lease, onGrant);
+    const w = new Waiter(res, conn, lease, onGrant, now);
     this.#append(res, w);
     conn.waiters.add(w);
     return w;
@@ -306,7 +318,7 @@ export class LockTable {
       return h;
     }
     if (this.#maxWaiters > 0 && res.waiting >= this.#maxWaiters) return "error_max_waiters";
-    const w = new Waiter(res, conn, lease, null);
+    const w = new Waiter(res, conn, lease, null, now);
     w.record = rec;
     rec.waiter = w;
     this.#append(res, w);
@@ -340,6 +352,7 @@ export class LockTable {
       if (!held.alive) return "error_lease_expired";
       if (held.expiry <= now) {
         const res = held.resource;
+        this.counters.leaseExpiries[kindOfLimit(res.limit)]++;
         this.#removeHolder(held);
         res.lastActivity = now;
         this.#grantWaiters(res, now);
@@ -420,6 +433,7 @@ export class LockTable {
     res.lastActivity = now;
     const h = res.holders.get(token);
     if (h === undefined) return false;
+    this.counters.releases[kindOfLimit(res.limit)]++;
     this.#removeHolder(h);
     this.#grantWaiters(res, now);
     return true;
@@ -441,10 +455,12 @@ export class LockTable {
     const h = res.holders.get(token);
     if (h === undefined) return null;
     if (h.expiry <= now) {
+      this.counters.leaseExpiries[kindOfLimit(res.limit)]++;
       this.#removeHolder(h);
       this.#grantWaiters(res, now);
       return null;
     }
+    this.counters.renewals[kindOfLimit(res.limit)]++;
     const lease = leaseMs ?? this.#defaultLeaseMs;
     this.#setExpiry(h, now + lease);
     return lease;
@@ -480,6 +496,7 @@ export class LockTable {
     for (const h of conn.holders) {
       const res = h.resource;
       if (!h.alive) continue;
+      this.counters.disconnectReleases[kindOfLimit(res.limit)]++;
       h.alive = false;
       res.holders.delete(h.token);
       if (h.record !== null) this.#dropRecordOf(h);
@@ -552,6 +569,58 @@ export class LockTable {
     return this.#snapshot(now, connections, true);
   }
 
+  /**
+   * Counts for the metrics gauges, in one pass: held locks (as Go counts them: a holder or a
+   * lease left), lock waiters, semaphore holders and waiters, and keys.
+   *
+   * @returns The counts.
+   */
+  summary(): TableSummary {
+    const sum: TableSummary = {
+      locksHeld: 0,
+      lockWaiters: 0,
+      semaphoreHolders: 0,
+      semaphoreWaiters: 0,
+      keys: this.#resources.size,
+    };
+    for (const res of this.#resources.values()) {
+      if (res.limit === 1) {
+        if (res.holders.size > 0) sum.locksHeld++;
+        sum.lockWaiters += res.waiting;
+      } else {
+        sum.semaphoreHolders += res.holders.size;
+        sum.semaphoreWaiters += res.waiting;
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * Every key with its holders (owner connection and lease left) and queue length, keys
+   * decoded as text: what the dashboard shows.
+   *
+   * @param now Current time.
+   * @returns Held or queued keys, and idle keys, by kind.
+   */
+  detail(now: number): TableDetail {
+    const detail: TableDetail = { locks: [], semaphores: [], idleLocks: [], idleSemaphores: [] };
+    for (const res of this.#resources.values()) {
+      const key = decodeUtf8(res.key);
+      if (res.holders.size === 0 && res.waiting === 0) {
+        const idle = { key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
+        (res.limit === 1 ? detail.idleLocks : detail.idleSemaphores).push(idle);
+        continue;
+      }
+      const holders: HolderDetail[] = [];
+      for (const h of res.holders.values()) {
+        holders.push({ connId: h.owner.id, leaseExpiresInS: Math.max(0, h.expiry - now) / 1000 });
+      }
+      if (res.limit === 1) detail.locks.push({ key, holders, waiters: res.waiting });
+      else detail.semaphores.push({ key, limit: res.limit, holders, waiters: res.waiting });
+    }
+    return detail;
+  }
+
   #snapshot(now: number, connections: number, text: boolean): StatsSnapshot {
     const locks: LockStats[] = [];
     const semaphores: SemaphoreStats[] = [];
@@ -587,7 +656,10 @@ export class LockTable {
     return res;
   }
 
-  #grant(res: Resource, conn: TableConn, leaseMs: number, now: number): Holder {
+  #grant(res: Resource, conn: TableConn, leaseMs: number, now: number, queuedAt = now): Holder {
+    const k = kindOfLimit(res.limit);
+    this.counters.grants[k]++;
+    this.counters.queueWait[k].observe((now - queuedAt) / 1000);
     const expiry = now + leaseMs;
     const h = new Holder(this.#newToken(), res, conn, leaseMs, expiry);
     res.holders.set(h.token, h);
@@ -610,7 +682,7 @@ export class LockTable {
       this.#unlink(res, w);
       w.owner.waiters.delete(w);
       res.lastActivity = now;
-      w.holder = this.#grant(res, w.owner, w.leaseMs, now);
+      w.holder = this.#grant(res, w.owner, w.leaseMs, now, w.queuedAt);
       const cb = w.onGrant;
       if (cb !== null) {
         w.onGrant = null;
@@ -624,6 +696,7 @@ export class LockTable {
     let evicted = false;
     for (const h of res.holders.values()) {
       if (h.expiry <= now) {
+        this.counters.leaseExpiries[kindOfLimit(res.limit)]++;
         this.#removeHolder(h);
         evicted = true;
       } else if (h.expiry < min) {
@@ -673,4 +746,48 @@ export class LockTable {
     w.queued = false;
     res.waiting--;
   }
+}
+
+/** Counts from {@linkcode LockTable.summary}. */
+export interface TableSummary {
+  /** Locks with a holder. */
+  locksHeld: number;
+  /** Waiters queued on locks. */
+  lockWaiters: number;
+  /** Semaphore slots held. */
+  semaphoreHolders: number;
+  /** Waiters queued on semaphores. */
+  semaphoreWaiters: number;
+  /** Keys tracked, idle ones included. */
+  keys: number;
+}
+
+/** One holder in {@linkcode TableDetail}. */
+export interface HolderDetail {
+  /** The owner's connection id. */
+  connId: number;
+  /** Lease left, seconds. */
+  leaseExpiresInS: number;
+}
+
+/** A held or queued key in {@linkcode TableDetail}. */
+export interface KeyDetail {
+  /** The key as text. */
+  key: string;
+  /** Its holders. */
+  holders: HolderDetail[];
+  /** Queue length. */
+  waiters: number;
+}
+
+/** What {@linkcode LockTable.detail} returns. */
+export interface TableDetail {
+  /** Held or queued locks. */
+  locks: KeyDetail[];
+  /** Held or queued semaphores with their limits. */
+  semaphores: (KeyDetail & { limit: number | bigint })[];
+  /** Idle locks. */
+  idleLocks: IdleStats[];
+  /** Idle semaphores. */
+  idleSemaphores: IdleStats[];
 }
