@@ -1,15 +1,15 @@
 /**
  * The dflock version, printed by `dflock version`, `dflock --version` and
- * `dflock serve --version`, with the runtime that runs it. Keep {@linkcode VERSION} equal to
- * `version` in deno.json.
+ * `dflock serve --version`, with the runtime that runs it (the version itself is in
+ * `src/version.ts`).
  *
  * @module
  */
 
 import { runtimeDescription } from "../runtime/process.ts";
+import { VERSION } from "../version.ts";
 
-/** The package version. */
-export const VERSION = "0.1.0";
+export { VERSION };
 
 /** The Go dflockd release whose wire protocol and configuration this server reproduces. */
 export const DFLOCKD_COMPAT = "1.10.0";

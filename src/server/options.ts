@@ -74,6 +74,14 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Transport adapter to listen with. @default {the current runtime's} */
   transport?: TransportAdapter;
+  /**
+   * Also serve `/health`, `/ready`, `/metrics` (Prometheus), `/v1/stats` and the live dashboard
+   * at `/` over HTTP on this address (HTTPS with the same certificate when TLS is on; the auth
+   * token guards everything but `/health`, `/ready` and the page itself). Port 0 picks a free
+   * port (see `Server.httpAddr`); on the command line `--http-port 0` means off instead.
+   * @default {no HTTP listener}
+   */
+  http?: HttpOptions;
 }
 
 /**
@@ -104,3 +112,22 @@ export const SERVER_DEFAULTS = {
   autoReleaseOnDisconnect: true,
   debug: false,
 } as const;
+
+/**
+ * Where the server's HTTP listener binds (see {@linkcode ServerOptions.http}).
+ *
+ * @example Health, metrics and the dashboard on a free port
+ * ```ts
+ * import { serve } from "@dflock/dflock/server";
+ *
+ * await using server = await serve({ port: 0, http: { port: 0 } });
+ * const res = await fetch(`http://127.0.0.1:${server.httpAddr!.port}/health`);
+ * console.log(res.status, await res.text()); // 200 {"status":"ok"}
+ * ```
+ */
+export interface HttpOptions {
+  /** TCP port, 0..65535; 0 picks a free one. */
+  port: number;
+  /** Bind address. @default {the server's `host`} */
+  host?: string;
+}

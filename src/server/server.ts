@@ -12,10 +12,15 @@ import { encodeUtf8 } from "../protocol/utf8.ts";
 import { getAdapter } from "../transport/auto.ts";
 import { readTextFile } from "../runtime/files.ts";
 import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
+import { VERSION } from "../version.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
+import { type HttpServer, serveHttp } from "./http.ts";
+import { httpApi, type HttpApiHost } from "./http_api.ts";
 import { LockTable } from "./lock_table.ts";
-import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
-import { firstSettingViolation } from "./setting_rules.ts";
+import { ServerMetrics } from "./metrics.ts";
+import { formatMetrics } from "./metrics_text.ts";
+import { type HttpOptions, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
+import { findHttpPortViolation, firstSettingViolation } from "./setting_rules.ts";
 import { createTokenGenerator } from "./token.ts";
 
 /**
@@ -72,6 +77,8 @@ export interface ResolvedServerOptions {
   log: (line: string) => void;
   /** Transport adapter, if given. */
   transport: TransportAdapter | undefined;
+  /** The HTTP listener's address (host filled in), or `undefined` when off. */
+  http: Required<HttpOptions> | undefined;
 }
 
 /**
@@ -112,6 +119,15 @@ export interface Server extends AsyncDisposable {
    * @returns What a `stats` request would report now, keys as text (decoded from UTF-8).
    */
   stats(): StatsSnapshot;
+  /**
+   * The metrics in the Prometheus text format, as `GET /metrics` serves them (for embedding
+   * the server behind an HTTP server of your own).
+   *
+   * @returns The exposition text (format 0.0.4).
+   */
+  metrics(): string;
+  /** The HTTP listener's bound address, or `undefined` when `http` was not given. */
+  readonly httpAddr: NetAddr | undefined;
 }
 
 const noLog = (_line: string): void => {};
@@ -162,9 +178,16 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
     debug: options.debug ?? d.debug,
     log: options.log ?? noLog,
     transport: options.transport,
+    http: options.http === undefined
+      ? undefined
+      : { port: options.http.port, host: options.http.host || (options.host ?? d.host) },
   };
   const violation = firstSettingViolation(r);
   if (violation !== undefined) throw new RangeError(violation);
+  const httpViolation = r.http === undefined
+    ? undefined
+    : findHttpPortViolation(r.port, r.http.port);
+  if (httpViolation !== undefined) throw new RangeError(httpViolation.message);
   if (r.tls === undefined && (r.tlsCert === undefined) !== (r.tlsKey === undefined)) {
     throw new TypeError("both --tls-cert and --tls-key must be provided together");
   }
@@ -202,12 +225,72 @@ export async function serve(options: ServerOptions = {}): Promise<Server> {
     secret = trimSpace(encodeUtf8(await readTextFile(resolved.authTokenFile)));
   }
   const adapter = resolved.transport ?? await getAdapter();
-  const listener = await adapter.listen({
-    hostname: resolved.host,
-    port: resolved.port,
-    ...(tls !== undefined ? { tls } : {}),
-  });
-  return new DflockServer(listener, resolved, secret === "" ? null : secret);
+  const tlsOption = tls !== undefined ? { tls } : {};
+  const core = new ServerCore(resolved, secret === "" ? null : secret);
+  // The HTTP port comes up first and answers /ready with 503 until the lock port is bound.
+  let http: HttpServer | undefined;
+  if (resolved.http !== undefined) {
+    const httpListener = await adapter.listen({
+      hostname: resolved.http.host,
+      port: resolved.http.port,
+      ...tlsOption,
+    });
+    http = serveHttp(httpListener, httpApi(core));
+    resolved.log(`http listening on ${formatAddr(http.addr)}`);
+  }
+  let listener: Listener;
+  try {
+    listener = await adapter.listen({
+      hostname: resolved.host,
+      port: resolved.port,
+      ...tlsOption,
+    });
+  } catch (err) {
+    await http?.close();
+    throw err;
+  }
+  return new DflockServer(listener, core, http);
+}
+
+/**
+ * The state a server and its HTTP endpoints share from the start: the lock table, the counters,
+ * the clock and the phase (`starting` until the lock port is bound).
+ */
+class ServerCore implements HttpApiHost {
+  readonly options: ResolvedServerOptions;
+  readonly authSecret: string | null;
+  readonly metrics: ServerMetrics = new ServerMetrics();
+  readonly table: LockTable;
+  readonly version = VERSION;
+  readonly startedAt = performance.now();
+  /** Set once the lock port serves. */
+  server: DflockServer | undefined;
+
+  constructor(options: ResolvedServerOptions, authSecret: string | null) {
+    this.options = options;
+    this.authSecret = authSecret;
+    this.table = new LockTable({
+      maxLocks: options.maxLocks,
+      maxWaiters: options.maxWaiters,
+      defaultLeaseMs: options.defaultLeaseTtl * 1000,
+      gcMaxIdleMs: options.gcMaxIdle * 1000,
+      newToken: createTokenGenerator(),
+      counters: this.metrics.table,
+    });
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  phase(): "starting" | "ready" | "draining" {
+    const server = this.server;
+    return server === undefined ? "starting" : server.draining ? "draining" : "ready";
+  }
+
+  connectionCount(): number {
+    return this.server?.connectionCount ?? 0;
+  }
 }
 
 /**
@@ -218,6 +301,7 @@ export async function serve(options: ServerOptions = {}): Promise<Server> {
  * @param options Server settings.
  * @returns The running server.
  * @throws {RangeError} For invalid options.
+ * @throws {TypeError} When `http` is given (only {@linkcode serve} opens an HTTP port).
  *
  * @example Serve on a listener bound by the transport layer
  * ```ts
@@ -230,14 +314,24 @@ export async function serve(options: ServerOptions = {}): Promise<Server> {
  * ```
  */
 export function startServer(listener: Listener, options: ServerOptions = {}): Server {
+  if (options.http !== undefined) {
+    throw new TypeError(
+      "startServer serves a listener you bound and opens no HTTP port: use serve({ http }), " +
+        "or serve server.metrics() from your own HTTP server",
+    );
+  }
   const resolved = resolveServerOptions({ ...options, tlsCert: undefined, tlsKey: undefined });
   const secret = resolved.authToken !== undefined ? encodeUtf8(resolved.authToken) : null;
-  return new DflockServer(listener, resolved, secret);
+  return new DflockServer(listener, new ServerCore(resolved, secret));
 }
 
 class DflockServer implements Server {
   readonly addr: NetAddr;
+  readonly httpAddr: NetAddr | undefined;
   readonly closed: Promise<void>;
+  readonly #core: ServerCore;
+  readonly #metrics: ServerMetrics;
+  readonly #http: HttpServer | undefined;
   readonly #listener: Listener;
   readonly #options: ResolvedServerOptions;
   readonly #table: LockTable;
@@ -251,18 +345,17 @@ class DflockServer implements Server {
   #gcTimer: ReturnType<typeof setInterval> | undefined;
   #forceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(listener: Listener, options: ResolvedServerOptions, authSecret: string | null) {
+  constructor(listener: Listener, core: ServerCore, http?: HttpServer) {
+    const options = core.options;
     this.#listener = listener;
     this.#options = options;
+    this.#core = core;
+    this.#metrics = core.metrics;
+    this.#http = http;
     this.addr = listener.addr;
+    this.httpAddr = http?.addr;
     this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
-    const table = new LockTable({
-      maxLocks: options.maxLocks,
-      maxWaiters: options.maxWaiters,
-      defaultLeaseMs: options.defaultLeaseTtl * 1000,
-      gcMaxIdleMs: options.gcMaxIdle * 1000,
-      newToken: createTokenGenerator(),
-    });
+    const table = core.table;
     this.#table = table;
     const now = (): number => performance.now();
     this.#host = {
@@ -270,16 +363,28 @@ class DflockServer implements Server {
       autoRelease: options.autoReleaseOnDisconnect,
       readTimeoutMs: options.readTimeout * 1000,
       writeTimeoutMs: options.writeTimeout * 1000,
-      authSecret,
+      authSecret: core.authSecret,
       defaultLeaseS: Math.trunc(options.defaultLeaseTtl),
       now,
       isDraining: () => this.#draining,
       connectionCount: () => this.#conns.size,
+      metrics: this.#metrics,
     };
     this.#sweepTimer = setInterval(() => table.sweep(now()), options.leaseSweepInterval * 1000);
     this.#gcTimer = setInterval(() => table.gc(now()), options.gcInterval * 1000);
     options.log(`listening on ${formatAddr(this.addr)}`);
+    core.server = this;
     void this.#acceptLoop();
+  }
+
+  /** True once a shutdown has begun. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.#conns.size;
   }
 
   async #acceptLoop(): Promise<void> {
@@ -288,9 +393,12 @@ class DflockServer implements Server {
     try {
       for await (const transport of this.#listener) {
         if (this.#draining || (max > 0 && this.#conns.size >= max)) {
+          if (this.#draining) this.#metrics.connectionsRejectedDraining++;
+          else this.#metrics.connectionsRejectedLimit++;
           void transport.close().catch(() => {});
           continue;
         }
+        this.#metrics.connectionsAccepted++;
         const id = ++this.#nextId;
         const conn = new Connection(transport, id, this.#host);
         this.#conns.add(conn);
@@ -313,7 +421,9 @@ class DflockServer implements Server {
     if (!this.#draining || !this.#acceptDone || this.#conns.size > 0) return;
     if (this.#forceTimer !== undefined) clearTimeout(this.#forceTimer);
     this.#forceTimer = undefined;
-    this.#resolveClosed();
+    // The HTTP port answers /ready with 503 through the drain and goes last.
+    if (this.#http === undefined) this.#resolveClosed();
+    else void this.#http.close().finally(this.#resolveClosed);
   }
 
   close(options: { force?: boolean } = {}): Promise<void> {
@@ -355,6 +465,15 @@ class DflockServer implements Server {
 
   stats(): StatsSnapshot {
     return this.#table.textStats(performance.now(), this.#conns.size);
+  }
+
+  metrics(): string {
+    return formatMetrics(this.#metrics, {
+      ready: !this.#draining,
+      uptimeS: (performance.now() - this.#core.startedAt) / 1000,
+      connections: this.#conns.size,
+      table: this.#table.summary(),
+    });
   }
 }
 

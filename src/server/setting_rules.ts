@@ -126,3 +126,29 @@ export function firstSettingViolation(
 ): string | undefined {
   return findSettingViolation(values)?.message;
 }
+
+/**
+ * The Go server's checks of `--http-port`: a port number, and not the lock port when both are
+ * non-zero (on the command line 0 turns the HTTP listener off; in `serve()` it picks a free port,
+ * so it never clashes either).
+ *
+ * @param port The lock-protocol port.
+ * @param httpPort The HTTP port.
+ * @returns The violation in the Go server's words with the settings at fault (the first is the
+ *   one named), or `undefined`.
+ */
+export function findHttpPortViolation(
+  port: number,
+  httpPort: number,
+): { message: string; keys: ("httpPort" | "port")[] } | undefined {
+  if (!Number.isSafeInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
+    return { message: `--http-port must be 0-65535 (got ${httpPort})`, keys: ["httpPort"] };
+  }
+  if (httpPort !== 0 && httpPort === port) {
+    return {
+      message: `--http-port (${httpPort}) must differ from --port`,
+      keys: ["httpPort", "port"],
+    };
+  }
+  return undefined;
+}
