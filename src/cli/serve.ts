@@ -8,6 +8,8 @@
  * - What the Go server ignores silently (arguments from the first non-flag on, environment
  *   values that do not parse) is ignored too, with a `dflock: ignoring ...` line on stderr.
  * - A bad flag or value prints one error line and a pointer to `--help`; exit status 1.
+ * - Once up it logs `dflock: listening on HOST:PORT` with the settings that differ from the
+ *   defaults; with `--http-port` the server's `http listening on HOST:PORT` line follows it.
  * - The first signal starts the graceful drain and says what it waits for (the open
  *   connections and the `--shutdown-timeout` deadline); a second signal closes the remaining
  *   connections at once. Either way the command then returns 0.
@@ -109,10 +111,26 @@ export function drainMessage(
     `send ${signal} again to close ${them} now`;
 }
 
-/** Server log lines go to stderr with the `dflock: ` prefix; the CLI prints its own listening line. */
-function serverLog(io: CliIo): (line: string) => void {
-  return (line) => {
-    if (!line.startsWith("listening on ")) io.writeStderr(`dflock: ${line}\n`);
+/**
+ * Server log lines go to stderr with the `dflock: ` prefix, except the server's TCP
+ * `listening on` line: the CLI prints its own, with the non-default settings. The lines logged
+ * while the server starts (`http listening on ...`) are held until `flush()`, so that the
+ * CLI's line for the TCP address is always the first `listening on` line on stderr.
+ */
+function serverLog(io: CliIo): { log: (line: string) => void; flush: () => void } {
+  let held: string[] | undefined = [];
+  const write = (line: string): void => io.writeStderr(`dflock: ${line}\n`);
+  return {
+    log(line) {
+      if (line.startsWith("listening on ")) return;
+      if (held === undefined) write(line);
+      else held.push(line);
+    },
+    flush() {
+      const lines = held ?? [];
+      held = undefined;
+      for (const line of lines) write(line);
+    },
   };
 }
 
@@ -190,16 +208,20 @@ export async function runServe(
     io.onSignal("SIGINT", () => onStop("SIGINT")),
     io.onSignal("SIGTERM", () => onStop("SIGTERM")),
   ];
+  const log = serverLog(io);
   try {
     try {
-      server = await startServer({ ...toServerOptions(config), log: serverLog(io) });
+      server = await startServer({ ...toServerOptions(config), log: log.log });
     } catch (error) {
+      log.flush();
       io.writeStderr(`dflock: server error: ${errorText(error)}\n`);
       return 1;
     }
     const extras = describeNonDefaults(config);
     const suffix = extras.length > 0 ? ` (${extras.join(", ")})` : "";
     io.writeStderr(`dflock: listening on ${formatAddr(server.addr)}${suffix}\n`);
+    // The HTTP address (with --http-port) is the server's own `http listening on` line.
+    log.flush();
     act();
     try {
       await server.closed;

@@ -51,6 +51,8 @@ export const STATS_COMMAND: CommandSpec = {
   epilog: "--watch keeps going while a server is down: it shows\n" +
     '"server HOST:PORT unreachable since HH:MM:SS: <why>; retrying" in its place (on stderr\n' +
     "with --json) and shows its stats again once it is back.\n\n" +
+    "For a live view in a browser, start the server with --http-port and open\n" +
+    "http://HOST:PORT/, where HOST is its --http-host (or --host) and PORT its --http-port.\n\n" +
     "Exit status: 0 on success, 1 when a server cannot be reached or refuses (with --watch\n" +
     "only a refused auth token), 2 on a usage error. --watch stops with 0 on SIGINT or\n" +
     "SIGTERM.\n\n" +

@@ -22,7 +22,11 @@ import {
 } from "../cli/go_flag.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import type { ResolvedServerOptions } from "./server.ts";
-import { findSettingViolation, type NumericSetting } from "./setting_rules.ts";
+import {
+  findHttpPortViolation,
+  findSettingViolation,
+  type NumericSetting,
+} from "./setting_rules.ts";
 
 /**
  * Fully resolved server settings from flags and environment: the numeric and boolean settings
@@ -38,6 +42,10 @@ export type ResolvedConfig =
     tlsKey: string;
     /** The auth token after the precedence rules and file reading, `""` when none. */
     authToken: string;
+    /** HTTP listener port (`/health`, `/metrics`, the dashboard...), 0 = off (as in Go). */
+    httpPort: number;
+    /** HTTP listener bind address, `""` = the `host` value (as in Go). */
+    httpHost: string;
   };
 
 /** Result of {@linkcode parseServerArgs}. */
@@ -79,7 +87,15 @@ export type ReadTextFile = (path: string) => Promise<string>;
 interface Setting {
   flag: string;
   env: string;
-  key: NumericSetting | "host" | "tlsCert" | "tlsKey" | "autoReleaseOnDisconnect" | "debug";
+  key:
+    | NumericSetting
+    | "host"
+    | "tlsCert"
+    | "tlsKey"
+    | "httpPort"
+    | "httpHost"
+    | "autoReleaseOnDisconnect"
+    | "debug";
 }
 
 /** Flags with their environment variables, in the order of PROTOCOL.md 12.1. */
@@ -107,10 +123,22 @@ const SETTINGS: readonly Setting[] = [
   },
   { flag: "tls-cert", env: "DFLOCKD_TLS_CERT", key: "tlsCert" },
   { flag: "tls-key", env: "DFLOCKD_TLS_KEY", key: "tlsKey" },
+  { flag: "http-port", env: "DFLOCKD_HTTP_PORT", key: "httpPort" },
+  { flag: "http-host", env: "DFLOCKD_HTTP_HOST", key: "httpHost" },
   { flag: "debug", env: "DFLOCKD_DEBUG", key: "debug" },
 ];
 
 const D = SERVER_DEFAULTS;
+
+/** Every setting's default: the Go server's. */
+const CONFIG_DEFAULTS: Readonly<ResolvedConfig> = {
+  ...SERVER_DEFAULTS,
+  tlsCert: "",
+  tlsKey: "",
+  authToken: "",
+  httpPort: 0,
+  httpHost: "",
+};
 
 /** The server's flags as Go's `flag` package defines them, without their variables. */
 const GO_FLAGS: readonly GoFlagSpec[] = [
@@ -207,6 +235,18 @@ const GO_FLAGS: readonly GoFlagSpec[] = [
     defaultValue: "",
     env: "DFLOCKD_AUTH_TOKEN_FILE",
   },
+  {
+    name: "http-port",
+    kind: "int",
+    usage: "HTTP API listen port (0 = disabled)",
+    defaultValue: 0,
+  },
+  {
+    name: "http-host",
+    kind: "string",
+    usage: "HTTP API bind address (defaults to --host)",
+    defaultValue: "",
+  },
   { name: "debug", kind: "bool", usage: "Enable debug logging", defaultValue: D.debug },
   { name: "version", kind: "bool", usage: "Print version and exit", defaultValue: false },
 ];
@@ -223,8 +263,8 @@ export const SERVER_FLAGS: readonly GoFlagSpec[] = GO_FLAGS.map((spec) => {
 
 /**
  * The text of `dflock serve --help`: what the command does, the flag syntax, every flag in
- * Go's `PrintDefaults` layout with its environment variable, the auth token precedence, how
- * environment values are read and the exit status.
+ * Go's `PrintDefaults` layout with its environment variable, the auth token precedence, what
+ * the HTTP listener serves, how environment values are read and the exit status.
  *
  * @param command How the user runs `serve` (`dflock serve`, `npm run serve --`).
  * @returns The text, ending in a newline.
@@ -246,6 +286,12 @@ ${formatGoDefaults(SERVER_FLAGS)}
 Auth token: the first non-empty of $DFLOCKD_AUTH_TOKEN (it beats --auth-token, as in the Go
 server), --auth-token, the file named by --auth-token-file and the file named by
 $DFLOCKD_AUTH_TOKEN_FILE. A token file's content is trimmed of white space at both ends.
+
+HTTP: --http-port N (0, the default, keeps it off) adds a listener on --http-host (default:
+the --host value) that serves /health (liveness), /ready (readiness), /metrics (Prometheus),
+/v1/stats (the stats as JSON) and a live dashboard at / to open in a browser; HTTPS with the
+same certificate when TLS is on. With an auth token, every path but /health, /ready and the
+dashboard page itself needs the header "Authorization: Bearer TOKEN".
 
 Environment values: integers are decimal (Go's Atoi), booleans are 1, yes, true, 0, no or false
 in any letter case, and an empty variable counts as unset. A value that does not parse is
@@ -406,12 +452,7 @@ export async function parseServerArgs(
   const warnings: string[] = [];
   if (parsed.rest.length > 0) warnings.push(restIgnored(parsed.rest, parsed.boolBeforeRest));
   const flags = parsed.values;
-  const defaults: ResolvedConfig = {
-    ...SERVER_DEFAULTS,
-    tlsCert: "",
-    tlsKey: "",
-    authToken: "",
-  };
+  const defaults = CONFIG_DEFAULTS;
   const config: ResolvedConfig = { ...defaults };
   const target = config as unknown as Record<string, GoFlagValue>;
   const origins = new Map<string, Origin>();
@@ -436,10 +477,13 @@ export async function parseServerArgs(
       warnings,
     };
   }
-  const invalid = findSettingViolation(config);
+  // Go's Validate order: the numeric settings first, the HTTP port after them.
+  const numeric = findSettingViolation(config);
+  const invalid = numeric === undefined
+    ? findHttpPortViolation(config.port, config.httpPort)
+    : { message: numeric.message, keys: [numeric.key] };
   if (invalid !== undefined) {
-    const origin = origins.get(invalid.key);
-    const from = typeof origin === "object" ? `, set by ${origin.env}` : "";
+    const from = setBy(invalid.keys.map((key) => origins.get(key)));
     return {
       kind: "error",
       message: `configuration error: ${invalid.message}${from}`,
@@ -447,7 +491,20 @@ export async function parseServerArgs(
       warnings,
     };
   }
+  if (config.httpPort === 0 && config.httpHost !== "") {
+    const origin = origins.get("httpHost");
+    const what = typeof origin === "object"
+      ? `${origin.env}=${JSON.stringify(config.httpHost)}`
+      : `--http-host ${JSON.stringify(config.httpHost)}`;
+    warnings.push(`ignoring ${what}: the HTTP listener is off (turn it on with --http-port)`);
+  }
   return { kind: "options", options: config, version: flags.get("version") === true, warnings };
+}
+
+/** `, set by DFLOCKD_X` for the settings among `origins` that came from a variable. */
+function setBy(origins: readonly (Origin | undefined)[]): string {
+  const names = origins.flatMap((origin) => typeof origin === "object" ? [origin.env] : []);
+  return names.length > 0 ? `, set by ${names.join(" and ")}` : "";
 }
 
 /**
@@ -466,34 +523,38 @@ export function checkStartup(config: ResolvedConfig): string | undefined {
 }
 
 /**
- * Maps resolved settings onto {@linkcode ServerOptions}; unset strings are left out.
+ * Maps resolved settings onto {@linkcode ServerOptions}; unset strings are left out, and
+ * `http` is set only when `httpPort` is not 0, with `httpHost` or else `host` as its address.
  *
  * @param config The validated settings.
  * @returns Options for `serve()`.
  */
 export function toServerOptions(config: ResolvedConfig): ServerOptions {
-  const { tlsCert, tlsKey, authToken, ...rest } = config;
+  const { tlsCert, tlsKey, authToken, httpPort, httpHost, ...rest } = config;
   const options: ServerOptions = { ...rest };
   if (tlsCert !== "") options.tlsCert = tlsCert;
   if (tlsKey !== "") options.tlsKey = tlsKey;
   if (authToken !== "") options.authToken = authToken;
+  // On the command line port 0 turns the listener off; in ServerOptions it picks a free port.
+  if (httpPort !== 0) options.http = { port: httpPort, host: httpHost || rest.host };
   return options;
 }
 
 /**
  * Lists the settings that differ from the defaults, for the startup log line. The auth token
- * itself is never shown.
+ * itself is never shown, nor `--http-host` while the HTTP listener is off.
  *
  * @param config The validated settings.
- * @returns Items like `max-locks=1`, `tls=on`, `auth=on`, in flag order.
+ * @returns Items like `max-locks=1`, `http-port=6389`, `tls=on`, `auth=on`, in flag order.
  */
 export function describeNonDefaults(config: ResolvedConfig): string[] {
   const items: string[] = [];
   for (const setting of SETTINGS) {
     if (setting.key === "host" || setting.key === "port") continue;
     if (setting.key === "tlsCert" || setting.key === "tlsKey") continue;
+    if (setting.key === "httpHost" && config.httpPort === 0) continue;
     const value = config[setting.key];
-    if (value !== SERVER_DEFAULTS[setting.key]) items.push(`${setting.flag}=${value}`);
+    if (value !== CONFIG_DEFAULTS[setting.key]) items.push(`${setting.flag}=${value}`);
   }
   if (config.tlsCert !== "" && config.tlsKey !== "") items.push("tls=on");
   if (config.authToken !== "") items.push("auth=on");

@@ -52,6 +52,8 @@ const DEFAULT_CONFIG: ResolvedConfig = {
   tlsCert: "",
   tlsKey: "",
   authToken: "",
+  httpPort: 0,
+  httpHost: "",
 };
 
 describe("defaults", () => {
@@ -99,6 +101,10 @@ describe("flags", () => {
       "k.pem",
       "--auth-token",
       "s3cret",
+      "--http-port",
+      "6389",
+      "--http-host",
+      "0.0.0.1",
       "--debug",
     ]);
     assert.deepEqual(r.options, {
@@ -118,6 +124,8 @@ describe("flags", () => {
       tlsCert: "c.pem",
       tlsKey: "k.pem",
       authToken: "s3cret",
+      httpPort: 6389,
+      httpHost: "0.0.0.1",
       debug: true,
     });
   });
@@ -201,6 +209,8 @@ describe("help", () => {
       "gc-interval",
       "gc-max-idle",
       "host",
+      "http-host",
+      "http-port",
       "lease-sweep-interval",
       "max-connections",
       "max-locks",
@@ -267,6 +277,8 @@ describe("environment", () => {
       DFLOCKD_TLS_CERT: "c.pem",
       DFLOCKD_TLS_KEY: "k.pem",
       DFLOCKD_AUTH_TOKEN: "tok",
+      DFLOCKD_HTTP_PORT: "12",
+      DFLOCKD_HTTP_HOST: "::1",
       DFLOCKD_DEBUG: "YES",
     });
     assert.deepEqual(r.options, {
@@ -286,6 +298,8 @@ describe("environment", () => {
       tlsCert: "c.pem",
       tlsKey: "k.pem",
       authToken: "tok",
+      httpPort: 12,
+      httpHost: "::1",
       debug: true,
     });
   });

@@ -222,6 +222,8 @@ describe("serve --help", () => {
       ["tls-key", "DFLOCKD_TLS_KEY"],
       ["auth-token", "DFLOCKD_AUTH_TOKEN"],
       ["auth-token-file", "DFLOCKD_AUTH_TOKEN_FILE"],
+      ["http-port", "DFLOCKD_HTTP_PORT"],
+      ["http-host", "DFLOCKD_HTTP_HOST"],
       ["debug", "DFLOCKD_DEBUG"],
     ];
     for (const [flag, env] of table) {
