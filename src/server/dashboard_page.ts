@@ -81,7 +81,12 @@ section.card h2 .sub { font-weight: 400; color: var(--muted); font-size: 13px; m
 .hist-labels span { flex: 1; font-size: 10.5px; color: var(--muted); text-align: center; white-space: nowrap; overflow: hidden; min-width: 0; }
 .quantiles { margin-top: 8px; display: flex; flex-wrap: wrap; gap: 4px 18px; color: var(--muted); }
 .quantiles b { color: var(--ink); font-variant-numeric: tabular-nums; }
-.tables { margin-top: 12px; display: grid; gap: 12px; }
+.tables { margin-top: 12px; display: grid; grid-template-columns: minmax(0, 1fr); gap: 12px; }
+@media (max-width: 700px) {
+  main { padding: 12px; } header { padding: 12px; }
+  .hist-labels span { overflow: visible; }
+  .hist-labels span:nth-child(even) { visibility: hidden; }
+}
 .toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 14px; margin-bottom: 8px; }
 .toolbar h2 { margin: 0 !important; }
 .toolbar input[type="search"] {
@@ -124,7 +129,7 @@ body[data-state="auth"] #content { display: none; }
   <h1>dflock</h1>
   <span class="meta">version <b id="hdr-version">&ndash;</b></span>
   <span class="meta">up <b id="hdr-uptime">&ndash;</b></span>
-  <span id="hdr-ready" class="pill idle">&ndash;</span>
+  <span id="hdr-ready" class="pill idle" hidden></span>
   <span id="status-pill" class="pill idle">loading</span>
 </header>
 <main>
@@ -200,6 +205,7 @@ body[data-state="auth"] #content { display: none; }
 (function () {
   var TOKEN_KEY = "dflock.token";
   var POLL_MS = 1000;
+  var FETCH_TIMEOUT_MS = 10000;
   var MAX_ROWS = 500;
   var MAX_OWNERS = 4;
   var body = document.body;
@@ -272,7 +278,12 @@ body[data-state="auth"] #content { display: none; }
     var headers = { "Accept": "application/json" };
     var t = token() || memoryToken;
     if (t) headers["Authorization"] = "Bearer " + t;
-    fetch("v1/dashboard", { headers: headers, cache: "no-store", credentials: "same-origin" })
+    // A server that accepts but never answers must not stall the polling for good.
+    var abort = new AbortController();
+    var deadline = setTimeout(function () { abort.abort(); }, FETCH_TIMEOUT_MS);
+    fetch("v1/dashboard", {
+      headers: headers, cache: "no-store", credentials: "same-origin", signal: abort.signal,
+    })
       .then(function (res) {
         if (res.status === 401) {
           showAuth(t ? "That token was not accepted. Try again." : "");
@@ -283,14 +294,19 @@ body[data-state="auth"] #content { display: none; }
           return;
         }
         return res.json().then(function (data) {
-          render(data);
+          try {
+            render(data);
+          } catch (err) {
+            offline("could not show the server's answer (" + err + "), retrying");
+            return;
+          }
           schedule();
+        }, function () {
+          offline("server sent a bad answer, retrying");
         });
       })
-      .catch(function (err) {
-        if (err && err.name === "SyntaxError") offline("server sent a bad answer, retrying");
-        else offline("server unreachable, retrying");
-      });
+      .catch(function () { offline("server unreachable, retrying"); })
+      .finally(function () { clearTimeout(deadline); });
   }
 
   // ---- auth -------------------------------------------------------------------------------
@@ -530,6 +546,7 @@ body[data-state="auth"] #content { display: none; }
     var ready = $("hdr-ready");
     ready.textContent = d.ready ? "ready" : "draining";
     ready.className = "pill " + (d.ready ? "ok" : "warn");
+    ready.hidden = false;
 
     var locks = d.locks || [], sems = d.semaphores || [];
     var locksHeld = 0, lockWaiters = 0, semHolders = 0, semWaiters = 0;

@@ -94,7 +94,7 @@ export function serveHttp(
   };
   const open = new Set<Transport>();
   let closing = false;
-  const accepting = (async () => {
+  void (async () => {
     try {
       for await (const transport of listener) {
         if (closing || open.size >= settings.maxConnections) {
@@ -116,9 +116,9 @@ export function serveHttp(
     async close(): Promise<void> {
       closing = true;
       await listener.close().catch(() => {});
+      // Not waiting for the accept loop: some adapters end its iteration only on the next
+      // accept, and the connections it started are closed here.
       await Promise.all([...open].map((t) => t.close().catch(() => {})));
-      // Some adapters end the accept iteration only on the next accept; do not wait for it.
-      await Promise.race([accepting, Promise.resolve()]);
     },
   };
 }
