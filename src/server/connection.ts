@@ -329,8 +329,9 @@ export class Connection {
     if (this.#writing !== null) await this.#writing;
   }
 
-  /** Sends `line`, then closes (after `delayMs`). */
+  /** Sends `line` (an error status), then closes (after `delayMs`). */
   async #failAndClose(line: string, delayMs: number): Promise<void> {
+    this.#host.metrics.countError(2, line);
     this.#out += line + LF;
     await this.#flush(this.#host.now());
     if (delayMs > 0 && !this.#finished) {

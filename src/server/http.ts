@@ -46,6 +46,11 @@ export interface HttpLimits {
   idleTimeoutMs?: number;
   /** Most connections at once; more are closed at once. @default {256} */
   maxConnections?: number;
+  /**
+   * Told of every request answered without the handler (400, 405, 408, 431, 505), with its
+   * method (`""` when the request line did not parse).
+   */
+  onRefusal?: (method: string, status: number) => void;
 }
 
 /** A running HTTP listener. */
@@ -91,6 +96,7 @@ export function serveHttp(
     headTimeoutMs: limits.headTimeoutMs ?? 10_000,
     idleTimeoutMs: limits.idleTimeoutMs ?? 60_000,
     maxConnections: limits.maxConnections ?? 256,
+    onRefusal: limits.onRefusal ?? (() => {}),
   };
   const open = new Set<Transport>();
   let closing = false;
@@ -153,7 +159,10 @@ async function serveConnection(
         settings.headTimeoutMs,
       );
     } catch (err) {
-      if (err instanceof HttpFailure) await send(io, err.status, false, {}).catch(() => {});
+      if (err instanceof HttpFailure && err.status !== 0) {
+        settings.onRefusal("", err.status);
+        await send(io, err.status, false, {}).catch(() => {});
+      }
       return;
     }
     if (head === null) return;
@@ -161,6 +170,7 @@ async function serveConnection(
     buffered = head.rest;
     const parsed = parseHead(head.text);
     if (parsed instanceof HttpFailure) {
+      settings.onRefusal("", parsed.status);
       await send(io, parsed.status, false, {}).catch(() => {});
       return;
     }
@@ -170,6 +180,7 @@ async function serveConnection(
       (headers.get("content-length") ?? "0") !== "0";
     let response: HttpResponse;
     if (method !== "GET" && method !== "HEAD") {
+      settings.onRefusal(method, 405);
       response = {
         status: 405,
         headers: { "Allow": "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" },
@@ -211,6 +222,7 @@ async function readHead(
   for (;;) {
     const end = indexOfHeadEnd(data);
     if (end >= 0) {
+      if (end + 4 > maxBytes) throw new HttpFailure(431);
       let text = "";
       for (let i = 0; i < end; i++) text += String.fromCharCode(data[i]!);
       return { text, rest: data.subarray(end + 4) };

@@ -235,7 +235,9 @@ export async function serve(options: ServerOptions = {}): Promise<Server> {
       port: resolved.http.port,
       ...tlsOption,
     });
-    http = serveHttp(httpListener, httpApi(core));
+    http = serveHttp(httpListener, httpApi(core), {
+      onRefusal: (method, status) => core.metrics.countHttp(method, "unmatched", status, 0),
+    });
     resolved.log(`http listening on ${formatAddr(http.addr)}`);
   }
   let listener: Listener;
