@@ -76,6 +76,8 @@ const REASONS: Readonly<Record<number, string>> = {
 };
 
 const encoder = new TextEncoder();
+/** How long {@linkcode HttpServer.close} waits for its connections to close. */
+const CLOSE_WAIT_MS = 2000;
 const CRLF_CRLF = [13, 10, 13, 10];
 
 /**
@@ -123,8 +125,14 @@ export function serveHttp(
       closing = true;
       await listener.close().catch(() => {});
       // Not waiting for the accept loop: some adapters end its iteration only on the next
-      // accept, and the connections it started are closed here.
-      await Promise.all([...open].map((t) => t.close().catch(() => {})));
+      // accept, and the connections it started are closed here. A close that waits on a peer
+      // (a browser keeping its connection) must not hold up the server's shutdown: bounded.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...open].map((t) => t.close().catch(() => {}))),
+        new Promise((resolve) => timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

@@ -135,8 +135,18 @@ export class Browser {
     const browser = new Browser(child, profile);
     try {
       await new Promise<void>((resolve, reject) => {
-        child.once("error", reject);
-        child.once("spawn", resolve);
+        const timer = setTimeout(
+          () => reject(new CdpError(`${executable} did not start within 20 s`)),
+          20_000,
+        );
+        child.once("error", (error) => {
+          clearTimeout(timer);
+          reject(error);
+        });
+        child.once("spawn", () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
       await browser.send("Browser.getVersion", {}, undefined, 20_000);
     } catch (error) {

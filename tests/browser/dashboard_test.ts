@@ -231,7 +231,7 @@ describe("dashboard in headless Chromium", { skip: skipBrowser }, () => {
 
       // The queue-wait estimates fall in the buckets the server's own numbers put them in. No
       // grant happens from here on, so the histogram is settled.
-      const res = await fetch(`${base}/v1/dashboard`);
+      const res = await fetch(`${base}/v1/dashboard`, { signal: AbortSignal.timeout(10_000) });
       const data = await res.json() as { queue_wait: { bounds_s: number[]; counts: number[] } };
       const { bounds_s: bounds, counts } = data.queue_wait;
       assert.equal(counts.reduce((x, y) => x + y, 0), 2, "two grants: a at once, b after a wait");
