@@ -134,20 +134,25 @@ export class Browser {
     ], { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] });
     const browser = new Browser(child, profile);
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new CdpError(`${executable} did not start within 20 s`)),
-          20_000,
-        );
-        child.once("error", (error) => {
-          clearTimeout(timer);
-          reject(error);
+      child.on("error", () => {}); // a late one (e.g. a failed kill) is covered by `close()`
+      // A started child has its pid at once; a failed start has none and reports an `error`
+      // event. (Bun does not always emit `spawn`, so that event is not waited for.)
+      if (child.pid === undefined) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new CdpError(`${executable} did not start within 20 s`)),
+            20_000,
+          );
+          child.once("error", (error) => {
+            clearTimeout(timer);
+            reject(error);
+          });
+          child.once("spawn", () => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-        child.once("spawn", () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      }
       await browser.send("Browser.getVersion", {}, undefined, 20_000);
     } catch (error) {
       await browser.close();
