@@ -36,7 +36,8 @@
 export { DflockClient } from "./src/client.ts";
 export type { ClientStats, ServerPoolStats } from "./src/client.ts";
 export { acquireLock, DistributedLock } from "./src/lock.ts";
-export type { SignalOption } from "./src/lock.ts";
+export { DistributedLease } from "./src/client/distributed_lease.ts";
+export type { SignalOption } from "./src/client/distributed_lease.ts";
 export { acquireSemaphore, DistributedSemaphore } from "./src/semaphore.ts";
 export type {
   ClientOptions,

@@ -7,10 +7,10 @@
  */
 
 import { ClientCore, registerCore } from "./client/core.ts";
-import { resolveClientOptions } from "./client/options.ts";
+import { DEFAULT_RENEW_RATIO, resolveClientOptions } from "./client/options.ts";
 import type { ClientOptions, LeaseSettings } from "./client/options.ts";
-import { acquireTimedOut } from "./client/_lease_holder.ts";
-import type { SignalOption } from "./client/_lease_holder.ts";
+import { acquireOrThrow } from "./client/distributed_lease.ts";
+import type { SignalOption } from "./client/distributed_lease.ts";
 import type { ServerPoolStats } from "./client/pool.ts";
 import { stats as serverStats } from "./client/low_level.ts";
 import type { ServerStats } from "./client/low_level.ts";
@@ -286,7 +286,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
       this.#core,
       key,
       ttlS,
-      { renew: false, renewRatio: 0.5 },
+      { renew: false, renewRatio: DEFAULT_RENEW_RATIO },
       (done) => this.#tryLocks.delete(done),
     );
     if (lock !== undefined) this.#tryLocks.add(lock);
@@ -376,21 +376,5 @@ export class DflockClient implements LockApi, AsyncDisposable {
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-async function acquireOrThrow(
-  lease: DistributedLock | DistributedSemaphore,
-  what: string,
-  acquireTimeoutS: number | undefined,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  try {
-    if (!await lease.acquire({ signal })) {
-      throw acquireTimedOut(what, acquireTimeoutS);
-    }
-  } catch (err) {
-    await lease.close();
-    throw err;
   }
 }

@@ -8,7 +8,7 @@
 import { DistributedLock } from "../lock.ts";
 import { DistributedSemaphore } from "../semaphore.ts";
 import type { Server } from "../server/server.ts";
-import type { LockStats, SemaphoreStats } from "../protocol/stats.ts";
+import type { LockInfo, SemaphoreInfo } from "../protocol/stats.ts";
 import { between, sleep, type Timeline, until } from "./_demo_timeline.ts";
 
 /** What every scene needs. */
@@ -28,11 +28,11 @@ export interface DemoContext {
  * @param key The key.
  * @returns Its stats, or `undefined` when nobody holds it.
  */
-export function lockStats(server: Server, key: string): LockStats | undefined {
+export function lockStats(server: Server, key: string): LockInfo | undefined {
   return server.stats().locks.find((l) => l.key === key);
 }
 
-function semStats(server: Server, key: string): SemaphoreStats | undefined {
+function semStats(server: Server, key: string): SemaphoreInfo | undefined {
   return server.stats().semaphores.find((s) => s.key === key);
 }
 

@@ -8,7 +8,7 @@
 
 import { serve } from "../server/mod.ts";
 import type { Server } from "../server/server.ts";
-import { formatServerAddress } from "../client/servers.ts";
+import { formatAddr } from "../transport/_errors.ts";
 import { type CliIo, commandLine } from "./io.ts";
 import { usageErrorText } from "./_usage.ts";
 import { Timeline } from "./_demo_timeline.ts";
@@ -62,7 +62,7 @@ export async function runDemo(argv: readonly string[], io: CliIo): Promise<numbe
       shutdownTimeout: 2,
       log: () => {},
     });
-    const address = formatServerAddress(server.addr.hostname, server.addr.port);
+    const address = formatAddr(server.addr);
     t.say(`dflock demo: embedded server on ${address}; times are seconds since start`);
     const ctx: DemoContext = { t, server, address };
     await fifoScene(ctx);

@@ -17,14 +17,15 @@
  * @module
  */
 
+import type { ServerOptions } from "../server/options.ts";
+import { formatAddr } from "../transport/_errors.ts";
+import { checkStartup } from "../server/settings.ts";
 import {
-  checkStartup,
   describeNonDefaults,
   parseServerArgs,
   serverHelp,
   toServerOptions,
-} from "../server/config.ts";
-import type { ServerOptions } from "../server/options.ts";
+} from "./serve_config.ts";
 import { clockTime, usageErrorText } from "./_usage.ts";
 import { type CliIo, commandLine, type StopSignal } from "./io.ts";
 import { versionLine } from "./version.ts";
@@ -73,11 +74,6 @@ export type StartServer = (options: ServerOptions) => Promise<ServerHandle>;
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function formatAddr(addr: { hostname: string; port: number }): string {
-  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  return `${host}:${addr.port}`;
 }
 
 function connectionsText(count: number | undefined): string {

@@ -8,8 +8,7 @@
 import { connect } from "../client/connection.ts";
 import type { Connection } from "../client/connection.ts";
 import type { ServerEndpoint } from "../client/servers.ts";
-import type { IdleKeyInfo, ServerStats } from "../client/stats_types.ts";
-import { toServerStats } from "../client/stats_types.ts";
+import { type IdleKeyInfo, parseStats, type ServerStats } from "../protocol/stats.ts";
 import { AuthError, LockError, ProtocolError } from "../errors.ts";
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import {
@@ -290,7 +289,7 @@ export async function runStats(
         }
         let snapshot: ServerStats;
         try {
-          snapshot = toServerStats(JSON.parse(raw) as Record<string, unknown>);
+          snapshot = parseStats(JSON.parse(raw) as Record<string, unknown>);
         } catch (error) {
           const reason = error instanceof ProtocolError ? error.message : "not JSON";
           io.writeStderr(`dflock stats: bad stats reply from ${server.address}: ${reason}\n`);

@@ -20,6 +20,7 @@ import {
 import { STATUS } from "../protocol/commands.ts";
 import { fenceFromToken } from "../protocol/fence.ts";
 import type { Connection } from "./connection.ts";
+import * as low from "./low_level.ts";
 import type { EnqueueResult, Grant } from "./low_level.ts";
 import { shardIndex } from "./servers.ts";
 import type { Attempt } from "./failover.ts";
@@ -39,6 +40,64 @@ export interface LeaseOps {
   wait(conn: Connection, timeoutS: number, signal?: AbortSignal): Promise<Grant>;
   renew(conn: Connection, token: string): Promise<number>;
   release(conn: Connection, token: string, signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * The wire operations of a lease on one key: methods, not closures, as one exists per lease
+ * object. With a `limit` they are the semaphore commands (`s*`), without one the lock commands.
+ */
+class KeyOps implements LeaseOps {
+  readonly noun: "lock" | "semaphore";
+  readonly #key: string;
+  readonly #leaseTtlS: number | undefined;
+  readonly #limit: number | undefined;
+
+  constructor(settings: ResolvedLeaseSettings, limit: number | undefined) {
+    this.noun = limit === undefined ? "lock" : "semaphore";
+    this.#key = settings.key;
+    this.#leaseTtlS = settings.leaseTtlS;
+    this.#limit = limit;
+  }
+
+  acquire(conn: Connection, t: number, signal?: AbortSignal): Promise<Grant> {
+    const options = { leaseTtlS: this.#leaseTtlS, signal };
+    return this.#limit === undefined
+      ? low.acquire(conn, this.#key, t, options)
+      : low.semAcquire(conn, this.#key, t, this.#limit, options);
+  }
+
+  enqueue(conn: Connection, signal?: AbortSignal): Promise<EnqueueResult> {
+    const options = { leaseTtlS: this.#leaseTtlS, signal };
+    return this.#limit === undefined
+      ? low.enqueue(conn, this.#key, options)
+      : low.semEnqueue(conn, this.#key, this.#limit, options);
+  }
+
+  wait(conn: Connection, t: number, signal?: AbortSignal): Promise<Grant> {
+    const wait = this.#limit === undefined ? low.wait : low.semWait;
+    return wait(conn, this.#key, t, { signal });
+  }
+
+  renew(conn: Connection, token: string): Promise<number> {
+    const renew = this.#limit === undefined ? low.renew : low.semRenew;
+    return renew(conn, this.#key, token, this.#leaseTtlS);
+  }
+
+  release(conn: Connection, token: string, signal?: AbortSignal): Promise<void> {
+    const release = this.#limit === undefined ? low.release : low.semRelease;
+    return release(conn, this.#key, token, { signal });
+  }
+}
+
+/**
+ * The wire operations of a lease on `settings.key`: a lock's, or with `limit` a semaphore's.
+ *
+ * @param settings The resolved lease settings (key and lease TTL are used).
+ * @param limit The semaphore limit, validated; `undefined` for a lock.
+ * @returns The operations for a {@linkcode LeaseHolder}.
+ */
+export function leaseOps(settings: ResolvedLeaseSettings, limit?: number): LeaseOps {
+  return new KeyOps(settings, limit);
 }
 
 /** Engine settings beyond the lease settings. */
@@ -142,38 +201,39 @@ export class LeaseHolder {
     return this.#core.options.servers[this.#index]!.address;
   }
 
-  #what(): string {
+  /** `lock "k"` or `semaphore "k"`, for messages. */
+  get what(): string {
     return `${this.#ops.noun} "${this.#o.key}"`;
   }
 
   #enter(action: string): void {
     if (this.#closed) {
       throw new LockError(
-        `Cannot ${action} ${this.#what()}: close() was called on it: create a new one`,
+        `Cannot ${action} ${this.what}: close() was called on it: create a new one`,
         "closed",
       );
     }
     if (this.#core.pool.closed) {
       throw new LockError(
-        `Cannot ${action} ${this.#what()}: its client is closed: use an open client`,
+        `Cannot ${action} ${this.what}: its client is closed: use an open client`,
         "closed",
       );
     }
     if (this.#state === "busy" || this.#state === "releasing") {
       throw new LockError(
-        `Cannot ${action} ${this.#what()}: another call on it is in progress: await that first`,
+        `Cannot ${action} ${this.what}: another call on it is in progress: await that first`,
         "busy",
       );
     }
     if (this.#state === "held") {
       throw new LockError(
-        `Cannot ${action} ${this.#what()}: it is already held: release() it first`,
+        `Cannot ${action} ${this.what}: it is already held: release() it first`,
         "held",
       );
     }
     if (this.#state === "queued") {
       throw new LockError(
-        `Cannot ${action} ${this.#what()}: it is enqueued, call wait()`,
+        `Cannot ${action} ${this.what}: it is enqueued, call wait()`,
         "queued",
       );
     }
@@ -325,14 +385,14 @@ export class LeaseHolder {
     signal?.throwIfAborted();
     if (this.#closed) {
       throw new LockError(
-        `Cannot wait for ${this.#what()}: close() was called on it: create a new one`,
+        `Cannot wait for ${this.what}: close() was called on it: create a new one`,
         "closed",
       );
     }
     if (this.#state === "held") return true;
     if (this.#state === "busy" || this.#state === "releasing") {
       throw new LockError(
-        `Cannot wait for ${this.#what()}: another call on it is in progress: await that first`,
+        `Cannot wait for ${this.what}: another call on it is in progress: await that first`,
         "busy",
       );
     }
@@ -340,7 +400,7 @@ export class LeaseHolder {
       const lost = this.#queueLost;
       this.#queueLost = undefined;
       if (lost !== undefined) throw lost;
-      throw new NotEnqueuedError(`Cannot wait for ${this.#what()}: call enqueue() first`);
+      throw new NotEnqueuedError(`Cannot wait for ${this.what}: call enqueue() first`);
     }
     const pc = this.#owner!;
     const pool = this.#core.pool;
@@ -407,7 +467,7 @@ export class LeaseHolder {
       this.#disown();
       this.#state = "idle";
       this.#queueLost = new ConnectionError(
-        `Lost the queue place of ${this.#what()}: ${reason.message}`,
+        `Lost the queue place of ${this.what}: ${reason.message}`,
         { cause: reason },
       );
     }
@@ -504,7 +564,7 @@ export class LeaseHolder {
   /** Ends a held lease as lost because of `cause` (see {@linkcode #endLease}). */
   #lose(cause: unknown, dropConnection = false): void {
     this.#endLease(
-      `The lease of ${this.#what()} was lost: ${lossDetail(cause, this.#what())}`,
+      `The lease of ${this.what} was lost: ${lossDetail(cause, this.what)}`,
       cause,
       dropConnection,
     );
@@ -513,7 +573,7 @@ export class LeaseHolder {
   /** The local deadline passed before a renewal was confirmed (`why`: what delayed it). */
   #expire(why: string, dropConnection = false): void {
     this.#endLease(
-      `The lease of ${this.#what()} ran out before it was renewed: ${why}`,
+      `The lease of ${this.what} ran out before it was renewed: ${why}`,
       undefined,
       dropConnection,
     );
@@ -609,7 +669,7 @@ export class LeaseHolder {
         this.#disown();
         if (this.#renews) {
           throw new LeaseLostError(
-            `The lease of ${this.#what()} was lost: its connection to ${pc.conn.address} closed`,
+            `The lease of ${this.what} was lost: its connection to ${pc.conn.address} closed`,
             this.#o.key,
           );
         }
@@ -696,7 +756,6 @@ export interface SignalOption {
  * Acquires, runs `fn`, releases (also when `fn` throws) and returns `fn`'s result.
  *
  * @param holder The lease.
- * @param what `lock "k"` or `semaphore "k"`, for the timeout message.
  * @param fn The critical section.
  * @param signal Aborts a blocked acquire.
  * @returns What `fn` returned.
@@ -705,11 +764,10 @@ export interface SignalOption {
  */
 export async function runWithLease<T>(
   holder: LeaseHolder,
-  what: string,
   fn: () => T | Promise<T>,
   signal: AbortSignal | undefined,
 ): Promise<T> {
-  if (!await holder.acquire(signal)) throw acquireTimedOut(what, holder.acquireTimeoutS);
+  if (!await holder.acquire(signal)) throw acquireTimedOut(holder.what, holder.acquireTimeoutS);
   let result: T;
   try {
     result = await fn();

@@ -15,11 +15,11 @@ import type {
 } from "../transport/types.ts";
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import type { Command } from "../protocol/commands.ts";
-import { encodeRequest } from "../protocol/encode.ts";
+import { encodeRequest, validateAuthToken } from "../protocol/encode.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/line_decoder.ts";
 import { opensTlsRecord } from "../protocol/tls_record.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
-import { toConnectionError } from "../transport/_errors.ts";
+import { formatAddr, toConnectionError } from "../transport/_errors.ts";
 import {
   authRefused,
   ConnectionError,
@@ -178,10 +178,6 @@ const SETTLED: Promise<void> = Promise.resolve();
 function isDraining(line: string): boolean {
   return line.startsWith(STATUS.errorDraining) &&
     (line.length === STATUS.errorDraining.length || line[STATUS.errorDraining.length] === " ");
-}
-
-function formatAddress(host: string, port: number): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
@@ -700,9 +696,7 @@ export class Connection implements AsyncDisposable {
  * @throws {AuthError} On any answer but `ok`.
  */
 async function authenticate(conn: Connection, token: string, signal: AbortSignal): Promise<void> {
-  if (token.includes("\n") || token.includes("\r")) {
-    throw new TypeError("authToken must not contain CR or LF");
-  }
+  validateAuthToken(token);
   const line = await conn.request(COMMAND.auth, "_", token, { signal });
   if (line.trim() !== STATUS.ok) throw authRefused(`Cannot authenticate to ${conn.address}`, line);
 }
@@ -744,13 +738,11 @@ export async function connect(options: ConnectionOptions = {}): Promise<Connecti
     throw new RangeError(`connectTimeoutMs must be a positive number (got ${timeoutMs})`);
   }
   const authToken = options.authToken;
-  if (authToken !== undefined && (authToken.includes("\n") || authToken.includes("\r"))) {
-    throw new TypeError("authToken must not contain CR or LF");
-  }
+  if (authToken !== undefined) validateAuthToken(authToken);
   const userSignal = options.signal;
   userSignal?.throwIfAborted();
   const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
-  const address = formatAddress(host, port);
+  const address = formatAddr({ hostname: host, port });
   const startedAt = performance.now();
   const adapter = options.transport ?? await getAdapter();
   userSignal?.throwIfAborted();

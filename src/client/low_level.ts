@@ -23,15 +23,15 @@
 
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import type { Command } from "../protocol/commands.ts";
-import { validateKey, validateSeconds } from "../protocol/encode.ts";
+import { validateAuthToken, validateKey, validateSeconds } from "../protocol/encode.ts";
 import { parseReply } from "../protocol/reply.ts";
 import type { FailureReply, TimeoutReply } from "../protocol/reply.ts";
 import { authRefused, errorForStatus, LockError, ProtocolError } from "../errors.ts";
 import type { RequestOptions } from "./connection.ts";
-import { toServerStats } from "./stats_types.ts";
-import type { ServerStats } from "./stats_types.ts";
+import { parseStats } from "../protocol/stats.ts";
+import type { ServerStats } from "../protocol/stats.ts";
 
-export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "./stats_types.ts";
+export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "../protocol/stats.ts";
 
 /**
  * Largest semaphore limit newer servers accept (PROTOCOL-NEWER.md 9).
@@ -147,7 +147,20 @@ function validateToken(token: unknown): string {
   return token;
 }
 
-function validateLimit(limit: unknown): number {
+/**
+ * Checks a semaphore limit.
+ *
+ * @param limit The limit.
+ * @returns `limit`.
+ * @throws {TypeError} If it is not a number.
+ * @throws {RangeError} If it is not an integer from 1 to 1048576.
+ *
+ * @example A valid limit
+ * ```ts
+ * validateLimit(3); // 3
+ * ```
+ */
+export function validateLimit(limit: unknown): number {
   if (typeof limit !== "number") {
     throw new TypeError(`limit must be a number (got ${typeof limit})`);
   }
@@ -641,7 +654,7 @@ export async function semWait(
 export async function stats(conn: Requester, options?: CallOptions): Promise<ServerStats> {
   const r = parseReply(await send(conn, COMMAND.stats, "_", "", options), "stats");
   if (r.status !== STATUS.ok) throw failure(r, "Cannot read stats");
-  return toServerStats(r.stats);
+  return parseStats(r.stats);
 }
 
 /**
@@ -667,12 +680,7 @@ export async function stats(conn: Requester, options?: CallOptions): Promise<Ser
  * ```
  */
 export async function auth(conn: Requester, token: string, options?: CallOptions): Promise<void> {
-  if (typeof token !== "string") {
-    throw new TypeError(`token must be a string (got ${typeof token})`);
-  }
-  if (token.includes("\n") || token.includes("\r")) {
-    throw new TypeError("auth token must not contain CR or LF");
-  }
+  validateAuthToken(token, "token");
   const r = parseReply(await send(conn, COMMAND.auth, "_", token, options), "plain");
   if (r.status !== STATUS.ok) throw authRefused("Cannot authenticate", r.line);
 }

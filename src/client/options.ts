@@ -6,10 +6,9 @@
  */
 
 import type { TlsConnectOptions, TransportAdapter } from "../transport/types.ts";
-import { validateKey } from "../protocol/encode.ts";
+import { validateAuthToken, validateKey } from "../protocol/encode.ts";
 import { MAX_SECONDS } from "../protocol/go_text.ts";
 import { stableHashShard } from "../protocol/crc32.ts";
-import { MAX_SEMAPHORE_LIMIT } from "./low_level.ts";
 import { resolveServers } from "./servers.ts";
 import type { ServerEndpoint, ServerListOptions, ShardingStrategy } from "./servers.ts";
 import type { DflockClient } from "../client.ts";
@@ -243,28 +242,23 @@ export function wholeSeconds(n: unknown, name: string, min: number): number {
 }
 
 /**
- * Checks a semaphore limit.
+ * Checks a `renewRatio` option, or gives the default for `undefined`.
  *
- * @param limit The limit.
- * @returns `limit`.
- * @throws {TypeError} If it is not a number.
- * @throws {RangeError} If it is not an integer from 1 to 1048576.
+ * @param ratio The option as given.
+ * @returns The ratio: strictly between 0 and 1.
+ * @throws {RangeError} If it is not a number strictly between 0 and 1.
  *
- * @example A valid limit
+ * @example The default
  * ```ts
- * validateLimit(3); // 3
+ * resolveRenewRatio(undefined); // 0.5
  * ```
  */
-export function validateLimit(limit: unknown): number {
-  if (typeof limit !== "number") {
-    throw new TypeError(`limit must be a number (got ${typeof limit})`);
+export function resolveRenewRatio(ratio: unknown): number {
+  const r = ratio ?? DEFAULT_RENEW_RATIO;
+  if (typeof r !== "number" || !(r > 0 && r < 1)) {
+    throw new RangeError(`renewRatio must be between 0 and 1, exclusive (got ${r})`);
   }
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEMAPHORE_LIMIT) {
-    throw new RangeError(
-      `limit must be an integer from 1 to ${MAX_SEMAPHORE_LIMIT} (got ${limit})`,
-    );
-  }
-  return limit;
+  return r;
 }
 
 function positive(value: unknown, name: string, fallback: number): number {
@@ -307,12 +301,7 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   if (options.connectTimeoutMs !== undefined) {
     positive(options.connectTimeoutMs, "connectTimeoutMs", 0);
   }
-  if (options.authToken !== undefined) {
-    if (typeof options.authToken !== "string") throw new TypeError("authToken must be a string");
-    if (/[\r\n]/.test(options.authToken)) {
-      throw new TypeError("authToken must not contain CR or LF");
-    }
-  }
+  if (options.authToken !== undefined) validateAuthToken(options.authToken);
   return {
     servers: resolveServers(options),
     cluster: options.cluster === true,
@@ -362,10 +351,7 @@ export function resolveLeaseSettings(key: string, settings: LeaseSettings): Reso
   const leaseTtlS = settings.leaseTtlS === undefined
     ? undefined
     : wholeSeconds(settings.leaseTtlS, "leaseTtlS", 1);
-  const renewRatio = settings.renewRatio ?? DEFAULT_RENEW_RATIO;
-  if (typeof renewRatio !== "number" || !(renewRatio > 0 && renewRatio < 1)) {
-    throw new RangeError(`renewRatio must be between 0 and 1, exclusive (got ${renewRatio})`);
-  }
+  const renewRatio = resolveRenewRatio(settings.renewRatio);
   if (settings.onLockLost !== undefined && typeof settings.onLockLost !== "function") {
     throw new TypeError("onLockLost must be a function");
   }

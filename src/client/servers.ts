@@ -7,6 +7,7 @@
  */
 
 import { stableHashShard } from "../protocol/crc32.ts";
+import { formatAddr } from "../transport/_errors.ts";
 
 /** Default server host. */
 export const DEFAULT_SERVER_HOST = "127.0.0.1";
@@ -92,22 +93,6 @@ export interface ServerListOptions {
   cluster?: boolean;
 }
 
-/**
- * Formats a host and port as `host:port`, bracketing IPv6 literals.
- *
- * @param host Host name or IP address.
- * @param port TCP port.
- * @returns The address text.
- *
- * @example Bracket IPv6
- * ```ts
- * formatServerAddress("::1", 6388); // "[::1]:6388"
- * ```
- */
-export function formatServerAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function checkPort(port: unknown, entry: string): number {
   if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new RangeError(`Invalid server "${entry}": port must be an integer from 1 to 65535`);
@@ -150,7 +135,7 @@ export function parseServerAddress(entry: ServerAddress): ServerEndpoint {
   } else {
     throw new TypeError(`Invalid server: expected "host:port" or { host, port }`);
   }
-  return { host, port, address: formatServerAddress(host, port) };
+  return { host, port, address: formatAddr({ hostname: host, port }) };
 }
 
 /**

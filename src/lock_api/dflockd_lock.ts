@@ -6,10 +6,9 @@
  * @module
  */
 
-import { LeaseHolder } from "../client/_lease_holder.ts";
+import { LeaseHolder, leaseOps } from "../client/_lease_holder.ts";
 import type { ClientCore } from "../client/core.ts";
 import { resolveLeaseSettings, wholeSeconds } from "../client/options.ts";
-import { lockOps } from "../lock.ts";
 import { validateKey } from "../protocol/encode.ts";
 import type { Lock } from "./types.ts";
 
@@ -78,7 +77,7 @@ export async function tryAcquireOn(
     leaseTtlS,
     renewRatio: mode.renewRatio,
   });
-  const holder = new LeaseHolder(core, settings, lockOps(settings), { renew: mode.renew });
+  const holder = new LeaseHolder(core, settings, leaseOps(settings), { renew: mode.renew });
   if (!await holder.acquire(undefined)) return undefined;
   return new DflockdLock(holder, onDone as ((lock: DflockdLock) => void) | undefined);
 }

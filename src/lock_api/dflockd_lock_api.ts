@@ -8,15 +8,13 @@
 
 import { coreForLock } from "../client/core.ts";
 import type { ClientCore } from "../client/core.ts";
+import { resolveRenewRatio } from "../client/options.ts";
 import type { ClientOptions } from "../client/options.ts";
 import type { DflockClient } from "../client.ts";
 import { LockError } from "../errors.ts";
 import { tryAcquireOn } from "./dflockd_lock.ts";
 import type { AbandonableLock } from "./dflockd_lock.ts";
 import type { Lock, LockApi } from "./types.ts";
-
-/** Default fraction of the lease after which `renew: true` renews it. */
-const DEFAULT_RENEW_RATIO = 0.5;
 
 /**
  * Options of {@linkcode DflockdLockApi}: a `client`, or the connection options of one (APIs and
@@ -102,10 +100,7 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
       throw new TypeError("options must be an object");
     }
     const { renew, renewRatio, ...connection } = options;
-    const ratio = renewRatio ?? DEFAULT_RENEW_RATIO;
-    if (typeof ratio !== "number" || !(ratio > 0 && ratio < 1)) {
-      throw new RangeError(`renewRatio must be between 0 and 1, exclusive (got ${ratio})`);
-    }
+    const ratio = resolveRenewRatio(renewRatio);
     this.#core = coreForLock({ ...connection, key: "_" });
     this.#renew = renew === true;
     this.#renewRatio = ratio;

@@ -91,6 +91,25 @@ export function validateKey(key: unknown): string {
   return key;
 }
 
+/**
+ * Checks an auth token locally: a string without CR or LF, since it travels as the argument
+ * line of an `auth` request.
+ *
+ * @param token The token.
+ * @param name What to call it in the error message.
+ * @returns The token, unchanged.
+ * @throws {TypeError} If the token is not a string or contains CR or LF.
+ */
+export function validateAuthToken(token: unknown, name = "authToken"): string {
+  if (typeof token !== "string") {
+    throw new TypeError(`${name} must be a string (got ${typeof token})`);
+  }
+  if (token.includes("\n") || token.includes("\r")) {
+    throw new TypeError(`${name} must not contain CR or LF: it is sent as one request line`);
+  }
+  return token;
+}
+
 /** Options of {@linkcode validateSeconds}. */
 export interface ValidateSecondsOptions {
   /** Smallest allowed value (default 0; use 1 for leases and limits). */

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { decodeUtf8, encodeUtf8 } from "./utf8.ts";
+
 /**
  * Length in bytes of the Go white-space character that starts at `i`, or 0.
  *
@@ -73,6 +75,18 @@ export function trimSpace(s: string): string {
   while (start < end && (n = spaceLenAt(s, start)) > 0) start += n;
   while (end > start && (n = spaceLenBefore(s, end)) > 0) end -= n;
   return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/**
+ * Go's `strings.TrimSpace` on JavaScript text (for file contents and environment values):
+ * {@linkcode trimSpace} on its UTF-8 bytes, so U+0085 is trimmed and U+FEFF is not, unlike
+ * `String.prototype.trim`.
+ *
+ * @param text The text to trim.
+ * @returns The trimmed text.
+ */
+export function trimSpaceText(text: string): string {
+  return decodeUtf8(trimSpace(encodeUtf8(text)));
 }
 
 /**

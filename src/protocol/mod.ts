@@ -25,22 +25,11 @@ export {
   utf8Bytes,
   utf8Length,
 } from "./utf8.ts";
-export { isValidKey, leaseReportSeconds, parseRequest, renewReportSeconds } from "./request.ts";
+export { isValidKey, parseRequest } from "./request.ts";
 export type { InvalidReason, InvalidRequest, Request } from "./request.ts";
-export {
-  acquiredLine,
-  ERROR_AUTH_LINE,
-  ERROR_LINE,
-  OK_LINE,
-  okGrantLine,
-  QUEUED_LINE,
-  renewOkLine,
-  statsOkLine,
-  statusLine,
-  TIMEOUT_LINE,
-} from "./response.ts";
-export { formatStats } from "./stats.ts";
-export type { IdleStats, LockStats, SemaphoreStats, StatsSnapshot } from "./stats.ts";
+export { acquiredReply, grantedReply, renewedReply, statsReply } from "./response.ts";
+export { formatStats, parseStats } from "./stats.ts";
+export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "./stats.ts";
 export { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
 export { encodeRequest, MAX_KEY_BYTES, validateKey, validateSeconds } from "./encode.ts";
 export type { ValidateSecondsOptions } from "./encode.ts";

@@ -125,132 +125,55 @@ export interface ReplyByShape {
 /** Any result of {@linkcode parseReply}. */
 export type Reply = ReplyByShape[ReplyShape];
 
-const TOKEN_RE = /^[0-9a-f]{32}$/;
-const SPACES_RE = /[\t\n\v\f\r ]+/;
-const UNKNOWN_ERROR_RE = new RegExp(`^${STATUS.error}_[a-z0-9_]+$`);
-
-const ERROR_STATUSES: ReadonlySet<string> = new Set<string>(
-  Object.values(STATUS).filter((s) => s.startsWith(STATUS.error) && s !== STATUS.errorNotLeader),
-);
-
-function lease(field: string): number | undefined {
-  const v = atoi(field);
-  return typeof v === "number" ? v : undefined;
-}
-
-/**
- * The number in `line` from `from` to its end when that is 1 to 15 ASCII digits (checked by
- * the caller's length bounds), else `undefined`. Same value as {@linkcode lease} there.
- */
-function digitsToEnd(line: string, from: number): number | undefined {
-  let n = 0;
-  for (let i = from; i < line.length; i++) {
-    const d = line.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return undefined;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
-/**
- * The lease of a canonical `<word> <32 lowercase hex> <1..15 digits>` line (single spaces,
- * nothing around), else `undefined`. Such lines parse the same way on the general path; this
- * only skips its trim, split and regular expressions.
- */
-function canonicalGrantLease(line: string, word: string): number | undefined {
-  const w = word.length;
-  const len = line.length;
-  if (
-    len < w + 35 || len > w + 49 || !line.startsWith(word) || line.charCodeAt(w) !== 0x20 ||
-    line.charCodeAt(w + 33) !== 0x20
-  ) {
-    return undefined;
-  }
-  for (let i = w + 1; i < w + 33; i++) {
-    const c = line.charCodeAt(i);
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined;
-  }
-  return digitsToEnd(line, w + 34);
-}
-
-/** The canonical form of the frequent successes, or `undefined` for the general path. */
-function parseCanonical(line: string, shape: ReplyShape): Reply | undefined {
-  switch (shape) {
-    case "plain":
-      return line === STATUS.ok ? OK_PLAIN : undefined;
-    case "grant": {
-      const s = canonicalGrantLease(line, STATUS.ok);
-      const at = STATUS.ok.length + 1;
-      return s === undefined
-        ? undefined
-        : { status: STATUS.ok, token: line.slice(at, at + 32), leaseS: s };
-    }
-    case "enqueue": {
-      const s = canonicalGrantLease(line, STATUS.acquired);
-      const at = STATUS.acquired.length + 1;
-      return s === undefined
-        ? undefined
-        : { status: STATUS.acquired, token: line.slice(at, at + 32), leaseS: s };
-    }
-    case "renew": {
-      const w = STATUS.ok.length;
-      const len = line.length;
-      if (len < w + 2 || len > w + 16 || !line.startsWith(STATUS.ok)) return undefined;
-      if (line.charCodeAt(w) !== 0x20) return undefined;
-      const s = digitsToEnd(line, w + 1);
-      return s === undefined ? undefined : { status: STATUS.ok, leaseS: s };
-    }
-    default:
-      return undefined;
-  }
-}
-
-type SuccessParser = (parts: string[], line: string) => Reply | undefined;
-
 const OK_PLAIN: OkReply = Object.freeze({ status: STATUS.ok });
 const QUEUED: QueuedReply = Object.freeze({ status: STATUS.queued });
 const TIMEOUT: TimeoutReply = Object.freeze({ status: STATUS.timeout });
 
-/** Success parsers per shape, keyed by the first field. */
-const SUCCESS: { readonly [S in ReplyShape]: { readonly [word: string]: SuccessParser } } = {
-  grant: {
-    [STATUS.ok]: (p) => {
-      const s = p.length === 3 && TOKEN_RE.test(p[1]!) ? lease(p[2]!) : undefined;
-      return s === undefined ? undefined : { status: STATUS.ok, token: p[1]!, leaseS: s };
-    },
-    [STATUS.timeout]: (p) => (p.length === 1 ? TIMEOUT : undefined),
-  },
-  enqueue: {
-    [STATUS.acquired]: (p) => {
-      const s = p.length === 3 && TOKEN_RE.test(p[1]!) ? lease(p[2]!) : undefined;
-      return s === undefined ? undefined : { status: STATUS.acquired, token: p[1]!, leaseS: s };
-    },
-    [STATUS.queued]: (p) => (p.length === 1 ? QUEUED : undefined),
-  },
-  renew: {
-    [STATUS.ok]: (p) => {
-      const s = p.length === 2 ? lease(p[1]!) : undefined;
-      return s === undefined ? undefined : { status: STATUS.ok, leaseS: s };
-    },
-  },
-  plain: {
-    [STATUS.ok]: (p) => (p.length === 1 ? OK_PLAIN : undefined),
-  },
-  stats: {
-    [STATUS.ok]: (_p, line) => {
-      const m = /^ok[ \t]+(.*)$/s.exec(line);
-      if (m === null) return undefined;
-      try {
-        const v: unknown = JSON.parse(m[1]!);
-        return typeof v === "object" && v !== null && !Array.isArray(v)
-          ? { status: STATUS.ok, stats: v as Record<string, unknown> }
-          : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  },
-};
+const ERROR_STATUSES: ReadonlySet<string> = new Set<string>(
+  Object.values(STATUS).filter((s) => s.startsWith(STATUS.error) && s !== STATUS.errorNotLeader),
+);
+const UNKNOWN_ERROR_RE = new RegExp(`^${STATUS.error}_[a-z0-9_]+$`);
+
+/** Field separators: ASCII space, `\t`, `\n`, `\v`, `\f`, `\r`. */
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/** Whether `line[from, to)` is exactly `word`. */
+function fieldIs(line: string, from: number, to: number, word: string): boolean {
+  return to - from === word.length && line.startsWith(word, from);
+}
+
+/** Whether `line` has a token (32 lowercase hex digits) at `from`; what follows is not checked. */
+function isToken(line: string, from: number): boolean {
+  const to = from + 32;
+  if (to > line.length) return false;
+  for (let i = from; i < to; i++) {
+    const c = line.charCodeAt(i);
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
+}
+
+/**
+ * The integer in `line[from, to)` (Go's `strconv.Atoi`: optional sign, decimal digits), or
+ * `undefined` when it is not one or is beyond `Number.MAX_SAFE_INTEGER`. Plain digits that
+ * cannot overflow are read in place; anything else goes through {@linkcode atoi}.
+ */
+function intField(line: string, from: number, to: number): number | undefined {
+  if (to - from <= 15) {
+    let n = 0;
+    let i = from;
+    for (; i < to; i++) {
+      const d = line.charCodeAt(i) - 0x30;
+      if (d < 0 || d > 9) break;
+      n = n * 10 + d;
+    }
+    if (i === to && to > from) return n;
+  }
+  const v = atoi(line.slice(from, to));
+  return typeof v === "number" ? v : undefined;
+}
 
 /**
  * Maps one response line to a typed result.
@@ -263,24 +186,103 @@ export function parseReply<S extends ReplyShape>(line: string, shape: S): ReplyB
   return parseAny(line, shape) as ReplyByShape[S];
 }
 
+/**
+ * The one parser. It splits the line into whitespace-separated fields in a single scan that
+ * keeps only the bounds of the first three (a fourth field makes every reply malformed, except
+ * `stats`, whose JSON runs to the end of the line) and checks a grant's token on the way, then
+ * matches the fields against the shape.
+ */
 function parseAny(line: string, shape: ReplyShape): Reply {
-  const canonical = parseCanonical(line, shape);
-  if (canonical !== undefined) return canonical;
-  const trimmed = line.trim();
-  const parts = trimmed === "" ? [] : trimmed.split(SPACES_RE);
-  const word = parts[0];
-  if (word !== undefined) {
-    const parser = Object.hasOwn(SUCCESS[shape], word) ? SUCCESS[shape][word] : undefined;
-    if (parser !== undefined) {
-      const r = parser(parts, line);
-      if (r !== undefined) return r;
-    } else if (ERROR_STATUSES.has(word)) {
-      if (parts.length === 1) return { status: word as ErrorStatus, line };
-    } else if (word === STATUS.errorNotLeader) {
-      if (parts.length <= 2) return { status: STATUS.errorNotLeader, leader: parts[1], line };
-    } else if (UNKNOWN_ERROR_RE.test(word) && parts.length === 1) {
-      return { status: STATUS.error, line };
+  const len = line.length;
+  // A grant's second field is read as a token at once: 32 hex digits hold no separator.
+  const wantsToken = shape === "grant" || shape === "enqueue";
+  let token = false; // the second field is a token
+  let n = 0; // fields seen, counting stops at 4
+  let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0;
+  let i = 0;
+  while (n < 4) {
+    while (i < len && isSpace(line.charCodeAt(i))) i++;
+    if (i === len) break;
+    const a = i;
+    if (
+      n === 1 && wantsToken && isToken(line, a) &&
+      (a + 32 === len || isSpace(line.charCodeAt(a + 32)))
+    ) {
+      token = true;
+      i = a + 32;
+    } else {
+      while (i < len && !isSpace(line.charCodeAt(i))) i++;
     }
+    if (n === 0) {
+      a0 = a;
+      b0 = i;
+    } else if (n === 1) {
+      a1 = a;
+      b1 = i;
+    } else if (n === 2) {
+      a2 = a;
+      b2 = i;
+    }
+    n++;
+  }
+  if (n === 0) return { status: "malformed", line };
+
+  // Successes for the shape.
+  switch (shape) {
+    case "grant":
+    case "enqueue": {
+      const word = shape === "grant" ? STATUS.ok : STATUS.acquired;
+      if (n === 3 && token && fieldIs(line, a0, b0, word)) {
+        const leaseS = intField(line, a2, b2);
+        if (leaseS !== undefined) {
+          return { status: word, token: line.slice(a1, b1), leaseS } as
+            | GrantedReply
+            | AcquiredReply;
+        }
+      }
+      if (n === 1) {
+        if (shape === "grant" && fieldIs(line, a0, b0, STATUS.timeout)) return TIMEOUT;
+        if (shape === "enqueue" && fieldIs(line, a0, b0, STATUS.queued)) return QUEUED;
+      }
+      break;
+    }
+    case "renew":
+      if (n === 2 && fieldIs(line, a0, b0, STATUS.ok)) {
+        const leaseS = intField(line, a1, b1);
+        if (leaseS !== undefined) return { status: STATUS.ok, leaseS };
+      }
+      break;
+    case "plain":
+      if (n === 1 && fieldIs(line, a0, b0, STATUS.ok)) return OK_PLAIN;
+      break;
+    default: // "stats"
+      if (n >= 2 && fieldIs(line, a0, b0, STATUS.ok)) {
+        let v: unknown;
+        try {
+          v = JSON.parse(line.slice(a1));
+        } catch {
+          return { status: "malformed", line };
+        }
+        return typeof v === "object" && v !== null && !Array.isArray(v)
+          ? { status: STATUS.ok, stats: v as Record<string, unknown> }
+          : { status: "malformed", line };
+      }
+  }
+
+  // Failures, the same for every shape.
+  const word = line.slice(a0, b0);
+  if (ERROR_STATUSES.has(word)) {
+    if (n === 1) return { status: word as ErrorStatus, line };
+  } else if (word === STATUS.errorNotLeader) {
+    if (n <= 2) {
+      return {
+        status: STATUS.errorNotLeader,
+        leader: n === 2 ? line.slice(a1, b1) : undefined,
+        line,
+      };
+    }
+  } else if (n === 1 && UNKNOWN_ERROR_RE.test(word)) {
+    return { status: STATUS.error, line };
   }
   return { status: "malformed", line };
 }

@@ -27,9 +27,9 @@ export type InvalidReason =
 /**
  * A parsed request. Durations are milliseconds after Go's int64-nanosecond wrap-around, with
  * `Math.trunc(leaseMs / 1000)` exactly the whole seconds the Go server reports for that lease
- * (see `secondsToMs` and `leaseSecondsToMs`). A `limit` is a `number` up to
- * `Number.MAX_SAFE_INTEGER` and an exact `bigint` above (Go keeps it as an int64), so two
- * different limits never compare equal.
+ * (see `secondsToMs` and `leaseSecondsToMs`; response.ts formats the replies). A `limit` is a
+ * `number` up to `Number.MAX_SAFE_INTEGER` and an exact `bigint` above (Go keeps it as an
+ * int64), so two different limits never compare equal.
  */
 export type Request =
   /** `l` (limit 1) and `sl`. */
@@ -223,37 +223,4 @@ export function parseRequest(command: string, key: string, arg: string): Request
       return { type: "renew", key, token: parts[0]!, leaseMs };
     }
   }
-}
-
-/**
- * The `<lease>` a server reports in `ok <token> <lease>` and `acquired <token> <lease>`
- * (PROTOCOL.md 4.2, 4.3): the requested lease in whole seconds, `Math.trunc(leaseMs / 1000)`,
- * which {@linkcode parseRequest} makes exactly Go's figure (`int(d.Seconds())` for `l`/`sl`,
- * `int(d / time.Second)` for `e`/`se`); the default when no lease was given, and also (quirk)
- * when the wrapped lease is less than one second in magnitude. `e` can report a negative lease
- * (`e k 9223372037` gives `-9223372036`).
- *
- * @param leaseMs The request's `leaseMs` (`undefined` if no lease was given).
- * @param defaultLeaseMs The server's default lease in milliseconds.
- * @returns The whole seconds to put on the wire.
- */
-export function leaseReportSeconds(leaseMs: number | undefined, defaultLeaseMs: number): number {
-  const def = Math.trunc(defaultLeaseMs / 1000);
-  if (leaseMs === undefined) return def;
-  const s = Math.trunc(leaseMs / 1000);
-  return s === 0 ? def : s;
-}
-
-/**
- * The `<seconds>` a server reports in a renew's `ok <seconds>` (PROTOCOL.md 4.6): the new
- * lease (the default if none was given) in whole seconds, truncated toward zero and never
- * below 0. Unlike {@linkcode leaseReportSeconds}, a lease under one second reports `0`.
- *
- * @param leaseMs The request's `leaseMs` (`undefined` if no lease was given).
- * @param defaultLeaseMs The server's default lease in milliseconds.
- * @returns The whole seconds to put on the wire.
- */
-export function renewReportSeconds(leaseMs: number | undefined, defaultLeaseMs: number): number {
-  const s = Math.trunc((leaseMs ?? defaultLeaseMs) / 1000);
-  return s > 0 ? s : 0;
 }

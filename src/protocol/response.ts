@@ -1,80 +1,77 @@
 /**
- * Server side: response lines as byte strings, each ending in `\n` (PROTOCOL.md 2.2, 4).
+ * Server side: the text of every reply that carries more than its status word (PROTOCOL.md 4),
+ * and the whole-second lease it reports. A bare reply (`ok`, `queued`, `timeout`, `error`,
+ * `error_auth`, ...) is just its {@linkcode STATUS} word. The connection appends the `\n` that
+ * ends each reply on the wire.
  *
- * Fixed lines are precomputed; the others are a single string concatenation.
+ * Each reply is a single string concatenation, with no other allocation (the server's hot path).
+ * The client reads these replies with `parseReply` (reply.ts).
  *
  * @module
  */
 
 import { STATUS } from "./commands.ts";
-import type { Status } from "./commands.ts";
 
-const LINES = Object.fromEntries(
-  Object.values(STATUS).map((s) => [s, `${s}\n`]),
-) as { readonly [S in Status]: string };
-
-/** `ok\n`. */
-export const OK_LINE: string = LINES.ok;
-/** `queued\n`. */
-export const QUEUED_LINE: string = LINES.queued;
-/** `timeout\n`. */
-export const TIMEOUT_LINE: string = LINES.timeout;
-/** `error\n`. */
-export const ERROR_LINE: string = LINES.error;
-/** `error_auth\n`. */
-export const ERROR_AUTH_LINE: string = LINES.error_auth;
-
-const OK_PREFIX = `${STATUS.ok} `;
-const ACQUIRED_PREFIX = `${STATUS.acquired} `;
+const OK_PREFIX = STATUS.ok + " ";
+const ACQUIRED_PREFIX = STATUS.acquired + " ";
 
 /**
- * A bare status line such as `error_max_locks\n`.
- *
- * @param status Any status word.
- * @returns The line, with `\n`.
+ * The `<lease>` of `ok <token> <lease>` and `acquired <token> <lease>` (PROTOCOL.md 4.2, 4.3):
+ * the granted lease in whole seconds, truncated toward zero; the server's default instead when
+ * that is 0 (quirk: a wrapped lease under one second in magnitude). `parseRequest` converts the
+ * requested seconds so that this is exactly Go's figure (`int(d.Seconds())` for `l`/`sl`,
+ * `int(d / time.Second)` for `e`/`se`); `e` can report a negative lease
+ * (`e k 9223372037` gives `-9223372036`).
  */
-export function statusLine(status: Status): string {
-  return LINES[status];
+function grantLeaseSeconds(leaseMs: number, defaultLeaseS: number): number {
+  const s = Math.trunc(leaseMs / 1000);
+  return s === 0 ? defaultLeaseS : s;
 }
 
 /**
- * `ok <token> <lease>\n`: answer to `l`, `sl`, `w`, `sw`.
+ * `ok <token> <lease>`: a granted `l`, `sl`, `w` or `sw`.
  *
  * @param token The 32-hex-char token.
- * @param leaseS The lease to report, in whole seconds (see `leaseReportSeconds`).
- * @returns The line, with `\n`.
+ * @param leaseMs The lease the holder was granted (the default applied), in milliseconds.
+ * @param defaultLeaseS The server's default lease in whole seconds (reported instead of a lease
+ *   under one second).
+ * @returns The reply, without `\n`.
  */
-export function okGrantLine(token: string, leaseS: number): string {
-  return OK_PREFIX + token + " " + leaseS + "\n";
+export function grantedReply(token: string, leaseMs: number, defaultLeaseS: number): string {
+  return OK_PREFIX + token + " " + grantLeaseSeconds(leaseMs, defaultLeaseS);
 }
 
 /**
- * `acquired <token> <lease>\n`: fast-path answer to `e`, `se`.
+ * `acquired <token> <lease>`: an `e` or `se` granted at once.
  *
  * @param token The 32-hex-char token.
- * @param leaseS The lease to report, in whole seconds (may be negative for `e`).
- * @returns The line, with `\n`.
+ * @param leaseMs The lease the holder was granted (the default applied), in milliseconds; may
+ *   be negative for `e` (PROTOCOL.md 3.4).
+ * @param defaultLeaseS The server's default lease in whole seconds (reported instead of a lease
+ *   under one second).
+ * @returns The reply, without `\n`.
  */
-export function acquiredLine(token: string, leaseS: number): string {
-  return ACQUIRED_PREFIX + token + " " + leaseS + "\n";
+export function acquiredReply(token: string, leaseMs: number, defaultLeaseS: number): string {
+  return ACQUIRED_PREFIX + token + " " + grantLeaseSeconds(leaseMs, defaultLeaseS);
 }
 
 /**
- * `ok <seconds>\n`: answer to a successful `n`, `sn`.
+ * `ok <seconds>`: a successful `n` or `sn` (PROTOCOL.md 4.6). The new lease in whole seconds,
+ * truncated toward zero: unlike a grant, a lease under one second reports `0`.
  *
- * @param seconds The new lease in whole seconds (see `renewReportSeconds`).
- * @returns The line, with `\n`.
+ * @param leaseMs The lease applied (the default when none was given), in milliseconds (> 0).
+ * @returns The reply, without `\n`.
  */
-export function renewOkLine(seconds: number): string {
-  return OK_PREFIX + seconds + "\n";
+export function renewedReply(leaseMs: number): string {
+  return OK_PREFIX + Math.trunc(leaseMs / 1000);
 }
 
 /**
- * `ok <json>\n`: answer to `stats`.
+ * `ok <json>`: the answer to `stats`.
  *
  * @param json The byte string from `formatStats`.
- * @returns The line, with `\n`.
+ * @returns The reply, without `\n`.
  */
-export function statsOkLine(json: string): string {
-  return OK_PREFIX + json + "\n";
+export function statsReply(json: string): string {
+  return OK_PREFIX + json;
 }

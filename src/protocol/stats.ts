@@ -1,28 +1,33 @@
 /**
- * The `stats` snapshot and its exact Go `encoding/json` rendering (PROTOCOL.md section 7).
- *
- * CONTRACT (shared with src/server): the types are fixed; formatStats is owned by the
- * protocol core.
+ * The `stats` answer (PROTOCOL.md section 7), in one place: the typed model that the server's
+ * `server.stats()`, the client's `stats()` and `dflock stats` all share, the Go
+ * `encoding/json` rendering the server sends ({@linkcode formatStats}) and the reading of that
+ * snake_case JSON back into the model ({@linkcode parseStats}). Only this file knows the JSON
+ * field names.
  *
  * @module
  */
 
+import { ProtocolError } from "../errors.ts";
 import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
 
 /**
- * One held or contended lock (limit 1).
+ * A lock (limit 1) that has a holder or waiters. JSON: `key`, `owner_conn_id`,
+ * `lease_expires_in_s`, `waiters`.
  *
- * @example List held locks
+ * @example Keys that others are waiting for
  * ```ts
- * import { serve, type LockStats } from "@dflock/dflock/server";
+ * import { connect, stats } from "@dflock/dflock";
  *
- * await using server = await serve({ port: 0 });
- * const locks: LockStats[] = server.stats().locks;
- * for (const lock of locks) console.log(lock.key, lock.ownerConnId, lock.waiters);
+ * await using conn = await connect();
+ * const busy: LockInfo[] = (await stats(conn)).locks.filter((l) => l.waiters > 0);
  * ```
  */
-export interface LockStats {
-  /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
+export interface LockInfo {
+  /**
+   * The key: text in `server.stats()` and the client's `stats()`; a byte string (one char per
+   * byte) for {@linkcode formatStats}.
+   */
   key: string;
   /** Id of the connection the holder was granted to; 0 without a holder. */
   ownerConnId: number;
@@ -33,24 +38,29 @@ export interface LockStats {
 }
 
 /**
- * One held or contended semaphore (limit > 1).
+ * A semaphore (limit > 1) that has holders or waiters. JSON: `key`, `limit`, `holders`,
+ * `waiters`.
  *
- * @example Show semaphore usage
+ * @example Semaphores with every slot taken
  * ```ts
- * import { type SemaphoreStats, serve } from "@dflock/dflock/server";
+ * import { connect, stats } from "@dflock/dflock";
  *
- * await using server = await serve({ port: 0 });
- * const semaphores: SemaphoreStats[] = server.stats().semaphores;
- * for (const s of semaphores) console.log(`${s.key}: ${s.holders}/${s.limit}`);
+ * await using conn = await connect();
+ * const full: SemaphoreInfo[] = (await stats(conn)).semaphores
+ *   .filter((s) => s.holders === s.limit);
  * ```
  */
-export interface SemaphoreStats {
-  /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
+export interface SemaphoreInfo {
+  /**
+   * The key: text in `server.stats()` and the client's `stats()`; a byte string (one char per
+   * byte) for {@linkcode formatStats}.
+   */
   key: string;
   /**
-   * The semaphore's limit: a `number`, or an exact `bigint` when it is above
-   * `Number.MAX_SAFE_INTEGER` (limits are int64 on the wire; `JSON.stringify` needs a replacer
-   * for those).
+   * The semaphore's limit. The server's own `server.stats()` gives an exact `bigint` when it is
+   * above `Number.MAX_SAFE_INTEGER` (limits are int64 on the wire; `JSON.stringify` needs a
+   * replacer for those); a reply read by the client is always a `number` (rounded above
+   * `Number.MAX_SAFE_INTEGER`, as `JSON.parse` reads it).
    */
   limit: number | bigint;
   /** Current holders. */
@@ -60,48 +70,53 @@ export interface SemaphoreStats {
 }
 
 /**
- * One idle key.
+ * A key without holders or waiters. JSON: `key`, `idle_s`.
  *
- * @example Find keys idle for a minute
+ * @example Keys idle for more than 30 seconds
  * ```ts
- * import { type IdleStats, serve } from "@dflock/dflock/server";
+ * import { connect, stats } from "@dflock/dflock";
  *
- * await using server = await serve({ port: 0 });
- * const idle: IdleStats[] = server.stats().idleLocks.filter((k) => k.idleS > 60);
- * console.log(idle.map((k) => k.key));
+ * await using conn = await connect();
+ * const old: IdleKeyInfo[] = (await stats(conn)).idleLocks.filter((i) => i.idleS > 30);
  * ```
  */
-export interface IdleStats {
-  /** The key: text in `Server.stats()`; a byte string (one char per byte) for `formatStats`. */
+export interface IdleKeyInfo {
+  /**
+   * The key: text in `server.stats()` and the client's `stats()`; a byte string (one char per
+   * byte) for {@linkcode formatStats}.
+   */
   key: string;
   /** Seconds since the key's last activity. */
   idleS: number;
 }
 
 /**
- * Everything `stats` reports.
+ * Everything `stats` reports. JSON: `connections`, `locks`, `semaphores`, `idle_locks`,
+ * `idle_semaphores`.
  *
- * @example Count connections
+ * @example Print the server's load
  * ```ts
- * import { serve, type StatsSnapshot } from "@dflock/dflock/server";
+ * import { connect, stats } from "@dflock/dflock";
  *
- * await using server = await serve({ port: 0 });
- * const snapshot: StatsSnapshot = server.stats();
- * console.log(snapshot.connections); // 0
+ * await using conn = await connect();
+ * const s: ServerStats = await stats(conn);
+ * console.log(s.connections, s.locks.length);
  * ```
  */
-export interface StatsSnapshot {
+export interface ServerStats {
   /** Open client connections, including the one asking. */
   connections: number;
   /** Limit-1 keys with a holder or waiters. */
-  locks: LockStats[];
+  locks: LockInfo[];
   /** Limit > 1 keys with holders or waiters. */
-  semaphores: SemaphoreStats[];
+  semaphores: SemaphoreInfo[];
   /** Limit-1 keys with neither. */
-  idleLocks: IdleStats[];
+  idleLocks: IdleKeyInfo[];
   /** Limit > 1 keys with neither. */
-  idleSemaphores: IdleStats[];
+  idleSemaphores: IdleKeyInfo[];
 }
+
+// ---- server side: model to JSON ----
 
 /**
  * Renders the JSON object exactly as the Go server does (field order, number format,
@@ -111,7 +126,7 @@ export interface StatsSnapshot {
  * @returns The JSON text, without the `ok ` prefix or newline.
  * @throws {RangeError} If a number is not finite or an integer field is not integral.
  */
-export function formatStats(snapshot: StatsSnapshot): string {
+export function formatStats(snapshot: ServerStats): string {
   let out = '{"connections":' + goJsonInt(snapshot.connections) + ',"locks":[';
   let sep = "";
   for (const l of snapshot.locks) {
@@ -132,7 +147,7 @@ export function formatStats(snapshot: StatsSnapshot): string {
   return out;
 }
 
-function idleArray(list: IdleStats[]): string {
+function idleArray(list: IdleKeyInfo[]): string {
   let out = "[";
   let sep = "";
   for (const i of list) {
@@ -140,4 +155,68 @@ function idleArray(list: IdleStats[]): string {
     sep = ",";
   }
   return out + "]";
+}
+
+// ---- client side: JSON to model ----
+
+type Obj = Record<string, unknown>;
+
+function bad(what: string): never {
+  throw new ProtocolError(`Malformed stats reply: ${what}`);
+}
+
+function num(o: Obj, field: string, where: string): number {
+  const v = o[field];
+  if (typeof v !== "number" || !Number.isFinite(v)) bad(`${where}.${field} is not a number`);
+  return v;
+}
+
+function str(o: Obj, field: string, where: string): string {
+  const v = o[field];
+  if (typeof v !== "string") bad(`${where}.${field} is not a string`);
+  return v;
+}
+
+function list<T>(json: Obj, field: string, item: (o: Obj, where: string) => T): T[] {
+  const v = json[field];
+  if (v === null || v === undefined) return [];
+  if (!Array.isArray(v)) bad(`${field} is not an array`);
+  return v.map((o: unknown, i) => {
+    const where = `${field}[${i}]`;
+    if (typeof o !== "object" || o === null || Array.isArray(o)) bad(`${where} is not an object`);
+    return item(o as Obj, where);
+  });
+}
+
+function idle(o: Obj, where: string): IdleKeyInfo {
+  return { key: str(o, "key", where), idleS: num(o, "idle_s", where) };
+}
+
+/**
+ * Reads the `stats` JSON object (as `JSON.parse` returns it) into {@linkcode ServerStats}: the
+ * inverse of {@linkcode formatStats}. Missing or `null` arrays count as empty; unknown fields
+ * are ignored.
+ *
+ * @param json The object after `ok `, as parsed by `JSON.parse`.
+ * @returns The typed statistics.
+ * @throws {ProtocolError} When a field has the wrong type.
+ */
+export function parseStats(json: Record<string, unknown>): ServerStats {
+  return {
+    connections: num(json, "connections", "stats"),
+    locks: list(json, "locks", (o, w) => ({
+      key: str(o, "key", w),
+      ownerConnId: num(o, "owner_conn_id", w),
+      leaseExpiresInS: num(o, "lease_expires_in_s", w),
+      waiters: num(o, "waiters", w),
+    })),
+    semaphores: list(json, "semaphores", (o, w) => ({
+      key: str(o, "key", w),
+      limit: num(o, "limit", w),
+      holders: num(o, "holders", w),
+      waiters: num(o, "waiters", w),
+    })),
+    idleLocks: list(json, "idle_locks", idle),
+    idleSemaphores: list(json, "idle_semaphores", idle),
+  };
 }

@@ -10,6 +10,7 @@ import { STATUS } from "../protocol/commands.ts";
 import { opensTlsRecord } from "../protocol/tls_record.ts";
 import { LINE_TOO_LONG, LineDecoder, SERVER_MAX_LINE_BYTES } from "../protocol/line_decoder.ts";
 import { parseRequest, type Request } from "../protocol/request.ts";
+import { acquiredReply, grantedReply, renewedReply, statsReply } from "../protocol/response.ts";
 import { formatStats } from "../protocol/stats.ts";
 import { ByteStringSlab } from "../protocol/utf8.ts";
 import { openChannel } from "../transport/channel.ts";
@@ -81,19 +82,6 @@ export function constantTimeEqual(actual: string, expected: string): boolean {
     diff |= (actual.charCodeAt(i) | 0) ^ expected.charCodeAt(i);
   }
   return diff === 0;
-}
-
-/**
- * The whole-second lease shown in `ok`/`acquired` answers: the lease truncated to seconds,
- * or the server default when that is 0 (PROTOCOL.md 4.2 quirk).
- *
- * @param leaseMs The lease in milliseconds.
- * @param defaultLeaseS The default lease in seconds.
- * @returns Seconds to print.
- */
-export function leaseSeconds(leaseMs: number, defaultLeaseS: number): number {
-  const s = Math.trunc(leaseMs / 1000);
-  return s === 0 ? defaultLeaseS : s;
 }
 
 /** Serves one accepted transport until it closes. */
@@ -465,8 +453,9 @@ export class Connection {
     else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
   }
 
-  #okLine(h: Holder, prefix: string): string {
-    return prefix + " " + h.token + " " + leaseSeconds(h.leaseMs, this.#host.defaultLeaseS);
+  /** `ok <token> <lease>` for a granted holder. */
+  #granted(h: Holder): string {
+    return grantedReply(h.token, h.leaseMs, this.#host.defaultLeaseS);
   }
 
   /**
@@ -490,7 +479,7 @@ export class Connection {
           mode,
           this.#onGrant,
         );
-        if (r instanceof Holder) return this.#okLine(r, OK);
+        if (r instanceof Holder) return this.#granted(r);
         if (r instanceof Waiter) {
           this.#startBlock(r, req.timeoutMs, now);
           return null;
@@ -499,17 +488,17 @@ export class Connection {
       }
       case "enqueue": {
         const r = table.enqueue(this.#state, req.key, req.limit, req.leaseMs, now);
-        if (r instanceof Holder) return this.#okLine(r, STATUS.acquired);
+        if (r instanceof Holder) return acquiredReply(r.token, r.leaseMs, host.defaultLeaseS);
         if (r instanceof Waiter) return STATUS.queued;
         return r;
       }
       case "wait": {
         const r = table.wait(this.#state, req.key, now);
-        if (r instanceof Holder) return this.#okLine(r, OK);
+        if (r instanceof Holder) return this.#granted(r);
         if (r instanceof Waiter) {
           if (req.timeoutMs <= 0 || host.isDraining()) {
             const h = table.cancelWaiter(r, now);
-            if (h !== null) return this.#okLine(table.collect(r, now), OK);
+            if (h !== null) return this.#granted(table.collect(r, now));
             return req.timeoutMs <= 0 ? STATUS.timeout : ERROR;
           }
           r.onGrant = this.#onGrant;
@@ -522,10 +511,10 @@ export class Connection {
         return table.release(req.key, req.token, now) ? OK : ERROR;
       case "renew": {
         const lease = table.renew(req.key, req.token, req.leaseMs, now);
-        return lease === null ? ERROR : OK + " " + Math.trunc(lease / 1000);
+        return lease === null ? ERROR : renewedReply(lease);
       }
       case "stats":
-        return OK + " " + formatStats(table.stats(now, host.connectionCount()));
+        return statsReply(formatStats(table.stats(now, host.connectionCount())));
       case "ping":
         return OK;
       default:
@@ -567,7 +556,7 @@ export class Connection {
     }
     this.#event = EV_NONE;
     const h = event === EV_GRANTED ? w.holder : table.cancelWaiter(w, now);
-    if (h !== null) return this.#okLine(isWait ? table.collect(w, now) : h, OK);
+    if (h !== null) return this.#granted(isWait ? table.collect(w, now) : h);
     return event === EV_TIMEOUT ? STATUS.timeout : ERROR;
   }
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { IdleStats, LockStats, SemaphoreStats, StatsSnapshot } from "../protocol/stats.ts";
+import type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "../protocol/stats.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
 import { kindOfLimit, TableCounters } from "./metrics.ts";
 
@@ -552,7 +552,7 @@ export class LockTable {
    * @param connections The open connection count to report.
    * @returns The snapshot, keys as byte strings (one char per UTF-8 byte).
    */
-  stats(now: number, connections: number): StatsSnapshot {
+  stats(now: number, connections: number): ServerStats {
     return this.#snapshot(now, connections, false);
   }
 
@@ -565,7 +565,7 @@ export class LockTable {
    * @param connections The open connection count to report.
    * @returns The snapshot, keys as text.
    */
-  textStats(now: number, connections: number): StatsSnapshot {
+  textStats(now: number, connections: number): ServerStats {
     return this.#snapshot(now, connections, true);
   }
 
@@ -621,11 +621,11 @@ export class LockTable {
     return detail;
   }
 
-  #snapshot(now: number, connections: number, text: boolean): StatsSnapshot {
-    const locks: LockStats[] = [];
-    const semaphores: SemaphoreStats[] = [];
-    const idleLocks: IdleStats[] = [];
-    const idleSemaphores: IdleStats[] = [];
+  #snapshot(now: number, connections: number, text: boolean): ServerStats {
+    const locks: LockInfo[] = [];
+    const semaphores: SemaphoreInfo[] = [];
+    const idleLocks: IdleKeyInfo[] = [];
+    const idleSemaphores: IdleKeyInfo[] = [];
     for (const res of this.#resources.values()) {
       const holders = res.holders.size;
       const key = text ? decodeUtf8(res.key) : res.key;
@@ -787,7 +787,7 @@ export interface TableDetail {
   /** Held or queued semaphores with their limits. */
   semaphores: (KeyDetail & { limit: number | bigint })[];
   /** Idle locks. */
-  idleLocks: IdleStats[];
+  idleLocks: IdleKeyInfo[];
   /** Idle semaphores. */
-  idleSemaphores: IdleStats[];
+  idleSemaphores: IdleKeyInfo[];
 }

@@ -15,4 +15,4 @@ export { resolveServerOptions, serve, startServer } from "./server.ts";
 export type { ResolvedServerOptions, Server } from "./server.ts";
 export { SERVER_DEFAULTS } from "./options.ts";
 export type { HttpOptions, ServerOptions } from "./options.ts";
-export type { IdleStats, LockStats, SemaphoreStats, StatsSnapshot } from "../protocol/stats.ts";
+export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "../protocol/stats.ts";

@@ -1,11 +1,14 @@
 /**
  * Server settings, named after the Go dflockd flags in camelCase. Durations are whole
- * seconds, as on the Go command line.
+ * seconds, as on the Go command line. The flags, variables, defaults and rules of the fields
+ * are declared once, in `SERVER_SETTINGS` (settings.ts); a compile-time check there keeps
+ * {@linkcode ServerOptions} in step with it.
  *
  * @module
  */
 
 import type { TransportAdapter } from "../transport/types.ts";
+import { SETTING_DEFAULTS } from "./settings.ts";
 
 /**
  * Settings for {@linkcode serve}. Every field is optional; defaults match the Go server.
@@ -85,7 +88,9 @@ export interface ServerOptions {
 }
 
 /**
- * The Go server's defaults.
+ * The Go server's defaults, taken from the settings table: every setting of
+ * {@linkcode ServerOptions} that has one (the TLS and auth settings are unset by default). The
+ * key list in the type is checked against the table at compile time.
  *
  * @example Start from the defaults
  * ```ts
@@ -96,22 +101,27 @@ export interface ServerOptions {
  * console.log(server.addr.port);
  * ```
  */
-export const SERVER_DEFAULTS = {
-  host: "127.0.0.1",
-  port: 6388,
-  defaultLeaseTtl: 33,
-  leaseSweepInterval: 1,
-  gcInterval: 5,
-  gcMaxIdle: 60,
-  maxLocks: 1024,
-  maxConnections: 0,
-  maxWaiters: 0,
-  readTimeout: 23,
-  writeTimeout: 5,
-  shutdownTimeout: 30,
-  autoReleaseOnDisconnect: true,
-  debug: false,
-} as const;
+export const SERVER_DEFAULTS: Readonly<
+  Required<
+    Pick<
+      ServerOptions,
+      | "host"
+      | "port"
+      | "defaultLeaseTtl"
+      | "leaseSweepInterval"
+      | "gcInterval"
+      | "gcMaxIdle"
+      | "maxLocks"
+      | "maxConnections"
+      | "maxWaiters"
+      | "readTimeout"
+      | "writeTimeout"
+      | "shutdownTimeout"
+      | "autoReleaseOnDisconnect"
+      | "debug"
+    >
+  >
+> = SETTING_DEFAULTS;
 
 /**
  * Where the server's HTTP listener binds (see {@linkcode ServerOptions.http}).

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { trimSpace } from "../protocol/go_text.ts";
-import type { StatsSnapshot } from "../protocol/stats.ts";
+import type { ServerStats } from "../protocol/stats.ts";
 import { encodeUtf8 } from "../protocol/utf8.ts";
 import { getAdapter } from "../transport/auto.ts";
+import { formatAddr } from "../transport/_errors.ts";
 import { readTextFile } from "../runtime/files.ts";
 import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
 import { VERSION } from "../version.ts";
@@ -20,8 +20,14 @@ import { LockTable } from "./lock_table.ts";
 import { ServerMetrics } from "./metrics.ts";
 import { formatMetrics } from "./metrics_text.ts";
 import { type HttpOptions, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
-import { findHttpPortViolation, firstSettingViolation } from "./setting_rules.ts";
+import {
+  checkStartup,
+  findHttpPortViolation,
+  findSettingViolation,
+  resolveSettings,
+} from "./settings.ts";
 import { createTokenGenerator } from "./token.ts";
+import { readAuthTokenFile } from "./auth_token_file.ts";
 
 /**
  * {@linkcode ServerOptions} with every default filled in and every value validated.
@@ -118,7 +124,7 @@ export interface Server extends AsyncDisposable {
    *
    * @returns What a `stats` request would report now, keys as text (decoded from UTF-8).
    */
-  stats(): StatsSnapshot;
+  stats(): ServerStats;
   /**
    * The metrics in the Prometheus text format, as `GET /metrics` serves them (for embedding
    * the server behind an HTTP server of your own).
@@ -155,42 +161,24 @@ const noLog = (_line: string): void => {};
  * ```
  */
 export function resolveServerOptions(options: ServerOptions = {}): ResolvedServerOptions {
-  const d = SERVER_DEFAULTS;
   const r: ResolvedServerOptions = {
-    host: options.host ?? d.host,
-    port: options.port ?? d.port,
-    defaultLeaseTtl: options.defaultLeaseTtl ?? d.defaultLeaseTtl,
-    leaseSweepInterval: options.leaseSweepInterval ?? d.leaseSweepInterval,
-    gcInterval: options.gcInterval ?? d.gcInterval,
-    gcMaxIdle: options.gcMaxIdle ?? d.gcMaxIdle,
-    maxLocks: options.maxLocks ?? d.maxLocks,
-    maxConnections: options.maxConnections ?? d.maxConnections,
-    maxWaiters: options.maxWaiters ?? d.maxWaiters,
-    readTimeout: options.readTimeout ?? d.readTimeout,
-    writeTimeout: options.writeTimeout ?? d.writeTimeout,
-    shutdownTimeout: options.shutdownTimeout ?? d.shutdownTimeout,
-    autoReleaseOnDisconnect: options.autoReleaseOnDisconnect ?? d.autoReleaseOnDisconnect,
-    tlsCert: options.tlsCert || undefined,
-    tlsKey: options.tlsKey || undefined,
+    ...resolveSettings(options),
     tls: options.tls,
-    authToken: options.authToken || undefined,
-    authTokenFile: options.authTokenFile || undefined,
-    debug: options.debug ?? d.debug,
     log: options.log ?? noLog,
     transport: options.transport,
-    http: options.http === undefined
-      ? undefined
-      : { port: options.http.port, host: options.http.host || (options.host ?? d.host) },
+    http: options.http === undefined ? undefined : {
+      port: options.http.port,
+      host: options.http.host || (options.host ?? SERVER_DEFAULTS.host),
+    },
   };
-  const violation = firstSettingViolation(r);
-  if (violation !== undefined) throw new RangeError(violation);
+  const violation = findSettingViolation(r);
+  if (violation !== undefined) throw new RangeError(violation.message);
   const httpViolation = r.http === undefined
     ? undefined
     : findHttpPortViolation(r.port, r.http.port);
   if (httpViolation !== undefined) throw new RangeError(httpViolation.message);
-  if (r.tls === undefined && (r.tlsCert === undefined) !== (r.tlsKey === undefined)) {
-    throw new TypeError("both --tls-cert and --tls-key must be provided together");
-  }
+  const startupError = r.tls === undefined ? checkStartup(r) : undefined;
+  if (startupError !== undefined) throw new TypeError(startupError);
   return r;
 }
 
@@ -222,7 +210,7 @@ export async function serve(options: ServerOptions = {}): Promise<Server> {
   }
   let secret = resolved.authToken !== undefined ? encodeUtf8(resolved.authToken) : "";
   if (secret === "" && resolved.authTokenFile !== undefined) {
-    secret = trimSpace(encodeUtf8(await readTextFile(resolved.authTokenFile)));
+    secret = encodeUtf8(await readAuthTokenFile(resolved.authTokenFile));
   }
   const adapter = resolved.transport ?? await getAdapter();
   const tlsOption = tls !== undefined ? { tls } : {};
@@ -465,7 +453,7 @@ class DflockServer implements Server {
     return this.close();
   }
 
-  stats(): StatsSnapshot {
+  stats(): ServerStats {
     return this.#table.textStats(performance.now(), this.#conns.size);
   }
 
@@ -477,10 +465,4 @@ class DflockServer implements Server {
       table: this.#table.summary(),
     });
   }
-}
-
-function formatAddr(addr: NetAddr): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
 }

@@ -37,15 +37,18 @@ const REASONS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Formats an address as `host:port` (`[v6]:port` for IPv6 literals).
+ * Formats an address as `host:port`, bracketing IPv6 literals (`[::1]:6388`); a host that is
+ * bracketed already is left as it is. The one address format of messages, logs and server
+ * lists.
  *
  * @param addr The address.
  * @returns The printable address.
  */
 export function formatAddr(addr: NetAddr): string {
-  return addr.hostname.includes(":")
-    ? `[${addr.hostname}]:${addr.port}`
-    : `${addr.hostname}:${addr.port}`;
+  const host = addr.hostname;
+  return host.includes(":") && !host.startsWith("[")
+    ? `[${host}]:${addr.port}`
+    : `${host}:${addr.port}`;
 }
 
 /**

@@ -1,9 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  checkStartup,
   describeNonDefaults,
-  goTrimSpace,
   parseEnvBool,
   parseEnvInt,
   parseServerArgs,
@@ -12,8 +10,9 @@ import {
   type ServerConfigResult,
   serverHelp,
   toServerOptions,
-} from "../../src/server/config.ts";
+} from "../../src/cli/serve_config.ts";
 import { SERVER_DEFAULTS } from "../../src/server/options.ts";
+import { checkStartup, SERVER_SETTINGS } from "../../src/server/settings.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -454,9 +453,13 @@ describe("auth token", () => {
     assert.match(e.message, /auth token file/);
   });
 
-  test("Go's TrimSpace", () => {
-    assert.equal(goTrimSpace("\u00a0\u2003 a b\u3000\v\f\x85"), "a b");
-    assert.equal(goTrimSpace("\ufeffa"), "\ufeffa");
+  test("a token file is trimmed with Go's TrimSpace", async () => {
+    const fs = { "/u": "\u00a0\u2003 a b\u3000\v\f\x85", "/bom": "\ufeffa" };
+    assert.equal((await options(["--auth-token-file", "/u"], {}, fs)).options.authToken, "a b");
+    assert.equal(
+      (await options(["--auth-token-file", "/bom"], {}, fs)).options.authToken,
+      "\ufeffa",
+    );
   });
 });
 
@@ -547,6 +550,38 @@ describe("startup checks and mapping", () => {
     assert.equal(t.tlsCert, "c");
     assert.equal(t.tlsKey, "k");
     assert.equal(t.authToken, "s");
+  });
+
+  test("the flags are the settings table's, plus --version", () => {
+    assert.deepEqual(
+      SERVER_FLAGS.map((spec) => spec.name),
+      [...SERVER_SETTINGS.map((setting) => setting.flag), "version"],
+    );
+    for (const setting of SERVER_SETTINGS) {
+      const spec = SERVER_FLAGS.find((flag) => flag.name === setting.flag)!;
+      assert.equal(spec.kind, setting.kind, setting.flag);
+      assert.ok(spec.usage.startsWith(setting.usage), setting.flag);
+      const beats = "envBeatsFlag" in setting;
+      assert.equal(spec.env, beats ? undefined : setting.env, setting.flag);
+      if (beats) assert.match(spec.usage, new RegExp(`\\$${setting.env}, which beats this flag`));
+    }
+  });
+
+  test("describeNonDefaults names every changed setting that the log line shows", () => {
+    const changed: Record<string, unknown> = { ...DEFAULT_CONFIG, httpPort: 9999 };
+    const expected: string[] = [];
+    for (const setting of SERVER_SETTINGS) {
+      if ("logged" in setting || setting.key === "httpPort") continue;
+      const value = setting.kind === "bool"
+        ? !setting.default
+        : setting.kind === "int"
+        ? 7
+        : "h.example";
+      changed[setting.key] = value;
+      expected.push(`${setting.flag}=${value}`);
+    }
+    expected.splice(expected.indexOf("http-host=h.example"), 0, "http-port=9999");
+    assert.deepEqual(describeNonDefaults(changed as unknown as ResolvedConfig), expected);
   });
 
   test("describeNonDefaults hides the token", () => {

@@ -17,7 +17,7 @@ import {
   type ServerConfigResult,
   serverHelp,
   toServerOptions,
-} from "../../src/server/config.ts";
+} from "../../src/cli/serve_config.ts";
 import { SERVER_DEFAULTS, type ServerOptions } from "../../src/server/options.ts";
 import { runCli } from "../_helpers/cli_process.ts";
 import { closedPort, startDflock } from "./_client_process.ts";

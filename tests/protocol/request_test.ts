@@ -1,11 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  isValidKey,
-  leaseReportSeconds,
-  parseRequest,
-  renewReportSeconds,
-} from "../../src/protocol/request.ts";
+import { isValidKey, parseRequest } from "../../src/protocol/request.ts";
 import type { InvalidReason, Request } from "../../src/protocol/request.ts";
 import { encodeUtf8 } from "../../src/protocol/utf8.ts";
 
@@ -220,41 +215,6 @@ describe("isValidKey", () => {
   });
 });
 
-describe("leaseReportSeconds", () => {
-  const def = 33000;
-  const cases: [number | undefined, number][] = [
-    [undefined, 33],
-    [5000, 5],
-    [9223372036000, 9223372036],
-    [290.448384, 33],
-    [999, 33],
-    [1000, 1],
-    [1999, 1],
-    [NEG_WRAP, -9223372036],
-    [-500, 33],
-    [0, 33],
-  ];
-  for (const [ms, s] of cases) {
-    test(`${ms} ms -> ${s}`, () => assert.equal(leaseReportSeconds(ms, def), s));
-  }
-  test("from parsed requests", () => {
-    const e = parseRequest("e", "k", "9223372037");
-    assert.equal(e.type, "enqueue");
-    if (e.type === "enqueue") assert.equal(leaseReportSeconds(e.leaseMs, 33000), -9223372036);
-    const l = parseRequest("l", "k", "0 18446744074");
-    if (l.type === "acquire") assert.equal(leaseReportSeconds(l.leaseMs, 5000), 5);
-    else assert.fail("expected acquire");
-  });
-});
-
-describe("renewReportSeconds", () => {
-  test("full lease, default when absent, 0 below one second", () => {
-    assert.equal(renewReportSeconds(undefined, 33000), 33);
-    assert.equal(renewReportSeconds(40000, 33000), 40);
-    assert.equal(renewReportSeconds(290.448384, 33000), 0);
-  });
-});
-
 describe("exact int64 limits and wrapped lease reports", () => {
   test("limits beyond 2^53 stay exact bigints; safe ones stay numbers", () => {
     const big = parseRequest("sl", "k", "0 9007199254740993");
@@ -268,35 +228,5 @@ describe("exact int64 limits and wrapped lease reports", () => {
     const safe = parseRequest("sl", "k", "0 9007199254740991");
     assert.equal(safe.type === "acquire" && safe.limit, 9007199254740991);
     assert.equal(parseRequest("sl", "k", "0 9223372036854775808").type, "invalid");
-  });
-
-  // 15817298833210772 s wraps to 9000000000.999999488 s, 15817298423145364 s to
-  // 8589934592.999999488 s and 20211498185753196 s to -9000000000.999999488 s. Go reports
-  // int(d.Seconds()) for l, sl and n (a float64 sum that rounds up at 2^33 s and above) and
-  // d / time.Second for e and se; the reference server answers exactly these numbers.
-  const reports: [string, string, string, number][] = [
-    ["l", "k", "0 15817298833210772", 9000000001],
-    ["l", "k", "0 15817298423145364", 8589934593],
-    ["sl", "k", "0 2 15817298423145364", 8589934593],
-    ["e", "k", "15817298833210772", 9000000000],
-    ["e", "k", "15817298423145364", 8589934592],
-    ["se", "k", "2 15817298423145364", 8589934592],
-    ["e", "k", "20211498185753196", -9000000000],
-    ["e", "k", "36028797018963968", 33],
-  ];
-  for (const [cmd, key, arg, want] of reports) {
-    test(`${cmd} ${arg} reports ${want}`, () => {
-      const r = parseRequest(cmd, key, arg);
-      assert.ok(r.type === "acquire" || r.type === "enqueue", r.type);
-      assert.equal(leaseReportSeconds(r.leaseMs, 33000), want);
-    });
-  }
-  test("renew reports int(d.Seconds()) too", () => {
-    const r = parseRequest("n", "k", `${T} 15817298423145364`);
-    assert.ok(r.type === "renew");
-    assert.equal(renewReportSeconds(r.leaseMs, 33000), 8589934593);
-    const s = parseRequest("sn", "k", `${T} 15817298833210772`);
-    assert.ok(s.type === "renew");
-    assert.equal(renewReportSeconds(s.leaseMs, 33000), 9000000001);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { formatStats } from "../../src/protocol/stats.ts";
-import type { StatsSnapshot } from "../../src/protocol/stats.ts";
+import { formatStats, parseStats } from "../../src/protocol/stats.ts";
+import { ProtocolError } from "../../src/errors.ts";
+import type { ServerStats } from "../../src/protocol/stats.ts";
 import { goJsonFloat, goJsonInt, goJsonString } from "../../src/protocol/stats_format.ts";
 import { decodeUtf8, encodeUtf8 } from "../../src/protocol/utf8.ts";
 
@@ -86,7 +87,7 @@ describe("goJsonString (Go JSON escaping of byte strings)", () => {
 
 describe("formatStats", () => {
   test("empty arrays are []", () => {
-    const s: StatsSnapshot = {
+    const s: ServerStats = {
       connections: 1,
       locks: [],
       semaphores: [],
@@ -99,7 +100,7 @@ describe("formatStats", () => {
     );
   });
   test("PROTOCOL.md 7 example, field order", () => {
-    const s: StatsSnapshot = {
+    const s: ServerStats = {
       connections: 2,
       locks: [{ key: "job", ownerConnId: 1, leaseExpiresInS: 31.99, waiters: 1 }],
       semaphores: [{ key: "pool", limit: 3, holders: 2, waiters: 0 }],
@@ -114,7 +115,7 @@ describe("formatStats", () => {
     );
   });
   test("several entries, escaping, exponent numbers", () => {
-    const s: StatsSnapshot = {
+    const s: ServerStats = {
       connections: 0,
       locks: [
         { key: "a<b", ownerConnId: 0, leaseExpiresInS: 0, waiters: 2 },
@@ -137,7 +138,7 @@ describe("formatStats", () => {
     assert.equal(parsed.locks[1].lease_expires_in_s, 5e-7);
   });
   test("a limit beyond 2^53 is printed exactly, not as its nearest double", () => {
-    const s: StatsSnapshot = {
+    const s: ServerStats = {
       connections: 1,
       locks: [],
       semaphores: [{ key: "big", limit: 9223372036854775807n, holders: 1, waiters: 0 }],
@@ -149,5 +150,37 @@ describe("formatStats", () => {
       '{"connections":1,"locks":[],"semaphores":[{"key":"big","limit":9223372036854775807,' +
         '"holders":1,"waiters":0}],"idle_locks":[],"idle_semaphores":[]}',
     );
+  });
+});
+
+describe("parseStats (the client's reading of formatStats)", () => {
+  test("round trip: every field of every entry comes back under its model name", () => {
+    const s: ServerStats = {
+      connections: 3,
+      locks: [{ key: "job", ownerConnId: 1, leaseExpiresInS: 31.99, waiters: 1 }],
+      semaphores: [{ key: "pool", limit: 3, holders: 2, waiters: 4 }],
+      idleLocks: [{ key: "old", idleS: 4.2 }],
+      idleSemaphores: [{ key: encodeUtf8("é"), idleS: 0.5 }],
+    };
+    const parsed = parseStats(JSON.parse(decodeUtf8(formatStats(s))));
+    assert.deepEqual(parsed, { ...s, idleSemaphores: [{ key: "é", idleS: 0.5 }] });
+  });
+  test("missing or null arrays are empty; unknown fields are ignored", () => {
+    assert.deepEqual(parseStats({ connections: 0, locks: null, extra: true }), {
+      connections: 0,
+      locks: [],
+      semaphores: [],
+      idleLocks: [],
+      idleSemaphores: [],
+    });
+  });
+  test("a field of the wrong type is a ProtocolError naming it", () => {
+    assert.throws(
+      () => parseStats({ connections: 1, locks: [{ key: "k", owner_conn_id: "1" }] }),
+      (e: unknown) =>
+        e instanceof ProtocolError && /locks\[0\]\.owner_conn_id is not a number/.test(e.message),
+    );
+    assert.throws(() => parseStats({ connections: 1, semaphores: {} }), ProtocolError);
+    assert.throws(() => parseStats({}), /stats\.connections is not a number/);
   });
 });

@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { serve, type Server } from "../../src/server/mod.ts";
 import { connect } from "../../src/client/connection.ts";
 import { acquire, release, semAcquire, semRelease, stats } from "../../src/client/low_level.ts";
-import type { ServerStats } from "../../src/client/stats_types.ts";
-import type { StatsSnapshot } from "../../src/protocol/stats.ts";
+import type { ServerStats } from "../../src/protocol/stats.ts";
 import { LineClient } from "./_line_client.ts";
 
 /** Multi-byte keys: 2-byte (Cyrillic, Latin-1 range), 3-byte (CJK) and 4-byte (emoji) UTF-8. */
@@ -16,7 +15,7 @@ const KEYS = {
 };
 
 /** The key sets of a snapshot, by category, sorted (entries come in no particular order). */
-function keySets(s: StatsSnapshot | ServerStats): Record<string, string[]> {
+function keySets(s: ServerStats): Record<string, string[]> {
   return {
     locks: s.locks.map((l) => l.key).sort(),
     semaphores: s.semaphores.map((l) => l.key).sort(),

@@ -1,7 +1,8 @@
 /**
- * The dflockd server configuration: Go `flag` command line, `DFLOCKD_*` environment
+ * The `dflock serve` configuration: Go `flag` command line, `DFLOCKD_*` environment
  * variables, precedence, validation and the messages of the Go server (PROTOCOL.md 12),
- * plus the `dflock serve --help` text.
+ * plus the `dflock serve --help` text. The settings themselves (flags, variables, defaults,
+ * rules, usage) are declared once in `SERVER_SETTINGS` (src/server/settings.ts).
  *
  * The results are the Go server's: what Go ignores (arguments after the first non-flag, an
  * environment value that does not parse) is ignored here too, but reported as a warning.
@@ -13,40 +14,32 @@
  */
 
 import {
+  findHttpPortViolation,
+  findSettingViolation,
+  type GoSettingValues,
+  SERVER_SETTINGS,
+  type ServerSetting,
+  serverSetting,
+  type ServerSettingEntry,
+} from "../server/settings.ts";
+import { readAuthTokenFile } from "../server/auth_token_file.ts";
+import type { ServerOptions } from "../server/options.ts";
+import {
   formatGoDefaults,
   type GoFlagSpec,
   type GoFlagValue,
   parseGoBool,
   parseGoFlags,
   parseGoInt,
-} from "../cli/go_flag.ts";
-import { SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
-import type { ResolvedServerOptions } from "./server.ts";
-import {
-  findHttpPortViolation,
-  findSettingViolation,
-  type NumericSetting,
-} from "./setting_rules.ts";
+} from "./go_flag.ts";
 
 /**
- * Fully resolved server settings from flags and environment: the numeric and boolean settings
- * of {@linkcode ResolvedServerOptions}, and the file and token settings as strings where `""`
- * means "not set" (as in Go).
+ * Fully resolved server settings from flags and environment: every setting of
+ * `SERVER_SETTINGS` (src/server/settings.ts) but the auth token file, which has been read into
+ * `authToken`. Unset strings are `""` (as in Go); `httpPort` 0 turns the HTTP listener off and
+ * `httpHost` `""` means the `host` value.
  */
-export type ResolvedConfig =
-  & Pick<ResolvedServerOptions, NumericSetting | "host" | "autoReleaseOnDisconnect" | "debug">
-  & {
-    /** PEM certificate path, `""` when unset. */
-    tlsCert: string;
-    /** PEM key path, `""` when unset. */
-    tlsKey: string;
-    /** The auth token after the precedence rules and file reading, `""` when none. */
-    authToken: string;
-    /** HTTP listener port (`/health`, `/metrics`, the dashboard...), 0 = off (as in Go). */
-    httpPort: number;
-    /** HTTP listener bind address, `""` = the `host` value (as in Go). */
-    httpHost: string;
-  };
+export type ResolvedConfig = Omit<GoSettingValues, "authTokenFile">;
 
 /** Result of {@linkcode parseServerArgs}. */
 export type ServerConfigResult =
@@ -84,182 +77,37 @@ export type ServerConfigResult =
 /** Reads a text file; rejects when it cannot be read. */
 export type ReadTextFile = (path: string) => Promise<string>;
 
-interface Setting {
-  flag: string;
-  env: string;
-  key:
-    | NumericSetting
-    | "host"
-    | "tlsCert"
-    | "tlsKey"
-    | "httpPort"
-    | "httpHost"
-    | "autoReleaseOnDisconnect"
-    | "debug";
+/** The Go flag's default: the setting's, or the kind's zero value when it has none. */
+function goDefault(setting: ServerSetting): GoFlagValue {
+  if (setting.default !== undefined) return setting.default;
+  return setting.kind === "int" ? 0 : setting.kind === "bool" ? false : "";
 }
 
-/** Flags with their environment variables, in the order of PROTOCOL.md 12.1. */
-const SETTINGS: readonly Setting[] = [
-  { flag: "host", env: "DFLOCKD_HOST", key: "host" },
-  { flag: "port", env: "DFLOCKD_PORT", key: "port" },
-  { flag: "default-lease-ttl", env: "DFLOCKD_DEFAULT_LEASE_TTL_S", key: "defaultLeaseTtl" },
-  {
-    flag: "lease-sweep-interval",
-    env: "DFLOCKD_LEASE_SWEEP_INTERVAL_S",
-    key: "leaseSweepInterval",
-  },
-  { flag: "gc-interval", env: "DFLOCKD_GC_LOOP_SLEEP", key: "gcInterval" },
-  { flag: "gc-max-idle", env: "DFLOCKD_GC_MAX_UNUSED_TIME", key: "gcMaxIdle" },
-  { flag: "max-locks", env: "DFLOCKD_MAX_LOCKS", key: "maxLocks" },
-  { flag: "max-connections", env: "DFLOCKD_MAX_CONNECTIONS", key: "maxConnections" },
-  { flag: "max-waiters", env: "DFLOCKD_MAX_WAITERS", key: "maxWaiters" },
-  { flag: "read-timeout", env: "DFLOCKD_READ_TIMEOUT_S", key: "readTimeout" },
-  { flag: "write-timeout", env: "DFLOCKD_WRITE_TIMEOUT_S", key: "writeTimeout" },
-  { flag: "shutdown-timeout", env: "DFLOCKD_SHUTDOWN_TIMEOUT_S", key: "shutdownTimeout" },
-  {
-    flag: "auto-release-on-disconnect",
-    env: "DFLOCKD_AUTO_RELEASE_ON_DISCONNECT",
-    key: "autoReleaseOnDisconnect",
-  },
-  { flag: "tls-cert", env: "DFLOCKD_TLS_CERT", key: "tlsCert" },
-  { flag: "tls-key", env: "DFLOCKD_TLS_KEY", key: "tlsKey" },
-  { flag: "http-port", env: "DFLOCKD_HTTP_PORT", key: "httpPort" },
-  { flag: "http-host", env: "DFLOCKD_HTTP_HOST", key: "httpHost" },
-  { flag: "debug", env: "DFLOCKD_DEBUG", key: "debug" },
-];
-
-const D = SERVER_DEFAULTS;
-
 /** Every setting's default: the Go server's. */
-const CONFIG_DEFAULTS: Readonly<ResolvedConfig> = {
-  ...SERVER_DEFAULTS,
-  tlsCert: "",
-  tlsKey: "",
-  authToken: "",
-  httpPort: 0,
-  httpHost: "",
-};
-
-/** The server's flags as Go's `flag` package defines them, without their variables. */
-const GO_FLAGS: readonly GoFlagSpec[] = [
-  { name: "host", kind: "string", usage: "Bind address", defaultValue: D.host },
-  { name: "port", kind: "int", usage: "Bind port", defaultValue: D.port },
-  {
-    name: "default-lease-ttl",
-    kind: "int",
-    usage: "Default lock lease duration (seconds)",
-    defaultValue: D.defaultLeaseTtl,
-  },
-  {
-    name: "lease-sweep-interval",
-    kind: "int",
-    usage: "Lease expiry check interval (seconds)",
-    defaultValue: D.leaseSweepInterval,
-  },
-  {
-    name: "gc-interval",
-    kind: "int",
-    usage: "Lock state GC interval (seconds)",
-    defaultValue: D.gcInterval,
-  },
-  {
-    name: "gc-max-idle",
-    kind: "int",
-    usage: "Idle seconds before pruning lock state",
-    defaultValue: D.gcMaxIdle,
-  },
-  {
-    name: "max-locks",
-    kind: "int",
-    usage: "Maximum number of unique lock keys",
-    defaultValue: D.maxLocks,
-  },
-  {
-    name: "max-connections",
-    kind: "int",
-    usage: "Maximum concurrent connections (0 = unlimited)",
-    defaultValue: D.maxConnections,
-  },
-  {
-    name: "max-waiters",
-    kind: "int",
-    usage: "Maximum waiters per lock/semaphore key (0 = unlimited)",
-    defaultValue: D.maxWaiters,
-  },
-  {
-    name: "read-timeout",
-    kind: "int",
-    usage: "Client read timeout (seconds)",
-    defaultValue: D.readTimeout,
-  },
-  {
-    name: "write-timeout",
-    kind: "int",
-    usage: "Client write timeout (seconds, 0 = none)",
-    defaultValue: D.writeTimeout,
-  },
-  {
-    name: "shutdown-timeout",
-    kind: "int",
-    usage: "Graceful shutdown drain timeout (seconds, 0 = wait forever)",
-    defaultValue: D.shutdownTimeout,
-  },
-  {
-    name: "auto-release-on-disconnect",
-    kind: "bool",
-    usage: "Release locks when a client disconnects",
-    defaultValue: D.autoReleaseOnDisconnect,
-  },
-  {
-    name: "tls-cert",
-    kind: "string",
-    usage: "Path to TLS certificate PEM file",
-    defaultValue: "",
-  },
-  {
-    name: "tls-key",
-    kind: "string",
-    usage: "Path to TLS private key PEM file",
-    defaultValue: "",
-  },
-  {
-    name: "auth-token",
-    kind: "string",
-    usage: "Shared secret token for authentication [$DFLOCKD_AUTH_TOKEN, which beats this flag]",
-    defaultValue: "",
-  },
-  {
-    name: "auth-token-file",
-    kind: "string",
-    usage: "Path to file containing the auth token",
-    defaultValue: "",
-    env: "DFLOCKD_AUTH_TOKEN_FILE",
-  },
-  {
-    name: "http-port",
-    kind: "int",
-    usage: "HTTP API listen port (0 = disabled)",
-    defaultValue: 0,
-  },
-  {
-    name: "http-host",
-    kind: "string",
-    usage: "HTTP API bind address (defaults to --host)",
-    defaultValue: "",
-  },
-  { name: "debug", kind: "bool", usage: "Enable debug logging", defaultValue: D.debug },
-  { name: "version", kind: "bool", usage: "Print version and exit", defaultValue: false },
-];
+const CONFIG_DEFAULTS: Readonly<ResolvedConfig> = Object.fromEntries(
+  SERVER_SETTINGS.filter((setting) => setting.key !== "authTokenFile")
+    .map((setting) => [setting.key, goDefault(setting)]),
+) as unknown as ResolvedConfig;
 
 /**
  * The server's flags, as Go's `flag` package defines them, each with the environment
  * variable that also sets it (`--auth-token`'s variable, which beats the flag, is named in its
  * usage; `--version` has none).
  */
-export const SERVER_FLAGS: readonly GoFlagSpec[] = GO_FLAGS.map((spec) => {
-  const env = SETTINGS.find((setting) => setting.flag === spec.name)?.env;
-  return env === undefined ? spec : { ...spec, env };
-});
+export const SERVER_FLAGS: readonly GoFlagSpec[] = [
+  ...SERVER_SETTINGS.map((setting): GoFlagSpec => {
+    const spec = {
+      name: setting.flag,
+      kind: setting.kind,
+      usage: setting.usage,
+      defaultValue: goDefault(setting),
+    };
+    return "envBeatsFlag" in setting
+      ? { ...spec, usage: `${spec.usage} [$${setting.env}, which beats this flag]` }
+      : { ...spec, env: setting.env };
+  }),
+  { name: "version", kind: "bool", usage: "Print version and exit", defaultValue: false },
+];
 
 /**
  * The text of `dflock serve --help`: what the command does, the flag syntax, every flag in
@@ -300,20 +148,6 @@ ignored with a warning, and the default applies.
 Exit status: 0 after a stop by signal and for --help and --version; 1 for a bad flag or value
 and for a failed start (as with the Go server).
 `;
-}
-
-/**
- * Go's `strings.TrimSpace`: trims ASCII white space and Unicode `White_Space` (including
- * U+0085, excluding U+FEFF, unlike `String.prototype.trim`).
- *
- * @param text The text to trim.
- * @returns The trimmed text.
- */
-export function goTrimSpace(text: string): string {
-  return text.replace(
-    /^[\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+|[\t\n\v\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$/g,
-    "",
-  );
 }
 
 /**
@@ -384,27 +218,24 @@ async function resolveAuthToken(
   env: Readonly<Record<string, string | undefined>>,
   readTextFile: ReadTextFile,
 ): Promise<string> {
-  const envToken = env.DFLOCKD_AUTH_TOKEN ?? "";
+  const token = serverSetting("authToken");
+  const file = serverSetting("authTokenFile");
+  // The variable beats the flag for the token itself (as in Go), not for the file.
+  const envToken = env[token.env] ?? "";
   if (envToken !== "") return envToken;
-  const flagToken = String(flags.get("auth-token") ?? "");
+  const flagToken = String(flags.get(token.flag) ?? "");
   if (flagToken !== "") return flagToken;
-  let path = String(flags.get("auth-token-file") ?? "");
-  if (path === "") path = env.DFLOCKD_AUTH_TOKEN_FILE ?? "";
+  let path = String(flags.get(file.flag) ?? "");
+  if (path === "") path = env[file.env] ?? "";
   if (path === "") return "";
-  let text: string;
-  try {
-    text = await readTextFile(path);
-  } catch (error) {
-    throw new Error(`cannot read auth token file ${JSON.stringify(path)}: ${errorText(error)}`);
-  }
-  return goTrimSpace(text);
+  return await readAuthTokenFile(path, readTextFile);
 }
 
 /** Where a setting's value came from: the flag, a variable (by name), or the default. */
 type Origin = "flag" | "default" | { env: string };
 
 function resolveSetting(
-  setting: Setting,
+  setting: ServerSettingEntry,
   flags: Map<string, GoFlagValue>,
   env: Readonly<Record<string, string | undefined>>,
   fallback: GoFlagValue,
@@ -415,10 +246,10 @@ function resolveSetting(
   const raw = env[setting.env] ?? "";
   if (raw === "") return { value: fallback, origin: "default" };
   let value: GoFlagValue | undefined = raw;
-  if (typeof fallback === "number") value = parseEnvInt(raw);
-  if (typeof fallback === "boolean") value = parseEnvBool(raw);
+  if (setting.kind === "int") value = parseEnvInt(raw);
+  if (setting.kind === "bool") value = parseEnvBool(raw);
   if (value === undefined) {
-    warnings.push(envIgnored(setting.env, raw, typeof fallback === "number" ? "int" : "bool"));
+    warnings.push(envIgnored(setting.env, raw, setting.kind === "int" ? "int" : "bool"));
     return { value: fallback, origin: "default" };
   }
   return { value, origin: { env: setting.env } };
@@ -456,7 +287,9 @@ export async function parseServerArgs(
   const config: ResolvedConfig = { ...defaults };
   const target = config as unknown as Record<string, GoFlagValue>;
   const origins = new Map<string, Origin>();
-  for (const setting of SETTINGS) {
+  for (const setting of SERVER_SETTINGS) {
+    // The auth token and its file follow their own precedence (resolveAuthToken).
+    if (setting.key === "authToken" || setting.key === "authTokenFile") continue;
     const { value, origin } = resolveSetting(
       setting,
       flags,
@@ -508,21 +341,6 @@ function setBy(origins: readonly (Origin | undefined)[]): string {
 }
 
 /**
- * Startup checks that the Go server makes when it starts listening (after `--version`):
- * TLS needs both the certificate and the key (`both --tls-cert and --tls-key must be provided
- * together`, the Go server's words).
- *
- * @param config The validated settings.
- * @returns The error message, or `undefined`.
- */
-export function checkStartup(config: ResolvedConfig): string | undefined {
-  if ((config.tlsCert === "") !== (config.tlsKey === "")) {
-    return "both --tls-cert and --tls-key must be provided together";
-  }
-  return undefined;
-}
-
-/**
  * Maps resolved settings onto {@linkcode ServerOptions}; unset strings are left out, and
  * `http` is set only when `httpPort` is not 0, with `httpHost` or else `host` as its address.
  *
@@ -541,17 +359,19 @@ export function toServerOptions(config: ResolvedConfig): ServerOptions {
 }
 
 /**
- * Lists the settings that differ from the defaults, for the startup log line. The auth token
- * itself is never shown, nor `--http-host` while the HTTP listener is off.
+ * Lists the settings that differ from the defaults, for the startup log line: those of
+ * `SERVER_SETTINGS` not marked `logged: false` (the address shows host and port), then TLS and
+ * auth as `tls=on` and `auth=on`. The auth token itself is never shown, nor `--http-host`
+ * while the HTTP listener is off.
  *
  * @param config The validated settings.
  * @returns Items like `max-locks=1`, `http-port=6389`, `tls=on`, `auth=on`, in flag order.
  */
 export function describeNonDefaults(config: ResolvedConfig): string[] {
   const items: string[] = [];
-  for (const setting of SETTINGS) {
-    if (setting.key === "host" || setting.key === "port") continue;
-    if (setting.key === "tlsCert" || setting.key === "tlsKey") continue;
+  for (const setting of SERVER_SETTINGS) {
+    // The token file is read into `authToken`, which is logged as `auth=on`.
+    if (setting.key === "authTokenFile" || ("logged" in setting && !setting.logged)) continue;
     if (setting.key === "httpHost" && config.httpPort === 0) continue;
     const value = config[setting.key];
     if (value !== CONFIG_DEFAULTS[setting.key]) items.push(`${setting.flag}=${value}`);
