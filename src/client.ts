@@ -316,7 +316,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
   }
 
   /**
-   * Asks one server for its `stats` (PROTOCOL.md 7), on the client's shared connection.
+   * Asks one server for its `stats` (docs/protocol.md 7), on the client's shared connection.
    *
    * @param server The server's index in `servers`. @default {0}
    * @returns The server's statistics.

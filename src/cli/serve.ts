@@ -133,7 +133,7 @@ function serverLog(io: CliIo): { log: (line: string) => void; flush: () => void 
 /**
  * Runs `dflock serve`.
  *
- * @param argv Arguments after `serve` (Go flag syntax, PROTOCOL.md 12.3).
+ * @param argv Arguments after `serve` (Go flag syntax, docs/protocol.md 12.3).
  * @param io Process facilities.
  * @param startServer Starts the server.
  * @returns The exit status: 0 after a stop by signal, `--help` or `--version`; 1 for a bad

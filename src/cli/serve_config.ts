@@ -1,6 +1,6 @@
 /**
  * The `dflock serve` configuration: Go `flag` command line, `DFLOCKD_*` environment
- * variables, precedence, validation and the messages of the Go server (PROTOCOL.md 12),
+ * variables, precedence, validation and the messages of the Go server (docs/protocol.md 12),
  * plus the `dflock serve --help` text. The settings themselves (flags, variables, defaults,
  * rules, usage) are declared once in `SERVER_SETTINGS` (src/server/settings.ts).
  *
@@ -257,7 +257,7 @@ function resolveSetting(
 
 /**
  * Resolves the server settings from a Go-style command line and the environment, reads the
- * auth token file and validates, exactly like the Go dflockd server (PROTOCOL.md 12).
+ * auth token file and validates, exactly like the Go dflockd server (docs/protocol.md 12).
  *
  * What the Go server ignores silently is ignored here as well, with a warning each:
  * arguments from the first non-flag on (`ignoring argument "false" and everything after it

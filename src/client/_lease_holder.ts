@@ -314,7 +314,7 @@ export class LeaseHolder {
           return this.#acquireBlocking(index, signal, timeoutS);
         }
         // A plain `error` to a valid acquire is what a server writes before it closes a
-        // connection it gave up on (PROTOCOL.md 2.4, 2.6): not an answer to this request.
+        // connection it gave up on (docs/protocol.md 2.4, 2.6): not an answer to this request.
         const closing = err instanceof LockError && err.code === STATUS.error;
         if (isRedirect(err) || closing) this.#core.pool.discard(pc);
         // A reused connection may have been closed by the server meanwhile: once more.
@@ -412,7 +412,7 @@ export class LeaseHolder {
         grant = await this.#ops.wait(pc.conn, timeoutS, signal);
       } catch (err) {
         this.#disown();
-        // A timed-out wait leaves the queue (PROTOCOL.md 4.4): the connection is clean.
+        // A timed-out wait leaves the queue (docs/protocol.md 4.4): the connection is clean.
         if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
         else pool.discard(pc);
         throw err;
@@ -457,7 +457,7 @@ export class LeaseHolder {
 
   /**
    * The connection the lease or queue place lives on is gone: the server releases what a
-   * closed connection held (PROTOCOL.md 5.8), so the lease ends now (docs/leases.md).
+   * closed connection held (docs/protocol.md 5.8), so the lease ends now (docs/leases.md).
    */
   #ownerLost(pc: PooledConnection, reason: LockError): void {
     if (this.#owner !== pc) return;
@@ -702,7 +702,7 @@ export class LeaseHolder {
 
   /**
    * Stops renewing and gives up the lease without waiting for a release. An exclusive
-   * connection is closed, so the server releases what it held (PROTOCOL.md 5.8); a lease on the
+   * connection is closed, so the server frees what it held (docs/protocol.md 5.8); a lease on the
    * shared connection, which must stay open for others, is released with `r` in the
    * background instead, to the same effect.
    */

@@ -174,7 +174,7 @@ const USE_TLS = "connect with tls: true (--tls on the command line)";
 /** A settled promise: `SETTLED.then(fn)` runs `fn` in a microtask. */
 const SETTLED: Promise<void> = Promise.resolve();
 
-/** `error_draining`, alone or followed by more text (PROTOCOL-NEWER.md 3). */
+/** `error_draining`, alone or followed by more text (docs/protocol.md 15.4). */
 function isDraining(line: string): boolean {
   return line.startsWith(STATUS.errorDraining) &&
     (line.length === STATUS.errorDraining.length || line[STATUS.errorDraining.length] === " ");
@@ -557,7 +557,7 @@ export class Connection implements AsyncDisposable {
     }
     if (isDraining(line)) {
       // The server closes the connection after this line and releases what it held
-      // (PROTOCOL-NEWER.md 3): it is gone now, not when the close arrives.
+      // (docs/protocol.md 15.6): it is gone now, not when the close arrives.
       this.#fail(
         new DrainingError(`${this.address} is shutting down (error_draining): connection closed`),
       );

@@ -1,6 +1,6 @@
 /**
  * Where a client's request goes after a failure: leader redirects and draining answers of newer
- * dflockd servers, and in cluster mode dead or silent members (PROTOCOL-NEWER.md 5.4 and 9,
+ * dflockd servers, and in cluster mode dead or silent members (docs/protocol.md 15.6, 15.7, 15.10,
  * `docs/leases.md`). One {@linkcode Failover} per client. Internal.
  *
  * In cluster mode the client remembers the member that last served a request (the leader, as

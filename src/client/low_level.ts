@@ -34,7 +34,7 @@ import type { ServerStats } from "../protocol/stats.ts";
 export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "../protocol/stats.ts";
 
 /**
- * Largest semaphore limit newer servers accept (PROTOCOL-NEWER.md 9).
+ * Largest semaphore limit newer servers accept (docs/protocol.md 15.8).
  *
  * @example Use the largest allowed limit
  * ```ts

@@ -340,7 +340,7 @@ export class ConnectionPool {
 
   /**
    * A server that closes a silent connection writes `error` first (its read timeout,
-   * PROTOCOL.md 2.4). When that happens to a connection that held something, sooner than the
+   * docs/protocol.md 2.4). When that happens to a connection that held something, sooner than the
    * keepalive interval, the pool pings at half that silence from then on.
    */
   #learnReadTimeout(pc: PooledConnection, reason: LockError): void {

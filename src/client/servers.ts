@@ -1,6 +1,6 @@
 /**
  * Server lists for the high-level client: parsing `"host:port"` entries and choosing a key's
- * server with a sharding strategy (CRC-32 by default, PROTOCOL.md 13.2). Where a request goes
+ * server with a sharding strategy (CRC-32 by default, docs/protocol.md 13.2). Where a request goes
  * after a failure is `failover.ts`.
  *
  * @module

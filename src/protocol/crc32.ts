@@ -1,5 +1,5 @@
 /**
- * IEEE CRC-32 and the clients' key-to-server sharding (PROTOCOL.md 13.2).
+ * IEEE CRC-32 and the clients' key-to-server sharding (docs/protocol.md 13.2).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Fencing tokens of dflockd v2.1+ (PROTOCOL-NEWER.md 4).
+ * Fencing tokens of dflockd v2.1+ (docs/protocol.md 15.5).
  *
  * @module
  */

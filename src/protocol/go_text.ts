@@ -1,7 +1,7 @@
 /**
  * Go's text primitives on byte strings (one char per byte, 0..255): `unicode.IsSpace`,
  * `strings.TrimSpace`, `strings.Fields`, `strconv.Atoi`, and the seconds to
- * `time.Duration` conversion with its int64 nanosecond wrap-around (PROTOCOL.md 3.3, 3.4).
+ * `time.Duration` conversion with its int64 nanosecond wrap-around (docs/protocol.md 3.3, 3.4).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Splits a byte stream into `\n`-terminated lines with a byte cap (PROTOCOL.md 2.1, 2.3).
+ * Splits a byte stream into `\n`-terminated lines with a byte cap (docs/protocol.md 2.1, 2.3).
  *
  * Push chunks as they arrive, then pull lines with {@linkcode LineDecoder.nextLine} until it
  * returns `null`. Each byte is scanned once; chunks are kept as they are and only the bytes

@@ -3,7 +3,7 @@
  *
  * What counts as success depends on the request, so the caller passes the expected
  * {@linkcode ReplyShape} (see {@linkcode COMMAND_SHAPE}). Parsing is strict like the Go and
- * Python clients (PROTOCOL.md 13.5): `ok <token> <lease>` needs exactly three fields, a
+ * Python clients (docs/protocol.md 13.5): `ok <token> <lease>` needs exactly three fields, a
  * 32-lowercase-hex token and an integer lease; renew's `ok <n>` exactly two fields. Error
  * statuses are accepted for every shape; `error_not_leader` may carry the leader's address.
  * Anything else is `{ status: "malformed", line }`.

@@ -40,7 +40,7 @@ export type Request =
     limit: number | bigint;
     leaseMs: number | undefined;
   }
-  /** `e` (limit 1) and `se`. `leaseMs` may be negative for `e` (PROTOCOL.md 3.4). */
+  /** `e` (limit 1) and `se`. `leaseMs` may be negative for `e` (docs/protocol.md 3.4). */
   | { type: "enqueue"; key: string; limit: number | bigint; leaseMs: number | undefined }
   /** `w` and `sw`. */
   | { type: "wait"; key: string; timeoutMs: number }
@@ -76,7 +76,7 @@ const PING: Request = Object.freeze({ type: "ping" });
 
 /**
  * Tells whether a key line is a valid key: non-empty, no space, tab, CR or LF
- * (PROTOCOL.md 3.2). Any other byte is allowed.
+ * (docs/protocol.md 3.2). Any other byte is allowed.
  *
  * @param key The key line (byte string).
  * @returns `true` when valid.
@@ -129,7 +129,7 @@ function parseLease(
 
 /**
  * Parses one request from its three lines, with the Go server's validation order
- * (PROTOCOL.md 3 and 4): command, then (except for `stats`, `auth`, `ping`) the key, then
+ * (docs/protocol.md 3 and 4): command, then (except for `stats`, `auth`, `ping`) the key, then
  * the argument fields.
  *
  * `leaseMs` is `undefined` when no lease was given (the server default applies).

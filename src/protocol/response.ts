@@ -1,5 +1,5 @@
 /**
- * Server side: the text of every reply that carries more than its status word (PROTOCOL.md 4),
+ * Server side: the text of every reply that carries more than its status word (docs/protocol.md 4),
  * and the whole-second lease it reports. A bare reply (`ok`, `queued`, `timeout`, `error`,
  * `error_auth`, ...) is just its {@linkcode STATUS} word. The connection appends the `\n` that
  * ends each reply on the wire.
@@ -16,7 +16,7 @@ const OK_PREFIX = STATUS.ok + " ";
 const ACQUIRED_PREFIX = STATUS.acquired + " ";
 
 /**
- * The `<lease>` of `ok <token> <lease>` and `acquired <token> <lease>` (PROTOCOL.md 4.2, 4.3):
+ * The `<lease>` of `ok <token> <lease>` and `acquired <token> <lease>` (docs/protocol.md 4.2, 4.3):
  * the granted lease in whole seconds, truncated toward zero; the server's default instead when
  * that is 0 (quirk: a wrapped lease under one second in magnitude). `parseRequest` converts the
  * requested seconds so that this is exactly Go's figure (`int(d.Seconds())` for `l`/`sl`,
@@ -46,7 +46,7 @@ export function grantedReply(token: string, leaseMs: number, defaultLeaseS: numb
  *
  * @param token The 32-hex-char token.
  * @param leaseMs The lease the holder was granted (the default applied), in milliseconds; may
- *   be negative for `e` (PROTOCOL.md 3.4).
+ *   be negative for `e` (docs/protocol.md 3.4).
  * @param defaultLeaseS The server's default lease in whole seconds (reported instead of a lease
  *   under one second).
  * @returns The reply, without `\n`.
@@ -56,7 +56,7 @@ export function acquiredReply(token: string, leaseMs: number, defaultLeaseS: num
 }
 
 /**
- * `ok <seconds>`: a successful `n` or `sn` (PROTOCOL.md 4.6). The new lease in whole seconds,
+ * `ok <seconds>`: a successful `n` or `sn` (docs/protocol.md 4.6). The new lease in whole seconds,
  * truncated toward zero: unlike a grant, a lease under one second reports `0`.
  *
  * @param leaseMs The lease applied (the default when none was given), in milliseconds (> 0).

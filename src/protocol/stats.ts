@@ -1,5 +1,5 @@
 /**
- * The `stats` answer (PROTOCOL.md section 7), in one place: the typed model that the server's
+ * The `stats` answer (docs/protocol.md section 7), in one place: the typed model that the server's
  * `server.stats()`, the client's `stats()` and `dflock stats` all share, the Go
  * `encoding/json` rendering the server sends ({@linkcode formatStats}) and the reading of that
  * snake_case JSON back into the model ({@linkcode parseStats}). Only this file knows the JSON

@@ -1,6 +1,6 @@
 /**
  * Go `encoding/json` primitives used by `stats`: float64 and int formatting and string
- * escaping of byte strings (PROTOCOL.md 7).
+ * escaping of byte strings (docs/protocol.md 7).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * One client connection of the server: framing, read and write deadlines, the auth phase,
  * one request at a time in arrival order (pipelining allowed), blocking acquires and waits,
- * and disconnect cleanup (PROTOCOL.md sections 1, 2, 4, 8, 10, 11).
+ * and disconnect cleanup (docs/protocol.md sections 1, 2, 4, 8, 10, 11, 16).
  *
  * @module
  */

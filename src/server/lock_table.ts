@@ -1,5 +1,5 @@
 /**
- * The server's lock state as a pure state machine (PROTOCOL.md sections 4 to 7): resources
+ * The server's lock state as a pure state machine (docs/protocol.md sections 4 to 7): resources
  * with their holders and FIFO queues, per-connection state, leases, eviction, sweep and GC.
  *
  * Every method takes the current time `now` in milliseconds (a monotonic clock); the table
@@ -467,7 +467,7 @@ export class LockTable {
   }
 
   /**
-   * Cleans up after a connection ends (PROTOCOL.md 5.8): its enqueue records and waiters are
+   * Cleans up after a connection ends (docs/protocol.md 5.8): its enqueue records and waiters are
    * always dropped (newer-server behaviour); its held slots are released and granted to
    * waiters only when `autoRelease` is true.
    *
@@ -544,7 +544,7 @@ export class LockTable {
   }
 
   /**
-   * Builds a `stats` snapshot (PROTOCOL.md section 7) with the keys as byte strings, as the
+   * Builds a `stats` snapshot (docs/protocol.md section 7) with the keys as byte strings, as the
    * wire answer renders them (`formatStats`). Keys with limit 1 are locks, others semaphores;
    * a key is idle when it has no holders and no waiters.
    *

@@ -1,7 +1,7 @@
 /**
  * The embeddable dflockd-compatible server: option validation, the accept loop, connection
  * ids and limits, the lease sweep and idle GC timers, and graceful shutdown
- * (PROTOCOL.md sections 5.3, 6, 11, 12).
+ * (docs/protocol.md 5.3 and sections 6, 11, 12).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Every server setting declared once: its option name, Go flag, `DFLOCKD_*` variable, kind,
- * default, validation rule and usage text (PROTOCOL.md 12). The defaults
+ * default, validation rule and usage text (docs/protocol.md section 12). The defaults
  * ({@linkcode SERVER_DEFAULTS}), {@linkcode resolveServerOptions}, the `dflock serve` command
  * line and its `--help` text are all derived from {@linkcode SERVER_SETTINGS}.
  *
@@ -12,7 +12,7 @@ import type { ResolvedServerOptions } from "./server.ts";
 
 /** A numeric setting's range check, with the Go server's words for it. */
 export interface SettingRule {
-  /** Position in the Go server's `Validate` order (PROTOCOL.md 12.4), from 1. */
+  /** Position in the Go server's `Validate` order (docs/protocol.md 12.4), from 1. */
   readonly order: number;
   /** Counts and the port must be integers; durations may be fractional seconds. */
   readonly integer: boolean;
@@ -56,7 +56,7 @@ const positive = (v: number): boolean => v > 0;
 const nonNegative = (v: number): boolean => v >= 0;
 
 /**
- * The server settings, in the order of PROTOCOL.md 12.1 (the flag order of `--help` is by
+ * The server settings, in the order of docs/protocol.md 12.1 (the flag order of `--help` is by
  * name, as Go prints it; validation follows each rule's `order`).
  */
 export const SERVER_SETTINGS = [

@@ -1,5 +1,5 @@
 /**
- * Fencing tokens (PROTOCOL-NEWER.md section 4): 32 lowercase hex characters. The first 16
+ * Fencing tokens (docs/protocol.md 15.5): 32 lowercase hex characters. The first 16
  * are a server-wide 64-bit counter, big-endian, seeded from the wall clock in nanoseconds
  * and incremented on every grant (the first token carries seed + 1); the last 16 are 8
  * random bytes. Plain string comparison of two tokens from one generator therefore follows

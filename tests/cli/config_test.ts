@@ -197,7 +197,7 @@ describe("command-line errors", () => {
 describe("help", () => {
   const help = serverHelp("dflock serve");
 
-  test("lists every flag of PROTOCOL.md 12.1 sorted by name, in Go's layout", () => {
+  test("lists every flag of docs/protocol.md 12.1 sorted by name, in Go's layout", () => {
     const names = [...help.matchAll(/^ {2}-([a-z-]+)/gm)].map((m) => m[1]);
     assert.deepEqual(names, [
       "auth-token",

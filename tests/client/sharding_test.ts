@@ -5,7 +5,7 @@ import { serve } from "../../src/server/mod.ts";
 import type { Server } from "../../src/server/mod.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
 
-/** PROTOCOL.md 13.2. */
+/** docs/protocol.md 13.2. */
 const VECTORS: Array<[string, number, number]> = [
   ["123456789", 2, 2],
   ["a", 0, 3],

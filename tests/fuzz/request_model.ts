@@ -1,5 +1,5 @@
 /**
- * An independent model of how a dflockd v1.10 server parses a request (PROTOCOL.md 3 and 4),
+ * An independent model of how a dflockd v1.10 server parses a request (docs/protocol.md 3 and 4),
  * written from the specification only, to serve as a differential oracle: a request the
  * model calls malformed must be answered `error`, and for the commands that cannot fail
  * otherwise (`l`, `sl`, `e`, `se`, `w`, `sw` outside shutdown) `error` means malformed.
@@ -234,7 +234,7 @@ export function checkAgainstModel(
   if (v.parse === "invalid") {
     return line === "error"
       ? undefined
-      : "malformed request (per PROTOCOL.md 3/4) not answered error";
+      : "malformed request (per docs/protocol.md 3/4) not answered error";
   }
   if (v.parse === "unknown") return undefined;
   if (line === "error" && ERROR_MEANS_MALFORMED.has(t.command)) {

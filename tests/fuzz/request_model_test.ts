@@ -32,7 +32,7 @@ describe("Go helpers", () => {
 });
 
 describe("judge", () => {
-  test("examples from PROTOCOL.md", () => {
+  test("examples from docs/protocol.md sections 3 and 4", () => {
     assert.equal(judge(t("l ", "k", "0"), 33).parse, "invalid");
     assert.equal(judge(t("l", "a b", "0"), 33).parse, "invalid");
     assert.equal(judge(t("l", "\xff\x00\x0b", "0"), 33).parse, "valid");

@@ -1,6 +1,6 @@
 /**
  * The response oracle for fuzzing: which status lines a dflockd v1.10 server (without auth)
- * may send at all, and which of them fit a given request (PROTOCOL.md 4.1 and 7).
+ * may send at all, and which of them fit a given request (docs/protocol.md 4.1 and section 7).
  *
  * @module
  */
@@ -34,7 +34,7 @@ const SHAPES = {
 
 type Shape = keyof typeof SHAPES;
 
-/** Allowed responses per command (PROTOCOL.md 4.1); `stats` is checked separately. */
+/** Allowed responses per command (docs/protocol.md 4.1); `stats` is checked separately. */
 const ALLOWED: Record<string, readonly Shape[]> = {
   l: ["okToken", "timeout", "maxLocks", "maxWaiters", "mismatch", "error"],
   sl: ["okToken", "timeout", "maxLocks", "maxWaiters", "mismatch", "error"],
@@ -51,7 +51,7 @@ const ALLOWED: Record<string, readonly Shape[]> = {
   ping: ["ok", "error"],
 };
 
-/** Keys must be non-empty and free of space, tab, CR and LF (PROTOCOL.md 3.2). */
+/** Keys must be non-empty and free of space, tab, CR and LF (docs/protocol.md 3.2). */
 function badKey(key: string): boolean {
   return key === "" || /[ \t\r\n]/.test(key);
 }

@@ -1,5 +1,5 @@
 /**
- * The server's view of a fuzzed byte stream, modelled from PROTOCOL.md sections 2 and 2.6:
+ * The server's view of a fuzzed byte stream, modelled from docs/protocol.md section 2 and 2.6:
  * lines end at `\n`, trailing `\r`s are stripped, a line of more than 256 bytes (counting any
  * `\r`) is discarded up to its `\n` and then answered `error` before the server closes, and
  * every three complete lines form one request that gets exactly one response.

@@ -188,7 +188,7 @@ describe("parseReply", () => {
   });
 });
 
-describe("crc32 / stableHashShard (PROTOCOL.md 13.2)", () => {
+describe("crc32 / stableHashShard (docs/protocol.md 13.2)", () => {
   const vectors: [string, number, number, number][] = [
     ["123456789", 0xcbf43926, 2, 2],
     ["a", 0xe8b7be43, 0, 3],

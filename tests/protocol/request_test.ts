@@ -16,7 +16,7 @@ const T = "0123456789abcdef0123456789abcdef";
 const D = undefined;
 
 // Inputs and outcomes from conformance/scenarios/errors-*.json, framing-*.json and
-// PROTOCOL.md sections 3 and 4.
+// docs/protocol.md sections 3 and 4.
 const CASES: Case[] = [
   // errors-unknown-command-keeps-connection
   ["bogus", "k", "0", "unknown_command"],
@@ -152,7 +152,7 @@ const CASES: Case[] = [
   ["ping", "a b", "x y", { type: "ping" }],
   // framing-crlf-line-endings (CRs already stripped by the decoder)
   ["l", "k1", "5 7", { type: "acquire", key: "k1", timeoutMs: 5000, limit: 1, leaseMs: 7000 }],
-  // seconds boundary (PROTOCOL.md 3.4)
+  // seconds boundary (docs/protocol.md 3.4)
   [
     "l",
     "k",

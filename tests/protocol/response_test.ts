@@ -49,7 +49,7 @@ describe("reply text", () => {
   });
 });
 
-describe("the reported grant lease (PROTOCOL.md 4.2 quirk)", () => {
+describe("the reported grant lease (docs/protocol.md 4.2, quirk)", () => {
   const cases: [number, number][] = [
     [DEF_MS, 33],
     [5000, 5],

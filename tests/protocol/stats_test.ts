@@ -99,7 +99,7 @@ describe("formatStats", () => {
       '{"connections":1,"locks":[],"semaphores":[],"idle_locks":[],"idle_semaphores":[]}',
     );
   });
-  test("PROTOCOL.md 7 example, field order", () => {
+  test("docs/protocol.md 7 example, field order", () => {
     const s: ServerStats = {
       connections: 2,
       locks: [{ key: "job", ownerConnId: 1, leaseExpiresInS: 31.99, waiters: 1 }],

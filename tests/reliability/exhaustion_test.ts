@@ -86,7 +86,7 @@ describe("exhaustion", () => {
         assert.equal(closes, N, "every idle connection was closed by the server");
         const waited = performance.now() - opened;
         assert.ok(waited >= 500, `closed after ${waited.toFixed(0)} ms, before the timeout`);
-        // Each got `error` before its close (PROTOCOL.md 2.4).
+        // Each got `error` before its close (docs/protocol.md 2.4).
         const answered = probes.filter((p) => p.data === "error\n").length;
         assert.equal(answered, N, "each idle connection was answered `error`");
         await until(() => server.stats().connections === 0, 3000, "connections back to 0");
