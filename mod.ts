@@ -10,6 +10,22 @@
  * decoding, and the transport contract. The embeddable dflockd server lives in
  * `@dflock/dflock/server`, the command line in `@dflock/dflock/cli`.
  *
+ * Vocabulary, the same in every module:
+ *
+ * - **Lease**: a held lock or semaphore slot ({@linkcode DistributedLease} is what the lock and
+ *   the semaphore share); its **token** identifies it, its **fence** orders grants.
+ * - **Durations are seconds** as plain numbers. Options that are durations end in `S` where the
+ *   bare name could mean anything else (`leaseTtlS`, `acquireTimeoutS`); the server's options keep
+ *   the Go dflockd's flag names (`defaultLeaseTtl` is `--default-lease-ttl`, in seconds); fields
+ *   in milliseconds end in `Ms`.
+ * - **`withLock`** (a method of a lock or semaphore) waits for the lease, runs a function, and
+ *   releases; **`tryWithLock`** (on any `LockApi`) never waits: it runs the function only if the
+ *   lock is free.
+ * - **`CallOptions`** is the one options bag with an `AbortSignal` that every call taking one
+ *   accepts; **`DflockError`** is the base of every error, with `code` one of the wire statuses or
+ *   a local code.
+ * - **`Connection`** is a client connection; the server's side of one is internal.
+ *
  * @example Hold a lock for a scope
  * ```ts
  * import { DflockClient } from "@dflock/dflock";
@@ -37,7 +53,6 @@ export { DflockClient } from "./src/client.ts";
 export type { ClientStats, ServerPoolStats } from "./src/client.ts";
 export { acquireLock, DistributedLock } from "./src/lock.ts";
 export { DistributedLease } from "./src/client/distributed_lease.ts";
-export type { SignalOption } from "./src/client/distributed_lease.ts";
 export { acquireSemaphore, DistributedSemaphore } from "./src/semaphore.ts";
 export type {
   ClientOptions,
@@ -48,7 +63,7 @@ export type {
 export type { ServerAddress, ServerListOptions, ShardingStrategy } from "./src/client/servers.ts";
 
 // LockApi: backend-neutral tryAcquire locks; DflockdLockApi runs them on dflockd.
-export { acquireWithRetry, DflockdLockApi, withLock } from "./src/lock_api.ts";
+export { acquireWithRetry, DflockdLockApi, tryWithLock } from "./src/lock_api.ts";
 export type {
   AcquireWithRetryOptions,
   DflockdLockApiOptions,
@@ -58,7 +73,7 @@ export type {
 
 // Connection and low-level calls.
 export { connect, Connection } from "./src/client/connection.ts";
-export type { CloseListener, ConnectionOptions, RequestOptions } from "./src/client/connection.ts";
+export type { CallOptions, CloseListener, ConnectionOptions } from "./src/client/connection.ts";
 export {
   acquire,
   auth,
@@ -76,7 +91,6 @@ export {
   waitForLock,
 } from "./src/client/low_level.ts";
 export type {
-  CallOptions,
   EnqueueResult,
   Grant,
   IdleKeyInfo,
@@ -93,12 +107,12 @@ export {
   AlreadyEnqueuedError,
   AuthError,
   ConnectionError,
+  DflockError,
   DrainingError,
   isRetryable,
   LeaseExpiredError,
   LeaseLostError,
   LimitMismatchError,
-  LockError,
   MaxLocksError,
   MaxWaitersError,
   NotEnqueuedError,

@@ -10,7 +10,7 @@ import { ClientCore, registerCore } from "./client/core.ts";
 import { DEFAULT_RENEW_RATIO, resolveClientOptions } from "./client/options.ts";
 import type { ClientOptions, LeaseSettings } from "./client/options.ts";
 import { acquireOrThrow } from "./client/distributed_lease.ts";
-import type { SignalOption } from "./client/distributed_lease.ts";
+import type { CallOptions } from "./client/distributed_lease.ts";
 import type { ServerPoolStats } from "./client/pool.ts";
 import { stats as serverStats } from "./client/low_level.ts";
 import type { ServerStats } from "./client/low_level.ts";
@@ -148,7 +148,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * @param options Lock settings plus `signal`.
    * @returns The held lock.
    * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
-   * @throws {LockError} On server or connection errors.
+   * @throws {DflockError} On server or connection errors.
    *
    * @example Hold a lock for a scope
    * ```ts
@@ -161,7 +161,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
    */
   async acquireLock(
     key: string,
-    options: LeaseSettings & SignalOption = {},
+    options: LeaseSettings & CallOptions = {},
   ): Promise<DistributedLock> {
     const { signal, ...settings } = options;
     const lock = this.lock(key, settings);
@@ -177,7 +177,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * @param options Semaphore settings plus `signal`.
    * @returns The held semaphore.
    * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
-   * @throws {LockError} On server or connection errors.
+   * @throws {DflockError} On server or connection errors.
    *
    * @example Hold a slot for a scope
    * ```ts
@@ -191,7 +191,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
   async acquireSemaphore(
     key: string,
     limit: number,
-    options: LeaseSettings & SignalOption = {},
+    options: LeaseSettings & CallOptions = {},
   ): Promise<DistributedSemaphore> {
     const { signal, ...settings } = options;
     const sem = this.semaphore(key, limit, settings);
@@ -222,7 +222,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
   withLock<T>(
     key: string,
     fn: (signal: AbortSignal) => T | Promise<T>,
-    options: LeaseSettings & SignalOption = {},
+    options: LeaseSettings & CallOptions = {},
   ): Promise<T> {
     const { signal, ...settings } = options;
     return this.lock(key, settings).withLock((_lock, leaseSignal) => fn(leaseSignal), { signal });
@@ -252,7 +252,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
     key: string,
     limit: number,
     fn: (signal: AbortSignal) => T | Promise<T>,
-    options: LeaseSettings & SignalOption = {},
+    options: LeaseSettings & CallOptions = {},
   ): Promise<T> {
     const { signal, ...settings } = options;
     return this.semaphore(key, limit, settings).withLock(
@@ -269,7 +269,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * @param ttlS Seconds until the lock expires (fractions round up, at least 1).
    * @returns The lock, or `undefined` when the key is held.
    * @throws {ConnectionError} When the key's server cannot be reached.
-   * @throws {LockError} On other server errors, or with code `closed` after `close()`.
+   * @throws {DflockError} On other server errors, or with code `closed` after `close()`.
    * @throws {TypeError} On a malformed key or a non-number TTL.
    * @throws {RangeError} On a TTL below 1 s.
    *

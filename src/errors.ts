@@ -1,5 +1,5 @@
 /**
- * Typed errors. Every error dflock raises on purpose is a {@linkcode LockError}; when the
+ * Typed errors. Every error dflock raises on purpose is a {@linkcode DflockError}; when the
  * error stands for a server status, that status string is on `code`.
  *
  * @module
@@ -13,18 +13,18 @@ import { STATUS } from "./protocol/commands.ts";
  *
  * @example Tell dflock errors from others by their code
  * ```ts
- * import { acquireLock, LockError } from "@dflock/dflock";
+ * import { acquireLock, DflockError } from "@dflock/dflock";
  *
  * try {
  *   await using lock = await acquireLock("jobs/nightly");
  *   console.log(lock.token);
  * } catch (err) {
- *   if (!(err instanceof LockError)) throw err;
+ *   if (!(err instanceof DflockError)) throw err;
  *   console.error(`dflock failed (${err.code}): ${err.message}`);
  * }
  * ```
  */
-export class LockError extends Error {
+export class DflockError extends Error {
   /** The wire status, or a local code such as `"connection"`. */
   readonly code: string;
 
@@ -37,7 +37,7 @@ export class LockError extends Error {
    */
   constructor(message: string, code = "error", options?: ErrorOptions) {
     super(message, options);
-    this.name = "LockError";
+    this.name = "DflockError";
     this.code = code;
   }
 }
@@ -67,7 +67,7 @@ export class LockError extends Error {
  * }
  * ```
  */
-export class ConnectionError extends LockError {
+export class ConnectionError extends DflockError {
   /**
    * Creates the error.
    *
@@ -130,7 +130,7 @@ export class RequestTimeoutError extends ConnectionError {
  * }
  * ```
  */
-export class ProtocolError extends LockError {
+export class ProtocolError extends DflockError {
   /** The offending line, when there is one. */
   readonly line: string | undefined;
 
@@ -164,7 +164,7 @@ export class ProtocolError extends LockError {
  * }
  * ```
  */
-export class AcquireTimeoutError extends LockError {
+export class AcquireTimeoutError extends DflockError {
   /**
    * Creates the error.
    *
@@ -193,7 +193,7 @@ export class AcquireTimeoutError extends LockError {
  * }
  * ```
  */
-export class AuthError extends LockError {
+export class AuthError extends DflockError {
   /**
    * Creates the error.
    *
@@ -222,7 +222,7 @@ export class AuthError extends LockError {
  * }
  * ```
  */
-export class MaxLocksError extends LockError {
+export class MaxLocksError extends DflockError {
   /**
    * Creates the error.
    *
@@ -251,7 +251,7 @@ export class MaxLocksError extends LockError {
  * }
  * ```
  */
-export class MaxWaitersError extends LockError {
+export class MaxWaitersError extends DflockError {
   /**
    * Creates the error.
    *
@@ -280,7 +280,7 @@ export class MaxWaitersError extends LockError {
  * }
  * ```
  */
-export class LimitMismatchError extends LockError {
+export class LimitMismatchError extends DflockError {
   /**
    * Creates the error.
    *
@@ -308,7 +308,7 @@ export class LimitMismatchError extends LockError {
  * }
  * ```
  */
-export class NotEnqueuedError extends LockError {
+export class NotEnqueuedError extends DflockError {
   /**
    * Creates the error.
    *
@@ -337,7 +337,7 @@ export class NotEnqueuedError extends LockError {
  * }
  * ```
  */
-export class AlreadyEnqueuedError extends LockError {
+export class AlreadyEnqueuedError extends DflockError {
   /**
    * Creates the error.
    *
@@ -367,7 +367,7 @@ export class AlreadyEnqueuedError extends LockError {
  * }
  * ```
  */
-export class LeaseExpiredError extends LockError {
+export class LeaseExpiredError extends DflockError {
   /**
    * Creates the error.
    *
@@ -403,7 +403,7 @@ export class LeaseExpiredError extends LockError {
  * }
  * ```
  */
-export class LeaseLostError extends LockError {
+export class LeaseLostError extends DflockError {
   /** The key whose lease was lost. */
   readonly key: string;
 
@@ -437,7 +437,7 @@ export class LeaseLostError extends LockError {
  * }
  * ```
  */
-export class DrainingError extends LockError {
+export class DrainingError extends DflockError {
   /**
    * Creates the error.
    *
@@ -466,7 +466,7 @@ export class DrainingError extends LockError {
  * }
  * ```
  */
-export class NotLeaderError extends LockError {
+export class NotLeaderError extends DflockError {
   /** The leader's client address, when the server named one. */
   readonly leader: string | undefined;
 
@@ -504,14 +504,14 @@ function limitMismatchText(limit: number | undefined): string {
  * @param action What was attempted, for the message (`Cannot acquire lock "jobs/1"`).
  * @param context `leader`: the leader address of an `error_not_leader` answer; `limit`: the
  *   limit the request asked for (1 for a lock), for the `error_limit_mismatch` message.
- * @returns The matching {@linkcode LockError} subclass; a plain `LockError` for `error` and
+ * @returns The matching {@linkcode DflockError} subclass; a plain `DflockError` for `error` and
  * for statuses this client does not know.
  */
 export function errorForStatus(
   status: string,
   action: string,
   context?: { leader?: string | undefined; limit?: number | undefined },
-): LockError {
+): DflockError {
   switch (status) {
     case STATUS.timeout:
       return new AcquireTimeoutError(`${action}: timed out`);
@@ -562,7 +562,7 @@ export function errorForStatus(
       );
     }
     default:
-      return new LockError(`${action}: server answered "${status}"`, status);
+      return new DflockError(`${action}: server answered "${status}"`, status);
   }
 }
 

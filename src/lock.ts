@@ -7,7 +7,7 @@
  */
 
 import { acquireOrThrow, DistributedLease } from "./client/distributed_lease.ts";
-import type { SignalOption } from "./client/distributed_lease.ts";
+import type { CallOptions } from "./client/distributed_lease.ts";
 import type { LockOptions } from "./client/options.ts";
 
 /**
@@ -77,7 +77,7 @@ export class DistributedLock extends DistributedLease {
  * @param options Lock options (without `key`) plus `signal`.
  * @returns The held lock.
  * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
- * @throws {LockError} On server or connection errors.
+ * @throws {DflockError} On server or connection errors.
  * @throws {TypeError} On a malformed key or option.
  * @throws {RangeError} On an out-of-range option.
  *
@@ -93,7 +93,7 @@ export class DistributedLock extends DistributedLease {
  */
 export async function acquireLock(
   key: string,
-  options: Omit<LockOptions, "key"> & SignalOption = {},
+  options: Omit<LockOptions, "key"> & CallOptions = {},
 ): Promise<DistributedLock> {
   const { signal, ...rest } = options;
   const lock = new DistributedLock({ ...rest, key });

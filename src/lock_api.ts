@@ -10,7 +10,7 @@
  *
  * const counters = new Map<string, number>(); // stands for a shared store
  * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
- * const done = await withLock(lockApi, "counter:visits", 10, () => {
+ * const done = await tryWithLock(lockApi, "counter:visits", 10, () => {
  *   counters.set("visits", (counters.get("visits") ?? 0) + 1);
  *   return true;
  * });
@@ -22,6 +22,6 @@
 export type { Lock, LockApi } from "./lock_api/types.ts";
 export { DflockdLockApi } from "./lock_api/dflockd_lock_api.ts";
 export type { DflockdLockApiOptions } from "./lock_api/dflockd_lock_api.ts";
-export { withLock } from "./lock_api/with_lock.ts";
+export { tryWithLock } from "./lock_api/try_with_lock.ts";
 export { acquireWithRetry } from "./lock_api/acquire_with_retry.ts";
 export type { AcquireWithRetryOptions } from "./lock_api/acquire_with_retry.ts";

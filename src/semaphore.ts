@@ -7,7 +7,7 @@
  */
 
 import { acquireOrThrow, DistributedLease } from "./client/distributed_lease.ts";
-import type { SignalOption } from "./client/distributed_lease.ts";
+import type { CallOptions } from "./client/distributed_lease.ts";
 import { validateLimit } from "./client/low_level.ts";
 import type { SemaphoreOptions } from "./client/options.ts";
 
@@ -92,7 +92,7 @@ export class DistributedSemaphore extends DistributedLease {
  * @param options Semaphore options (without `key` and `limit`) plus `signal`.
  * @returns The held semaphore slot.
  * @throws {AcquireTimeoutError} When no slot was granted within `acquireTimeoutS`.
- * @throws {LockError} On server or connection errors (`LimitMismatchError`, ...).
+ * @throws {DflockError} On server or connection errors (`LimitMismatchError`, ...).
  * @throws {TypeError} On a malformed key or option.
  * @throws {RangeError} On an out-of-range limit or option.
  *
@@ -109,7 +109,7 @@ export class DistributedSemaphore extends DistributedLease {
 export async function acquireSemaphore(
   key: string,
   limit: number,
-  options: Omit<SemaphoreOptions, "key" | "limit"> & SignalOption = {},
+  options: Omit<SemaphoreOptions, "key" | "limit"> & CallOptions = {},
 ): Promise<DistributedSemaphore> {
   const { signal, ...rest } = options;
   const sem = new DistributedSemaphore({ ...rest, key, limit });

@@ -11,7 +11,7 @@ import type { Transport, TransportAdapter } from "../transport/types.ts";
 import { connect } from "../client/connection.ts";
 import { acquire, release } from "../client/low_level.ts";
 import { DistributedLock } from "../lock.ts";
-import { LeaseLostError, LockError } from "../errors.ts";
+import { DflockError, LeaseLostError } from "../errors.ts";
 import type { DemoContext } from "./_demo_scenes.ts";
 import { fenceNote, lockStats } from "./_demo_scenes.ts";
 import { until } from "./_demo_timeline.ts";
@@ -82,7 +82,7 @@ export async function leaseScene(ctx: DemoContext): Promise<void> {
       await release(raw, key, grant.token);
       t.log("worker-1", `wakes up; release unexpectedly accepted`);
     } catch (error) {
-      const status = error instanceof LockError ? ` (server status "${error.code}")` : "";
+      const status = error instanceof DflockError ? ` (server status "${error.code}")` : "";
       t.log("worker-1", `wakes up; its release is refused${status}: the lease is gone`);
     }
     raw.destroy();

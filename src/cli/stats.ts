@@ -9,7 +9,7 @@ import { connect } from "../client/connection.ts";
 import type { Connection } from "../client/connection.ts";
 import type { ServerEndpoint } from "../client/servers.ts";
 import { type IdleKeyInfo, parseStats, type ServerStats } from "../protocol/stats.ts";
-import { AuthError, LockError, ProtocolError } from "../errors.ts";
+import { AuthError, DflockError, ProtocolError } from "../errors.ts";
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import {
   AUTH_TOKEN_ENV,
@@ -70,7 +70,7 @@ async function fetchRaw(conn: Connection, signal: AbortSignal): Promise<string> 
   const line = await conn.request(COMMAND.stats, "_", "", { signal });
   const prefix = `${STATUS.ok} `;
   if (line.startsWith(prefix)) return line.slice(prefix.length);
-  throw new LockError(`${conn.address} answered "${line}" to stats`, line.split(" ")[0]);
+  throw new DflockError(`${conn.address} answered "${line}" to stats`, line.split(" ")[0]);
 }
 
 function seconds(s: number): string {

@@ -11,9 +11,9 @@
 import {
   AcquireTimeoutError,
   ConnectionError,
+  DflockError,
   DrainingError,
   LeaseLostError,
-  LockError,
   NotEnqueuedError,
   NotLeaderError,
 } from "../errors.ts";
@@ -208,31 +208,31 @@ export class LeaseHolder {
 
   #enter(action: string): void {
     if (this.#closed) {
-      throw new LockError(
+      throw new DflockError(
         `Cannot ${action} ${this.what}: close() was called on it: create a new one`,
         "closed",
       );
     }
     if (this.#core.pool.closed) {
-      throw new LockError(
+      throw new DflockError(
         `Cannot ${action} ${this.what}: its client is closed: use an open client`,
         "closed",
       );
     }
     if (this.#state === "busy" || this.#state === "releasing") {
-      throw new LockError(
+      throw new DflockError(
         `Cannot ${action} ${this.what}: another call on it is in progress: await that first`,
         "busy",
       );
     }
     if (this.#state === "held") {
-      throw new LockError(
+      throw new DflockError(
         `Cannot ${action} ${this.what}: it is already held: release() it first`,
         "held",
       );
     }
     if (this.#state === "queued") {
-      throw new LockError(
+      throw new DflockError(
         `Cannot ${action} ${this.what}: it is enqueued, call wait()`,
         "queued",
       );
@@ -315,7 +315,7 @@ export class LeaseHolder {
         }
         // A plain `error` to a valid acquire is what a server writes before it closes a
         // connection it gave up on (docs/protocol.md 2.4, 2.6): not an answer to this request.
-        const closing = err instanceof LockError && err.code === STATUS.error;
+        const closing = err instanceof DflockError && err.code === STATUS.error;
         if (isRedirect(err) || closing) this.#core.pool.discard(pc);
         // A reused connection may have been closed by the server meanwhile: once more.
         if ((err instanceof ConnectionError || closing) && reused && attempt === 0) continue;
@@ -384,14 +384,14 @@ export class LeaseHolder {
   async wait(timeoutS: number, signal: AbortSignal | undefined): Promise<boolean> {
     signal?.throwIfAborted();
     if (this.#closed) {
-      throw new LockError(
+      throw new DflockError(
         `Cannot wait for ${this.what}: close() was called on it: create a new one`,
         "closed",
       );
     }
     if (this.#state === "held") return true;
     if (this.#state === "busy" || this.#state === "releasing") {
-      throw new LockError(
+      throw new DflockError(
         `Cannot wait for ${this.what}: another call on it is in progress: await that first`,
         "busy",
       );
@@ -459,7 +459,7 @@ export class LeaseHolder {
    * The connection the lease or queue place lives on is gone: the server releases what a
    * closed connection held (docs/protocol.md 5.8), so the lease ends now (docs/leases.md).
    */
-  #ownerLost(pc: PooledConnection, reason: LockError): void {
+  #ownerLost(pc: PooledConnection, reason: DflockError): void {
     if (this.#owner !== pc) return;
     if (this.#state === "held") {
       this.#lose(reason);
@@ -682,7 +682,7 @@ export class LeaseHolder {
         this.#disown();
         if (!pc.shared || isRedirect(err)) pool.discard(pc);
         // A lease that was meant to run out may have: releasing it then is no error.
-        if (!this.#renews && err instanceof LockError && err.code === STATUS.error) return;
+        if (!this.#renews && err instanceof DflockError && err.code === STATUS.error) return;
         throw err;
       }
       this.#disown();
@@ -734,22 +734,6 @@ export class LeaseHolder {
       await this.close();
     }
   }
-}
-
-/**
- * Options of the `acquire*()` one-call helpers and `with*()` methods.
- *
- * @example Give up a blocked acquire after five seconds
- * ```ts
- * import { acquireLock, type SignalOption } from "@dflock/dflock";
- *
- * const options: SignalOption = { signal: AbortSignal.timeout(5_000) };
- * await using lock = await acquireLock("nightly-report", options);
- * ```
- */
-export interface SignalOption {
-  /** Aborting a blocked acquire closes its connection; the call rejects with `signal.reason`. */
-  signal?: AbortSignal;
 }
 
 /**

@@ -23,8 +23,8 @@ import { formatAddr, toConnectionError } from "../transport/_errors.ts";
 import {
   authRefused,
   ConnectionError,
+  DflockError,
   DrainingError,
-  LockError,
   ProtocolError,
   RequestTimeoutError,
 } from "../errors.ts";
@@ -105,24 +105,23 @@ export interface ConnectionOptions {
 }
 
 /**
- * Options of {@linkcode Connection.request}.
+ * The options every call that talks to a server takes: an `AbortSignal`. Aborting rejects the
+ * call with `signal.reason`; a blocked acquire is given up, and a request already written
+ * closes its connection (its reply could never be matched safely afterwards).
  *
  * @example Bound one request by a timeout
  * ```ts
  * import { connect } from "@dflock/dflock";
- * import type { RequestOptions } from "@dflock/dflock";
+ * import type { CallOptions } from "@dflock/dflock";
  *
  * await using conn = await connect();
- * const options: RequestOptions = { signal: AbortSignal.timeout(1000) };
+ * const options: CallOptions = { signal: AbortSignal.timeout(1000) };
  * const line = await conn.request("l", "k", "5", options);
  * console.log(line);
  * ```
  */
-export interface RequestOptions {
-  /**
-   * Aborting rejects the call with `signal.reason`. If the request was already written, the
-   * connection is closed (its reply could never be matched safely afterwards).
-   */
+export interface CallOptions {
+  /** Aborting rejects the call with `signal.reason` (see above). */
   signal?: AbortSignal;
 }
 
@@ -152,7 +151,7 @@ interface Pending {
  * };
  * ```
  */
-export type CloseListener = (reason: LockError, idle: boolean) => void;
+export type CloseListener = (reason: DflockError, idle: boolean) => void;
 
 /** Commands whose first argument is a timeout in seconds the server may block for. */
 const BLOCKING: ReadonlySet<string> = new Set([
@@ -214,7 +213,7 @@ export class Connection implements AsyncDisposable {
   #unrefWhenIdle = false;
   #refed = true;
   /** Why the connection closed; `CLOSED_BY_CLIENT` until an error object is needed. */
-  #closedError: LockError | typeof CLOSED_BY_CLIENT | undefined;
+  #closedError: DflockError | typeof CLOSED_BY_CLIENT | undefined;
   #lastActivity: number;
   #closeListeners: Set<CloseListener> | undefined;
   #resolveClosed!: () => void;
@@ -353,7 +352,7 @@ export class Connection implements AsyncDisposable {
    * ]);
    * ```
    */
-  request(command: Command, key: string, arg: string, options?: RequestOptions): Promise<string> {
+  request(command: Command, key: string, arg: string, options?: CallOptions): Promise<string> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#closedError !== undefined) {
@@ -565,7 +564,7 @@ export class Connection implements AsyncDisposable {
   }
 
   /** The close reason as an error (created on first need: most closes never need one). */
-  #reason(): LockError {
+  #reason(): DflockError {
     const why = this.#closedError;
     if (why === undefined || why === CLOSED_BY_CLIENT) {
       return this.#closedError = new ConnectionError(
@@ -576,7 +575,7 @@ export class Connection implements AsyncDisposable {
   }
 
   /** Closes with `why`: the first pending request gets it, the others a ConnectionError. */
-  #fail(why: LockError | typeof CLOSED_BY_CLIENT): void {
+  #fail(why: DflockError | typeof CLOSED_BY_CLIENT): void {
     if (this.#closedError !== undefined) return;
     this.#closedError = why;
     const pending = this.#pending;
@@ -661,7 +660,7 @@ export class Connection implements AsyncDisposable {
       }
     } catch (err) {
       const hint = this.#tlsHint();
-      if (err instanceof LockError) {
+      if (err instanceof DflockError) {
         this.#fail(hint === "" ? err : new ConnectionError(err.message + hint, { cause: err }));
       } else {
         this.#fail(
@@ -804,6 +803,6 @@ const BACKSTOP_SLACK_MS = 100;
 /** What a failed transport connect rejects with: `signal.reason` when aborted. */
 function connectFailure(err: unknown, signal: AbortSignal | undefined, address: string): unknown {
   if (signal?.aborted) return signal.reason;
-  if (err instanceof LockError) return err;
+  if (err instanceof DflockError) return err;
   return toConnectionError(`Cannot connect to ${address}`, err);
 }

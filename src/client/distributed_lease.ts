@@ -7,12 +7,12 @@
  */
 
 import { acquireTimedOut, LeaseHolder, leaseOps, runWithLease } from "./_lease_holder.ts";
-import type { SignalOption } from "./_lease_holder.ts";
+import type { CallOptions } from "./connection.ts";
 import { coreForLock } from "./core.ts";
 import { resolveLeaseSettings, wholeSeconds } from "./options.ts";
 import type { LockOptions } from "./options.ts";
 
-export type { SignalOption } from "./_lease_holder.ts";
+export type { CallOptions } from "./connection.ts";
 
 /**
  * The common base of {@linkcode DistributedLock} and {@linkcode DistributedSemaphore}: one
@@ -152,7 +152,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * @param options `signal`: aborting closes this object's connection (the server drops the
    * queue entry) and rejects with `signal.reason`.
    * @returns `true` once held, `false` on timeout.
-   * @throws {LockError} When closed, already held or enqueued, or on a server error
+   * @throws {DflockError} When closed, already held or enqueued, or on a server error
    * (`MaxLocksError`, `MaxWaitersError`, `LimitMismatchError`, `AuthError`, `NotLeaderError`
    * after 3 hops, ...).
    * @throws {ConnectionError} When the server cannot be reached.
@@ -165,7 +165,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * const ok = await lock.acquire({ signal: AbortSignal.timeout(5_000) });
    * ```
    */
-  acquire(options: SignalOption = {}): Promise<boolean> {
+  acquire(options: CallOptions = {}): Promise<boolean> {
     return this.#holder.acquire(options.signal);
   }
 
@@ -176,7 +176,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * @param options `signal` to stop waiting for the answer.
    * @returns Resolves once released.
    * @throws {LeaseLostError} Once, when the lease had been lost before this call.
-   * @throws {LockError} When the server refuses the release (the lease expired).
+   * @throws {DflockError} When the server refuses the release (the lease expired).
    * @throws {ConnectionError} When the connection fails.
    *
    * @example Release a semaphore slot
@@ -187,7 +187,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * if (await sem.acquire()) await sem.release();
    * ```
    */
-  release(options: SignalOption = {}): Promise<void> {
+  release(options: CallOptions = {}): Promise<void> {
     return this.#holder.release(options.signal);
   }
 
@@ -197,7 +197,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    *
    * @param options `signal`.
    * @returns `"acquired"` or `"queued"`.
-   * @throws {LockError} When closed, already held or enqueued, or on a server error.
+   * @throws {DflockError} When closed, already held or enqueued, or on a server error.
    * @throws {ConnectionError} When the server cannot be reached.
    *
    * @example Notify between queueing and blocking
@@ -210,7 +210,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * if (await lock.wait(10)) await lock.release();
    * ```
    */
-  enqueue(options: SignalOption = {}): Promise<"acquired" | "queued"> {
+  enqueue(options: CallOptions = {}): Promise<"acquired" | "queued"> {
     return this.#holder.enqueue(options.signal);
   }
 
@@ -223,7 +223,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * @param options `signal`: aborting closes the connection and rejects with `signal.reason`.
    * @returns `true` once held, `false` on timeout.
    * @throws {NotEnqueuedError} Without a preceding `enqueue()`.
-   * @throws {LockError} When closed, or on a server error (`LeaseExpiredError`, ...).
+   * @throws {DflockError} When closed, or on a server error (`LeaseExpiredError`, ...).
    * @throws {ConnectionError} When the connection was lost while queued.
    *
    * @example Two-phase with an explicit wait timeout
@@ -235,7 +235,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    * const granted = await sem.wait(30);
    * ```
    */
-  wait(timeoutS?: number, options: SignalOption = {}): Promise<boolean> {
+  wait(timeoutS?: number, options: CallOptions = {}): Promise<boolean> {
     const t = wholeSeconds(timeoutS ?? this.#holder.acquireTimeoutS, "timeoutS", 0);
     return this.#holder.wait(t, options.signal);
   }
@@ -263,7 +263,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    */
   withLock<T>(
     fn: (lease: this, signal: AbortSignal) => T | Promise<T>,
-    options: SignalOption = {},
+    options: CallOptions = {},
   ): Promise<T> {
     return runWithLease(this.#holder, () => fn(this, this.signal), options.signal);
   }
@@ -295,7 +295,7 @@ export abstract class DistributedLease implements AsyncDisposable {
    *
    * @returns Resolves once done.
    * @throws {LeaseLostError} When the lease was lost while held.
-   * @throws {LockError} When the server refused the release for another reason.
+   * @throws {DflockError} When the server refused the release for another reason.
    *
    * @example Scope-bound release
    * ```ts

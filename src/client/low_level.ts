@@ -26,8 +26,10 @@ import type { Command } from "../protocol/commands.ts";
 import { validateAuthToken, validateKey, validateSeconds } from "../protocol/encode.ts";
 import { parseReply } from "../protocol/reply.ts";
 import type { FailureReply, TimeoutReply } from "../protocol/reply.ts";
-import { authRefused, errorForStatus, LockError, ProtocolError } from "../errors.ts";
-import type { RequestOptions } from "./connection.ts";
+import { authRefused, DflockError, errorForStatus, ProtocolError } from "../errors.ts";
+import type { CallOptions } from "./connection.ts";
+
+export type { CallOptions };
 import { parseStats } from "../protocol/stats.ts";
 import type { ServerStats } from "../protocol/stats.ts";
 
@@ -66,24 +68,7 @@ export interface Requester {
    * @param options `signal` to abort.
    * @returns The reply line without `\n`.
    */
-  request(command: Command, key: string, arg: string, options?: RequestOptions): Promise<string>;
-}
-
-/**
- * The final options bag of every low-level call.
- *
- * @example Bound a release by two seconds
- * ```ts
- * import { connect } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * const { token } = await acquire(conn, "k", 10);
- * await release(conn, "k", token, { signal: AbortSignal.timeout(2000) });
- * ```
- */
-export interface CallOptions {
-  /** Aborting rejects with `signal.reason`; an already written request closes the connection. */
-  signal?: AbortSignal;
+  request(command: Command, key: string, arg: string, options?: CallOptions): Promise<string>;
 }
 
 /**
@@ -190,7 +175,7 @@ function failure(
   action: string,
   limit?: number,
   plain?: string,
-): LockError {
+): DflockError {
   if (r.status === "malformed") {
     return new ProtocolError(`${action}: unexpected reply "${r.line}"`, r.line);
   }
@@ -201,7 +186,7 @@ function failure(
   // Unknown `error_*` words are reported as `error` by parseReply; keep the real word as code.
   const status = r.line.trim();
   if (status === STATUS.error && plain !== undefined) {
-    return new LockError(`${action}: ${plain}`, STATUS.error);
+    return new DflockError(`${action}: ${plain}`, STATUS.error);
   }
   return errorForStatus(status, action, { limit });
 }
@@ -260,7 +245,7 @@ function renewedOf(line: string, what: string, key: string): number {
  * @throws {AcquireTimeoutError} When the server answers `timeout`.
  * @throws {MaxLocksError} When the server tracks its maximum number of keys.
  * @throws {MaxWaitersError} When the key's queue is full.
- * @throws {LockError} On other error statuses; {@linkcode ProtocolError} on a malformed reply.
+ * @throws {DflockError} On other error statuses; {@linkcode ProtocolError} on a malformed reply.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key.
  * @throws {RangeError} On a bad timeout or lease.
@@ -294,7 +279,7 @@ export async function acquire(
  * @param token The token from acquire or wait.
  * @param options `signal`.
  * @returns Resolves once released.
- * @throws {LockError} With code `error` when the token does not hold the key.
+ * @throws {DflockError} With code `error` when the token does not hold the key.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
  *
@@ -329,7 +314,7 @@ export async function release(
  *   lease the lock was acquired with).
  * @param options `signal`.
  * @returns The new lease in seconds, as the server reports it.
- * @throws {LockError} With code `error` when the token no longer holds the key.
+ * @throws {DflockError} With code `error` when the token no longer holds the key.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
  * @throws {RangeError} On a bad lease.
@@ -499,7 +484,7 @@ export async function semAcquire(
  * @param token The slot's token.
  * @param options `signal`.
  * @returns Resolves once released.
- * @throws {LockError} With code `error` when the token does not hold a slot.
+ * @throws {DflockError} With code `error` when the token does not hold a slot.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
  *
@@ -533,7 +518,7 @@ export async function semRelease(
  * @param leaseTtlS New lease in whole seconds; the server default when absent.
  * @param options `signal`.
  * @returns The new lease in seconds.
- * @throws {LockError} With code `error` when the token no longer holds a slot.
+ * @throws {DflockError} With code `error` when the token no longer holds a slot.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
  * @throws {RangeError} On a bad lease.
@@ -692,7 +677,7 @@ export async function auth(conn: Requester, token: string, options?: CallOptions
  * @param conn The connection.
  * @param options `signal`.
  * @returns `true` on `ok`, `false` on `error`; both mean the server is alive.
- * @throws {LockError} On other error statuses (`error_auth`, `error_draining`, ...).
+ * @throws {DflockError} On other error statuses (`error_auth`, `error_draining`, ...).
  * @throws {ConnectionError} When the connection fails.
  *
  * @example Check liveness

@@ -15,7 +15,7 @@ import { ping } from "./low_level.ts";
 import { connect } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import type { ServerEndpoint } from "./servers.ts";
-import { LockError, ProtocolError } from "../errors.ts";
+import { DflockError, ProtocolError } from "../errors.ts";
 import { STATUS } from "../protocol/commands.ts";
 import type { TlsConnectOptions, TransportAdapter } from "../transport/types.ts";
 import { unrefTimer } from "../runtime/timers.ts";
@@ -59,8 +59,8 @@ export class PooledConnection {
   uses = 0;
   /** The pool closed it on purpose (it was not lost). */
   closing = false;
-  readonly #onLost = new Set<(reason: LockError) => void>();
-  #lostReason: LockError | undefined;
+  readonly #onLost = new Set<(reason: DflockError) => void>();
+  #lostReason: DflockError | undefined;
 
   constructor(conn: Connection, server: number, shared: boolean) {
     this.conn = conn;
@@ -78,7 +78,7 @@ export class PooledConnection {
    * the close has completed); returns the unsubscribe function. A listener added after the
    * close (a grant read just before it) is called in a microtask.
    */
-  onLost(listener: (reason: LockError) => void): () => void {
+  onLost(listener: (reason: DflockError) => void): () => void {
     const reason = this.#lostReason;
     if (reason !== undefined) {
       queueMicrotask(() => listener(reason));
@@ -89,7 +89,7 @@ export class PooledConnection {
   }
 
   /** Runs the loss listeners (once). */
-  lost(reason: LockError): void {
+  lost(reason: DflockError): void {
     this.#lostReason = reason;
     const listeners = [...this.#onLost];
     this.#onLost.clear();
@@ -186,7 +186,7 @@ export class ConnectionPool {
   }
 
   #check(): void {
-    if (this.#closed) throw new LockError(CLOSED_MESSAGE, "closed");
+    if (this.#closed) throw new DflockError(CLOSED_MESSAGE, "closed");
   }
 
   /**
@@ -321,7 +321,7 @@ export class ConnectionPool {
     }
     if (this.#closed) {
       await conn.close();
-      throw new LockError(CLOSED_MESSAGE, "closed");
+      throw new DflockError(CLOSED_MESSAGE, "closed");
     }
     const slot = this.#slots[index]!;
     slot.opened++;
@@ -343,7 +343,7 @@ export class ConnectionPool {
    * docs/protocol.md 2.4). When that happens to a connection that held something, sooner than the
    * keepalive interval, the pool pings at half that silence from then on.
    */
-  #learnReadTimeout(pc: PooledConnection, reason: LockError): void {
+  #learnReadTimeout(pc: PooledConnection, reason: DflockError): void {
     if (!(reason instanceof ProtocolError) || reason.line?.trim() !== STATUS.error) return;
     const silentMs = pc.conn.idleMs;
     if (silentMs >= this.#keepaliveMs) return;

@@ -11,7 +11,7 @@ import type { ClientCore } from "../client/core.ts";
 import { resolveRenewRatio } from "../client/options.ts";
 import type { ClientOptions } from "../client/options.ts";
 import type { DflockClient } from "../client.ts";
-import { LockError } from "../errors.ts";
+import { DflockError } from "../errors.ts";
 import { tryAcquireOn } from "./dflockd_lock.ts";
 import type { AbandonableLock } from "./dflockd_lock.ts";
 import type { Lock, LockApi } from "./types.ts";
@@ -114,7 +114,7 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * @param ttlS Seconds until the lock expires by itself (at least 1).
    * @returns The lock, or `undefined` when the key is held.
    * @throws {ConnectionError} When the key's server cannot be reached.
-   * @throws {LockError} On other server errors (`MaxLocksError`, `AuthError`, ...), or with
+   * @throws {DflockError} On other server errors (`MaxLocksError`, `AuthError`, ...), or with
    * code `closed` after {@linkcode DflockdLockApi.close}.
    * @throws {TypeError} On a malformed key or a non-number TTL.
    * @throws {RangeError} On a TTL below 1 s or a key longer than 256 bytes.
@@ -128,7 +128,7 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    */
   async tryAcquire(key: string, ttlS: number): Promise<Lock | undefined> {
     if (this.#closed) {
-      throw new LockError(
+      throw new DflockError(
         "The lock API is closed (close() was called): use a new DflockdLockApi",
         "closed",
       );
@@ -143,7 +143,7 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
     if (lock === undefined) return undefined;
     if (this.#closed) {
       await lock.abandon();
-      throw new LockError(
+      throw new DflockError(
         "The lock API is closed (close() was called): use a new DflockdLockApi",
         "closed",
       );

@@ -85,7 +85,7 @@ export function constantTimeEqual(actual: string, expected: string): boolean {
 }
 
 /** Serves one accepted transport until it closes. */
-export class Connection {
+export class ServerConnection {
   /** The connection id (1, 2, ... in accept order). */
   readonly id: number;
   /** Resolves once the connection has closed and its state is cleaned up. */

@@ -13,7 +13,7 @@ import { formatAddr } from "../transport/_errors.ts";
 import { readTextFile } from "../runtime/files.ts";
 import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
 import { VERSION } from "../version.ts";
-import { Connection, type ConnectionHost } from "./connection.ts";
+import { type ConnectionHost, ServerConnection } from "./connection.ts";
 import { type HttpServer, serveHttp } from "./http.ts";
 import { httpApi, type HttpApiHost } from "./http_api.ts";
 import { LockTable } from "./lock_table.ts";
@@ -325,7 +325,7 @@ class DflockServer implements Server {
   readonly #listener: Listener;
   readonly #options: ResolvedServerOptions;
   readonly #table: LockTable;
-  readonly #conns: Set<Connection> = new Set();
+  readonly #conns: Set<ServerConnection> = new Set();
   readonly #host: ConnectionHost;
   #resolveClosed!: () => void;
   #nextId = 0;
@@ -390,7 +390,7 @@ class DflockServer implements Server {
         }
         this.#metrics.connectionsAccepted++;
         const id = ++this.#nextId;
-        const conn = new Connection(transport, id, this.#host);
+        const conn = new ServerConnection(transport, id, this.#host);
         this.#conns.add(conn);
         const peer = debug ? formatAddr(transport.remoteAddr) : "";
         if (debug) this.#options.log(`connection ${id} from ${peer}`);

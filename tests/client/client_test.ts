@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import {
   AcquireTimeoutError,
   DflockClient,
+  DflockError,
   DistributedLock,
   LeaseLostError,
-  LockError,
 } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
@@ -228,7 +228,7 @@ describe("DflockClient", () => {
       await eventually(() => !isHeld(server, "cl"), "the server freed it");
       await assert.rejects(
         client.withLock("cl", () => {}),
-        (err) => err instanceof LockError && err.code === "closed",
+        (err) => err instanceof DflockError && err.code === "closed",
       );
       assert.equal(client.stats().closed, true);
       assert.throws(

@@ -5,10 +5,10 @@ import {
   AcquireTimeoutError,
   AuthError,
   DflockClient,
+  DflockError,
   DistributedLock,
   fenceFromToken,
   LeaseLostError,
-  LockError,
   NotEnqueuedError,
 } from "../../mod.ts";
 import { serve } from "../../src/server/mod.ts";
@@ -51,7 +51,7 @@ describe("DistributedLock", () => {
       const b = new DistributedLock({ key: "t", servers: [addr], acquireTimeoutS: 0 });
       try {
         assert.equal(await a.acquire(), true);
-        await assert.rejects(a.acquire(), LockError);
+        await assert.rejects(a.acquire(), DflockError);
         assert.equal(await b.acquire(), false);
         assert.equal(b.token, undefined);
         await a.release();
@@ -316,8 +316,8 @@ describe("DistributedLock", () => {
         await a.close();
         await a.close();
         assert.equal(a.token, undefined);
-        await assert.rejects(a.acquire(), LockError);
-        await assert.rejects(a.enqueue(), LockError);
+        await assert.rejects(a.acquire(), DflockError);
+        await assert.rejects(a.enqueue(), DflockError);
         assert.equal(await b.acquire(), true);
         assert.equal(isHeld(server, "cl"), true);
         await b.release();

@@ -25,10 +25,10 @@ import {
   AcquireTimeoutError,
   AlreadyEnqueuedError,
   AuthError,
+  DflockError,
   DrainingError,
   LeaseExpiredError,
   LimitMismatchError,
-  LockError,
   MaxLocksError,
   MaxWaitersError,
   NotEnqueuedError,
@@ -103,20 +103,20 @@ describe("lock functions against the real server", () => {
     );
   });
 
-  test("release / renew with an unknown token -> LockError code error", async () => {
+  test("release / renew with an unknown token -> DflockError code error", async () => {
     await using server = await start();
     await using conn = await connect({ port: server.addr.port });
     const bogus = "0".repeat(32);
     await assert.rejects(
       release(conn, "k", bogus),
-      (e) => e instanceof LockError && e.constructor === LockError && e.code === "error",
+      (e) => e instanceof DflockError && e.constructor === DflockError && e.code === "error",
     );
     await assert.rejects(
       renew(conn, "k", bogus),
-      (e) => e instanceof LockError && e.code === "error",
+      (e) => e instanceof DflockError && e.code === "error",
     );
-    await assert.rejects(semRelease(conn, "k", bogus), LockError);
-    await assert.rejects(semRenew(conn, "k", bogus, 5), LockError);
+    await assert.rejects(semRelease(conn, "k", bogus), DflockError);
+    await assert.rejects(semRenew(conn, "k", bogus, 5), DflockError);
   });
 
   test("enqueue acquired, then wait returns the same token", async () => {
@@ -411,13 +411,13 @@ describe("reply mapping with a scripted peer", () => {
     });
   });
 
-  test("unknown error_xyz -> LockError with code error_xyz", async () => {
+  test("unknown error_xyz -> DflockError with code error_xyz", async () => {
     await withPeer(["error_xyz\n", "error_xyz\n"], async (conn) => {
       await assert.rejects(
         acquire(conn, "k", 1),
-        (e) => e instanceof LockError && e.constructor === LockError && e.code === "error_xyz",
+        (e) => e instanceof DflockError && e.constructor === DflockError && e.code === "error_xyz",
       );
-      await assert.rejects(ping(conn), (e) => e instanceof LockError && e.code === "error_xyz");
+      await assert.rejects(ping(conn), (e) => e instanceof DflockError && e.code === "error_xyz");
     });
   });
 

@@ -12,13 +12,13 @@ import {
   AuthError,
   connect,
   ConnectionError,
+  DflockError,
   DistributedLock,
   DistributedSemaphore,
   enqueue,
   isRetryable,
   LeaseLostError,
   LimitMismatchError,
-  LockError,
   MaxLocksError,
   MaxWaitersError,
   release,
@@ -188,7 +188,7 @@ describe("other server answers say what to do", () => {
       );
 
       const stale = await rejection(release(c, "one", TOKEN));
-      assert.ok(stale instanceof LockError);
+      assert.ok(stale instanceof DflockError);
       assert.equal(stale.code, "error");
       assert.equal(
         stale.message,
@@ -248,7 +248,7 @@ describe("LeaseLostError: one sentence that names the key once", () => {
           `The lease of lock "k" was lost: the server holds no such token for the key (the ` +
             `lease expired, or it was released already)`,
         );
-        assert.ok(err.cause instanceof LockError, "the refused renewal is the cause");
+        assert.ok(err.cause instanceof DflockError, "the refused renewal is the cause");
         await assert.rejects(lock.release(), (e) => e === err);
       } finally {
         await lock.close();
@@ -419,7 +419,7 @@ describe("isRetryable", () => {
     }
     assert.equal(isRetryable(new AuthError("bad token")), false);
     assert.equal(isRetryable(new LeaseLostError("lost", "k")), false);
-    assert.equal(isRetryable(new LockError("closed", "closed")), false);
+    assert.equal(isRetryable(new DflockError("closed", "closed")), false);
   });
 
   test(

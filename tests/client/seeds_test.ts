@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import {
   acquireLock,
   AcquireTimeoutError,
+  DflockError,
   DistributedLock,
   DistributedSemaphore,
-  LockError,
 } from "../../mod.ts";
 import { eventually, isHeld, waitersOf, withServer } from "./_lease_helpers.ts";
 
@@ -107,7 +107,7 @@ describe("seed: TypeScript dflockd-client", () => {
         if (err instanceof AcquireTimeoutError) {
           // lock could not be acquired within acquireTimeoutS
           outcome = "timeout";
-        } else if (err instanceof LockError) {
+        } else if (err instanceof DflockError) {
           // protocol-level error (bad token, server disconnect, etc.)
           outcome = "lock error";
         }
@@ -203,7 +203,7 @@ describe("seed: Go client", () => {
       await l.close();
       // The server auto-releases the lock of the closed connection.
       await eventually(() => !isHeld(server, "my-resource"), "auto-release");
-      await assert.rejects(l.acquire(), LockError);
+      await assert.rejects(l.acquire(), DflockError);
     });
   });
 });

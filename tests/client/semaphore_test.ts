@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import {
   acquireSemaphore,
   AcquireTimeoutError,
+  DflockError,
   DistributedSemaphore,
   LeaseLostError,
   LimitMismatchError,
-  LockError,
 } from "../../mod.ts";
 import { eventually, waitersOf, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
@@ -150,7 +150,7 @@ describe("DistributedSemaphore", () => {
       ]);
     } finally {
       await sem.close();
-      await assert.rejects(sem.acquire(), LockError);
+      await assert.rejects(sem.acquire(), DflockError);
     }
   });
 });

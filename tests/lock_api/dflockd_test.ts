@@ -1,7 +1,7 @@
 /** DflockdLockApi specifics: renewal, connection pooling, keepalive, failures, sharding, auth. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { AuthError, ConnectionError, LockError } from "../../src/errors.ts";
+import { AuthError, ConnectionError, DflockError } from "../../src/errors.ts";
 import { DflockdLockApi } from "../../src/lock_api.ts";
 import { DflockClient } from "../../src/client.ts";
 import { serve } from "../../src/server/mod.ts";
@@ -156,7 +156,7 @@ describe("DflockdLockApi", () => {
       await lock.release(); // quiet, nothing sent
       await assert.rejects(
         api.tryAcquire("close:k", 30),
-        (err) => err instanceof LockError && err.code === "closed",
+        (err) => err instanceof DflockError && err.code === "closed",
       );
     });
   });

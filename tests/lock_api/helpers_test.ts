@@ -1,7 +1,7 @@
 /** NoOpLock, InMemoryLock details, withLock and acquireWithRetry with stub LockApis. */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { acquireWithRetry, withLock } from "../../src/lock_api.ts";
+import { acquireWithRetry, tryWithLock } from "../../src/lock_api.ts";
 import type { Lock, LockApi } from "../../src/lock_api.ts";
 import { backoffDelayMs } from "../../src/lock_api/acquire_with_retry.ts";
 import { InMemoryLock, NoOpLock } from "../../src/testing.ts";
@@ -41,7 +41,7 @@ describe("NoOpLock", () => {
     const api = new NoOpLock(true);
     assert.equal(await api.tryAcquire("key", 30), undefined);
     assert.equal(await api.tryAcquire("other", 1), undefined);
-    assert.equal(await withLock(api, "key", 30, () => "ran"), undefined);
+    assert.equal(await tryWithLock(api, "key", 30, () => "ran"), undefined);
   });
 
   test("rejects a non-boolean mode", () => {
@@ -87,10 +87,10 @@ describe("InMemoryLock", () => {
 describe("withLock", () => {
   test("returns fn's result and releases; releases when fn throws", async () => {
     const api = stubApi(0);
-    assert.equal(await withLock(api, "k", 10, () => 42), 42);
+    assert.equal(await tryWithLock(api, "k", 10, () => 42), 42);
     assert.equal(api.releases, 1);
     await assert.rejects(
-      withLock(api, "k", 10, () => {
+      tryWithLock(api, "k", 10, () => {
         throw new Error("boom");
       }),
       /boom/,
@@ -100,7 +100,7 @@ describe("withLock", () => {
 
   test("is exclusive on InMemoryLock", async () => {
     const api = new InMemoryLock();
-    const inner = await withLock(api, "k", 10, () => withLock(api, "k", 10, () => "nested"));
+    const inner = await tryWithLock(api, "k", 10, () => tryWithLock(api, "k", 10, () => "nested"));
     assert.equal(inner, undefined, "the nested guard could not take the held key");
     assert.equal(api.isLocked("k"), false);
   });

@@ -4,7 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { acquireWithRetry, DflockdLockApi, withLock } from "../../src/lock_api.ts";
+import { acquireWithRetry, DflockdLockApi, tryWithLock } from "../../src/lock_api.ts";
 import type { Lock, LockApi } from "../../src/lock_api.ts";
 import { isHeld, sleep, withServer } from "./_helpers.ts";
 
@@ -155,7 +155,7 @@ describe("seed examples on DflockdLockApi", () => {
   test("lock guard: result, busy, and release when fn throws", async () => {
     await withServer({}, async (server, address) => {
       await using lockApi = new DflockdLockApi({ servers: [address] });
-      const result = await withLock(lockApi, "resource:123", 30, () => {
+      const result = await tryWithLock(lockApi, "resource:123", 30, () => {
         assert.equal(isHeld(server, "resource:123"), true);
         return Promise.resolve("processed");
       });
@@ -165,7 +165,7 @@ describe("seed examples on DflockdLockApi", () => {
       const other = await lockApi.tryAcquire("resource:123", 30);
       assert.ok(other !== undefined);
       let ran = false;
-      const busy = await withLock(lockApi, "resource:123", 30, () => {
+      const busy = await tryWithLock(lockApi, "resource:123", 30, () => {
         ran = true;
         return 1;
       });
@@ -174,7 +174,7 @@ describe("seed examples on DflockdLockApi", () => {
       await other.release();
 
       await assert.rejects(
-        withLock(lockApi, "resource:123", 30, () => Promise.reject(new Error("boom"))),
+        tryWithLock(lockApi, "resource:123", 30, () => Promise.reject(new Error("boom"))),
         /boom/,
       );
       assert.equal(isHeld(server, "resource:123"), false, "released after fn threw");

@@ -19,7 +19,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { serve } from "../../src/server/mod.ts";
-import { DistributedLock, DistributedSemaphore, LockError } from "../../mod.ts";
+import { DflockError, DistributedLock, DistributedSemaphore } from "../../mod.ts";
 import { LineClient } from "../fuzz/line_client.ts";
 import { Prng } from "../fuzz/prng.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
@@ -146,7 +146,7 @@ async function worker(id: number, address: string, port: number, until: number, 
         await lease.close();
       }
     } catch (err) {
-      const name = err instanceof LockError ? `${err.name}(${err.code})` : String(err);
+      const name = err instanceof DflockError ? `${err.name}(${err.code})` : String(err);
       t.problems.push(`worker ${id} ${op}: ${name}: ${(err as Error).message ?? ""}`);
     }
   }

@@ -20,17 +20,17 @@ import type { LockApi } from "./types.ts";
  *
  * @example Guard a resource
  * ```ts
- * import { DflockdLockApi, withLock } from "@dflock/dflock";
+ * import { DflockdLockApi, tryWithLock } from "@dflock/dflock";
  *
  * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });
- * const result = await withLock(lockApi, "resource:123", 30, async () => {
+ * const result = await tryWithLock(lockApi, "resource:123", 30, async () => {
  *   const res = await fetch("https://example.com/resource/123");
  *   return res.status;
  * });
  * if (result === undefined) console.log("busy, try later");
  * ```
  */
-export async function withLock<T>(
+export async function tryWithLock<T>(
   lockApi: LockApi,
   key: string,
   ttlS: number,
