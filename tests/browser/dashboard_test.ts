@@ -13,10 +13,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { serve, type Server, type ServerOptions } from "../../src/server/mod.ts";
+import type { Server, ServerOptions } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { DASHBOARD_HTML } from "../../src/server/dashboard_page.ts";
 import { Browser, CHROMIUM_INSTALL_HINT, findChromium, type Page } from "../_helpers/chromium.ts";
-import { eventually, LineClient } from "../server/_line_client.ts";
+import { eventually, ProtocolClient } from "../server/_protocol_client.ts";
 import { repoRoot } from "../cli/_repo.ts";
 
 const chromium = findChromium();
@@ -93,7 +94,7 @@ interface Ctx {
   /** `http://127.0.0.1:<http port>` */
   base: string;
   /** Opens a lock-protocol connection, closed after the test. */
-  client(): Promise<LineClient>;
+  client(): Promise<ProtocolClient>;
 }
 
 /**
@@ -101,15 +102,8 @@ interface Ctx {
  * Chromium and one 1280x800 tab; ends all of them afterwards.
  */
 async function withDashboard(options: ServerOptions, fn: (ctx: Ctx) => Promise<void>) {
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
-    http: { port: 0 },
-    log: () => {},
-    shutdownTimeout: 1,
-    ...options,
-  });
-  const clients: LineClient[] = [];
+  const server = await startTestServer({ http: { port: 0 }, ...options });
+  const clients: ProtocolClient[] = [];
   let browser: Browser | undefined;
   try {
     const http = server.httpAddr;
@@ -121,7 +115,7 @@ async function withDashboard(options: ServerOptions, fn: (ctx: Ctx) => Promise<v
       page,
       base: `http://127.0.0.1:${http.port}`,
       client: async () => {
-        const c = await LineClient.connect(server.addr.port);
+        const c = await ProtocolClient.connect(server.addr.port);
         clients.push(c);
         return c;
       },

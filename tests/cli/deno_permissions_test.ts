@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { acquire, connect } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import type { CliCommand } from "../_helpers/cli_process.ts";
 import { startDflock } from "./_client_process.ts";
 import { denoBinary, repoRoot } from "./_repo.ts";
@@ -62,7 +62,7 @@ describe("dflock on Deno with the narrowest permissions", { skip }, () => {
   });
 
   test("stats, ping and run: --allow-net=HOST:PORT --allow-env=DFLOCKD_AUTH_TOKEN (run: --allow-run=CMD)", async () => {
-    const server = await serve({ port: 0, log: () => {}, authToken: "s3cret" });
+    const server = await startTestServer({ authToken: "s3cret" });
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const flags = [`--allow-net=${address}`, "--allow-env=DFLOCKD_AUTH_TOKEN"];
@@ -102,7 +102,7 @@ describe("dflock on Deno with the narrowest permissions", { skip }, () => {
   });
 
   test("without --allow-env: --auth-token works, the variable is asked for by name", async () => {
-    const server = await serve({ port: 0, log: () => {} });
+    const server = await startTestServer();
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const flags = [`--allow-net=${address}`];
@@ -114,7 +114,7 @@ describe("dflock on Deno with the narrowest permissions", { skip }, () => {
           "without --allow-env=DFLOCKD_AUTH_TOKEN; add it to the deno run flags, or pass " +
           "--auth-token\n",
       );
-      const unauthServer = await serve({ port: 0, log: () => {}, authToken: "t" });
+      const unauthServer = await startTestServer({ authToken: "t" });
       try {
         const other = `127.0.0.1:${unauthServer.addr.port}`;
         const ping = start([`--allow-net=${other}`], [
@@ -149,7 +149,7 @@ describe("dflock on Deno with the narrowest permissions", { skip }, () => {
   });
 
   test("run without --allow-run: exit 126 with Deno's reason, the lock released", async () => {
-    const server = await serve({ port: 0, log: () => {} });
+    const server = await startTestServer();
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const run = start(

@@ -59,7 +59,7 @@ describe("parseGoInt (strconv.ParseInt)", () => {
 });
 
 describe("parseGoBool (strconv.ParseBool)", () => {
-  test("accepts exactly Go's spellings", () => {
+  test("1 t T TRUE true True are true, 0 f F FALSE false False are false, anything else undefined", () => {
     for (const t of ["1", "t", "T", "TRUE", "true", "True"]) assert.equal(parseGoBool(t), true);
     for (const f of ["0", "f", "F", "FALSE", "false", "False"]) assert.equal(parseGoBool(f), false);
     for (const bad of ["yes", "no", "tRUE", "", "2", " true"]) {

@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { main, USAGE } from "../../src/cli/main.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { runCli } from "../_helpers/cli_process.ts";
 import { fakeIo } from "./_fake_io.ts";
 
@@ -92,7 +92,7 @@ describe("dflock help and flag errors", () => {
   });
 
   test("run stops parsing at the command: its flags are not dflock's", async () => {
-    const server = await serve({ port: 0, log: () => {} });
+    const server = await startTestServer();
     try {
       let seen: readonly string[] | undefined;
       const io = fakeIo();

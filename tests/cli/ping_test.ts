@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { main } from "../../src/cli/main.ts";
 import { PING_COMMAND } from "../../src/cli/ping.ts";
 import { startPeer } from "../_helpers/peer.ts";
@@ -11,7 +11,7 @@ const OK_LINE = /^127\.0\.0\.1:\d+: ok, \d+\.\d ms\n$/;
 
 describe("dflock ping", () => {
   test("a server that answers: its round trip on stdout, exit 0", async () => {
-    const server = await serve({ port: 0, log: () => {} });
+    const server = await startTestServer();
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const run = startDflock(["ping", "--server", address]);
@@ -36,7 +36,7 @@ describe("dflock ping", () => {
   });
 
   test("several servers: a line each, in flag order; exit 1 if any does not answer", async () => {
-    const server = await serve({ port: 0, log: () => {} });
+    const server = await startTestServer();
     try {
       const port = await closedPort();
       const up = `127.0.0.1:${server.addr.port}`;
@@ -57,7 +57,7 @@ describe("dflock ping", () => {
   });
 
   test("auth: the token from --auth-token or $DFLOCKD_AUTH_TOKEN; none or a wrong one fails", async () => {
-    const server = await serve({ port: 0, log: () => {}, authToken: "s3cret" });
+    const server = await startTestServer({ authToken: "s3cret" });
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const withFlag = fakeIo();

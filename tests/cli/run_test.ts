@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { acquire, connect, enqueue, release, semAcquire, semRelease, wait } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { withServer } from "../_helpers/server.ts";
 import type { Server } from "../../src/server/mod.ts";
 import { runRun } from "../../src/cli/run.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
@@ -33,21 +33,9 @@ async function waitersOn(server: Server, key: string, n: number): Promise<void> 
   throw new Error(`never ${n} waiters on ${key}: ${JSON.stringify(server.stats().locks)}`);
 }
 
-async function withServer(
-  fn: (server: Server, address: string) => Promise<void>,
-  shutdownTimeout = 5,
-): Promise<void> {
-  const server = await serve({ port: 0, log: () => {}, shutdownTimeout });
-  try {
-    await fn(server, `127.0.0.1:${server.addr.port}`);
-  } finally {
-    await server.close();
-  }
-}
-
 describe("dflock run", () => {
   test("holds the lock while the command runs, exits with its status, releases", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const run = startDflock([
         "run",
         "--key",
@@ -79,7 +67,7 @@ describe("dflock run", () => {
   });
 
   test("--semaphore N takes one slot of a semaphore with limit N", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const run = startDflock([
         "run",
         "--semaphore",
@@ -108,7 +96,7 @@ describe("dflock run", () => {
   });
 
   test("timeout: exit 75 and the message while another connection holds the key", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const conn = await connect({ port: server.addr.port });
       try {
         await acquire(conn, "busy", 0);
@@ -135,7 +123,7 @@ describe("dflock run", () => {
   });
 
   test("lease lost: the command gets SIGTERM, exit 70 with the message", async () => {
-    await withServer(async (server, address) => {
+    await withServer({}, async (server, address) => {
       const run = startDflock([
         "run",
         "--key",
@@ -161,11 +149,11 @@ describe("dflock run", () => {
         run.signal("SIGKILL");
         await run.exited;
       }
-    }, 1);
+    });
   });
 
   test("lease lost: a command that ignores SIGTERM gets SIGKILL after the grace period", async () => {
-    await withServer(async (server, address) => {
+    await withServer({}, async (server, address) => {
       const run = startDflock([
         "run",
         "--key",
@@ -192,11 +180,11 @@ describe("dflock run", () => {
         run.signal("SIGKILL");
         await run.exited;
       }
-    }, 1);
+    });
   });
 
   test("SIGTERM is forwarded to the command; the lock is released after it exits", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const run = startDflock([
         "run",
         "--key",
@@ -222,7 +210,7 @@ describe("dflock run", () => {
   });
 
   test("a command killed by a signal gives 128 + its number", async () => {
-    await withServer(async (_server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (_server, address) => {
       const run = startDflock([
         "run",
         "--key",
@@ -239,7 +227,7 @@ describe("dflock run", () => {
   });
 
   test("a missing command: exit 127, one line, lock released", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const run = startDflock(["run", "--key", "k", "--server", address, "no-such-command-dflock"]);
       assert.equal((await run.finish()).code, 127);
       assert.match(run.stderr(), /^dflock run: cannot run no-such-command-dflock: [^\n]+\n$/);
@@ -269,7 +257,7 @@ describe("dflock run", () => {
   });
 
   test("on a terminal: a status line while waiting (key, server, seconds, place), cleared", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const holder = await connect({ port: server.addr.port });
       const second = await connect({ port: server.addr.port });
       try {
@@ -319,7 +307,7 @@ describe("dflock run", () => {
   });
 
   test("on a terminal: a semaphore's wait names its slots", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const holder = await connect({ port: server.addr.port });
       try {
         const a = await semAcquire(holder, "pool", 0, 1);
@@ -346,7 +334,7 @@ describe("dflock run", () => {
   });
 
   test("not a terminal: nothing is written while waiting", async () => {
-    await withServer(async (server, address) => {
+    await withServer({ shutdownTimeout: 5 }, async (server, address) => {
       const holder = await connect({ port: server.addr.port });
       try {
         let token = (await acquire(holder, "quiet", 0)).token;

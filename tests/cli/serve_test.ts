@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { drainMessage, runServe, type ServerHandle } from "../../src/cli/serve.ts";
 import type { ServerOptions } from "../../src/server/options.ts";
 import { serve } from "../../src/server/mod.ts";
-import { LineClient } from "../server/_line_client.ts";
+import { startTestServer } from "../_helpers/server.ts";
+import { ProtocolClient } from "../server/_protocol_client.ts";
 import { type FakeIo, fakeIo } from "./_fake_io.ts";
 
 /** A fake server: records its options and every close() call with its options. */
@@ -413,11 +414,11 @@ describe("serve: stopping with clients connected", () => {
   test("real server: the first signal names the connection, the second closes it now", async () => {
     const io = fakeIo();
     const code = runServe(["--port", "0", "--shutdown-timeout", "30"], io, serve);
-    let client: LineClient | undefined;
+    let client: ProtocolClient | undefined;
     try {
       await stderrMatches(io, LISTENING);
       const port = Number(LISTENING.exec(io.err)?.[1]);
-      client = await LineClient.connect(port);
+      client = await ProtocolClient.connect(port);
       assert.equal(await client.request("ping", "_", "_"), "ok", "the connection is served");
       assert.match(
         await client.request("l", "held", "0"),
@@ -450,8 +451,8 @@ describe("serve: stopping with clients connected", () => {
   });
 
   test("Server.close({ force: true }) ends a graceful close that would wait forever", async () => {
-    const server = await serve({ port: 0, shutdownTimeout: 0 });
-    const client = await LineClient.connect(server.addr.port);
+    const server = await startTestServer({ shutdownTimeout: 0 });
+    const client = await ProtocolClient.connect(server.addr.port);
     try {
       assert.equal(await client.request("ping", "_", "_"), "ok");
       let done = false;
@@ -470,15 +471,15 @@ describe("serve: stopping with clients connected", () => {
   });
 
   test("Server.close({ force: true }) without a graceful close first", async () => {
-    const server = await serve({ port: 0 });
-    const client = await LineClient.connect(server.addr.port);
+    const server = await startTestServer({ shutdownTimeout: 30 });
+    const client = await ProtocolClient.connect(server.addr.port);
     try {
       assert.match(await client.request("l", "k", "0"), /^ok /);
       const t0 = performance.now();
       await server.close({ force: true });
       assert.ok(performance.now() - t0 < 5_000, "no wait for the 30 s shutdown timeout");
       assert.ok(await client.closedByServer());
-      await assert.rejects(LineClient.connect(server.addr.port), "no longer listening");
+      await assert.rejects(ProtocolClient.connect(server.addr.port), "no longer listening");
     } finally {
       client.close();
     }

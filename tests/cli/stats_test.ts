@@ -3,14 +3,14 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { acquire, connect, type Connection, enqueue, release, semAcquire } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import type { Server } from "../../src/server/mod.ts";
 import { formatStatsTable, outageLine } from "../../src/cli/stats.ts";
 import { closedPort, startDflock } from "./_client_process.ts";
 
 /** A server holding: lock "held" (plus one waiter), semaphore "pool" 2/3, idle lock "idle". */
 async function knownState(): Promise<{ server: Server; address: string; conns: Connection[] }> {
-  const server = await serve({ port: 0, log: () => {} });
+  const server = await startTestServer();
   const conns: Connection[] = [];
   const open = async (): Promise<Connection> => {
     const conn = await connect({ port: server.addr.port });
@@ -130,7 +130,7 @@ describe("dflock stats", () => {
   });
 
   test("--auth-token and $DFLOCKD_AUTH_TOKEN authenticate; a wrong token is one line, exit 1", async () => {
-    const server = await serve({ port: 0, log: () => {}, authToken: "s3cret" });
+    const server = await startTestServer({ authToken: "s3cret" });
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const flag = startDflock(["stats", "--json", "--auth-token", "s3cret", "--server", address]);
@@ -163,7 +163,7 @@ describe("dflock stats", () => {
   test("--tls-ca trusts the given certificate; --tls alone rejects a self-signed one", async () => {
     const cert = fixture("cert.pem");
     const tls = { cert: readFileSync(cert, "utf8"), key: readFileSync(fixture("key.pem"), "utf8") };
-    const server = await serve({ port: 0, log: () => {}, tls });
+    const server = await startTestServer({ tls });
     try {
       const address = `127.0.0.1:${server.addr.port}`;
       const ok = startDflock(["stats", "--json", "--tls-ca", cert, "--server", address]);
@@ -193,7 +193,7 @@ describe("dflock stats", () => {
   });
 
   test("--watch shows an outage, keeps retrying and recovers on the same port", async () => {
-    let server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 0.5 });
+    let server = await startTestServer({ shutdownTimeout: 0.5 });
     const port = server.addr.port;
     const address = `127.0.0.1:${port}`;
     const watch = startDflock(["stats", "--watch", "--interval", "0.1", "--server", address]);
@@ -211,7 +211,7 @@ describe("dflock stats", () => {
       assert.equal(new Set(since).size, 1, since.join(", "));
       assert.match(watch.stdout(), /unreachable since [\d:]+: connection refused; retrying\n/);
       const mark = watch.stdout().length;
-      server = await serve({ host: "127.0.0.1", port, log: () => {}, shutdownTimeout: 0.5 });
+      server = await startTestServer({ port, shutdownTimeout: 0.5 });
       await watch.waitFor("stats again", (out) => out.slice(mark).includes(`server ${address}: `));
       // The round after the recovery shows the table, not the outage.
       const last = watch.stdout().slice(watch.stdout().lastIndexOf("every 0.1s"));
@@ -248,7 +248,7 @@ describe("dflock stats", () => {
           `connection refused; retrying\\n){2}$`,
       ),
     );
-    const server = await serve({ port: 0, log: () => {}, authToken: "s3cret" });
+    const server = await startTestServer({ authToken: "s3cret" });
     try {
       const wrong = startDflock([
         "stats",

@@ -14,7 +14,7 @@ import {
   DistributedLock,
   LeaseLostError,
 } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
 import type { Transport, TransportAdapter } from "../../src/transport/types.ts";
 import { wrapAccepted } from "../_helpers/accept_wrapper.ts";
@@ -171,14 +171,14 @@ describe("DflockClient", () => {
   });
 
   test("a restarted server: the next lock reconnects", async () => {
-    let server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 0.2 });
+    let server = await startTestServer({ shutdownTimeout: 0.2 });
     const port = server.addr.port;
     const client = new DflockClient({ servers: [`127.0.0.1:${port}`] });
     try {
       for (let i = 0; i < 5; i++) await client.withLock(`rs:${i}`, () => {});
       assert.equal(client.stats().servers[0]!.open, 1);
       await server.close(); // drops the pooled connection after 0.2 s
-      server = await serve({ host: "127.0.0.1", port, log: () => {} });
+      server = await startTestServer({ port });
       assert.equal(await client.withLock("rs:after", () => "again"), "again");
       assert.equal(client.stats().servers[0]!.opened, 2);
     } finally {
@@ -188,7 +188,7 @@ describe("DflockClient", () => {
   });
 
   test("a lease lost while pooled connections idle is reported everywhere", async () => {
-    const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 0.2 });
+    const server = await startTestServer({ shutdownTimeout: 0.2 });
     const client = new DflockClient({ servers: [`127.0.0.1:${server.addr.port}`] });
     try {
       const lost: string[] = [];

@@ -2,8 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { serve } from "../../src/server/mod.ts";
-import type { Server, ServerOptions } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { connect } from "../../src/client/connection.ts";
 import { detectRuntime } from "../../src/transport/auto.ts";
 import { acquire, ping } from "../../src/client/low_level.ts";
@@ -20,10 +19,6 @@ const CONF_KEY = fixture("../conformance/fixtures/key.pem");
 const LEAF_CERT = fixture("../transport/fixtures/cert.pem");
 const LEAF_KEY = fixture("../transport/fixtures/key.pem");
 
-function start(options: ServerOptions = {}): Promise<Server> {
-  return serve({ port: 0, log: () => {}, shutdownTimeout: 2, ...options });
-}
-
 /** Polls `cond` every few ms, failing after `ms`. */
 async function until(cond: () => boolean, ms = 2000): Promise<void> {
   const end = performance.now() + ms;
@@ -35,7 +30,7 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 
 describe("connect and request", () => {
   test("request returns the reply line; requests pipeline FIFO", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     assert.equal(conn.address, `127.0.0.1:${server.addr.port}`);
     assert.equal(conn.isClosed, false);
@@ -55,7 +50,7 @@ describe("connect and request", () => {
   });
 
   test("non-ASCII keys round-trip as UTF-8 in stats", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     assert.match(await conn.request("l", "ключ", "0"), /^ok /);
     const line = await conn.request("stats", "_", "");
@@ -63,7 +58,7 @@ describe("connect and request", () => {
   });
 
   test("idleMs grows while idle and resets on a request", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     await new Promise((r) => setTimeout(r, 30));
     assert.ok(conn.idleMs >= 25, `idleMs ${conn.idleMs}`);
@@ -72,7 +67,7 @@ describe("connect and request", () => {
   });
 
   test("close is idempotent, resolves closed, and later requests reject", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     const conn = await connect({ port: server.addr.port });
     const pending = conn.request("l", "k", "0");
     const pendingResult = pending.then(() => "resolved", (e) => e);
@@ -87,7 +82,7 @@ describe("connect and request", () => {
   });
 
   test("destroy closes without awaiting", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     const conn = await connect({ port: server.addr.port });
     conn.destroy();
     assert.equal(conn.isClosed, true);
@@ -95,7 +90,7 @@ describe("connect and request", () => {
   });
 
   test("await using closes the connection at scope exit", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     let saved: Awaited<ReturnType<typeof connect>> | undefined;
     {
       await using conn = await connect({ port: server.addr.port });
@@ -107,7 +102,7 @@ describe("connect and request", () => {
   });
 
   test("a line feed inside a request line is a TypeError", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     await assert.rejects(conn.request("l", "a\nb", "0"), TypeError);
     assert.equal(conn.isClosed, false);
@@ -127,7 +122,7 @@ describe("connect and request", () => {
   });
 
   test("an aborted signal rejects connect with its reason", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     const reason = new Error("stop");
     await assert.rejects(
       connect({ port: server.addr.port, signal: AbortSignal.abort(reason) }),
@@ -138,14 +133,21 @@ describe("connect and request", () => {
   test("TLS with the conformance fixture certificate", {
     skip: detectRuntime() === "deno" ? "rustls refuses a CA:TRUE certificate as a leaf" : false,
   }, async () => {
-    await using server = await start({ tls: { cert: CONF_CERT, key: CONF_KEY } });
+    await using server = await startTestServer({
+      shutdownTimeout: 2,
+      tls: { cert: CONF_CERT, key: CONF_KEY },
+    });
     await using conn = await connect({ port: server.addr.port, tls: { caCerts: [CONF_CERT] } });
     assert.equal(await ping(conn), true);
     assert.match(await conn.request("l", "tls-key", "0"), /^ok [0-9a-f]{32} 33$/);
   });
 
   test("TLS with a leaf certificate, and auth over TLS", async () => {
-    await using server = await start({ tls: { cert: LEAF_CERT, key: LEAF_KEY }, authToken: "t" });
+    await using server = await startTestServer({
+      shutdownTimeout: 2,
+      tls: { cert: LEAF_CERT, key: LEAF_KEY },
+      authToken: "t",
+    });
     await using conn = await connect({
       port: server.addr.port,
       tls: { caCerts: [LEAF_CERT] },
@@ -156,32 +158,35 @@ describe("connect and request", () => {
   });
 
   test("TLS with an untrusted certificate -> ConnectionError", async () => {
-    await using server = await start({ tls: { cert: LEAF_CERT, key: LEAF_KEY } });
+    await using server = await startTestServer({
+      shutdownTimeout: 2,
+      tls: { cert: LEAF_CERT, key: LEAF_KEY },
+    });
     await assert.rejects(connect({ port: server.addr.port, tls: true }), ConnectionError);
   });
 });
 
 describe("auth", () => {
   test("right token authenticates", async () => {
-    await using server = await start({ authToken: "s3cret" });
+    await using server = await startTestServer({ shutdownTimeout: 2, authToken: "s3cret" });
     await using conn = await connect({ port: server.addr.port, authToken: "s3cret" });
     assert.match(await conn.request("l", "k", "0"), /^ok /);
   });
 
   test("wrong token -> AuthError", async () => {
-    await using server = await start({ authToken: "s3cret" });
+    await using server = await startTestServer({ shutdownTimeout: 2, authToken: "s3cret" });
     await assert.rejects(connect({ port: server.addr.port, authToken: "nope" }), AuthError);
     await until(() => server.stats().connections === 0);
   });
 
   test("auth against a server without auth (`error`) -> AuthError", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await assert.rejects(connect({ port: server.addr.port, authToken: "x" }), AuthError);
     await until(() => server.stats().connections === 0);
   });
 
   test("without auth, a server that requires it answers error_auth", async () => {
-    await using server = await start({ authToken: "s3cret" });
+    await using server = await startTestServer({ shutdownTimeout: 2, authToken: "s3cret" });
     await using conn = await connect({ port: server.addr.port });
     assert.equal(await conn.request("l", "k", "0"), "error_auth");
     await conn.closed; // the server hangs up after error_auth
@@ -208,7 +213,7 @@ describe("auth", () => {
 
 describe("abort", () => {
   test("abort of a blocked acquire closes the connection within 100 ms; waiter is gone", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using holder = await connect({ port: server.addr.port });
     await acquire(holder, "blocked", 0);
     const conn = await connect({ port: server.addr.port });
@@ -238,7 +243,7 @@ describe("abort", () => {
   });
 
   test("abort before the request is written rejects and keeps the connection", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     const reason = new Error("early");
     await assert.rejects(
@@ -251,7 +256,7 @@ describe("abort", () => {
   });
 
   test("abort with AbortSignal.timeout rejects with a TimeoutError DOMException", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using holder = await connect({ port: server.addr.port });
     await acquire(holder, "t", 0);
     await using conn = await connect({ port: server.addr.port });
@@ -263,7 +268,7 @@ describe("abort", () => {
   });
 
   test("other pipelined requests reject with ConnectionError when one is aborted", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using holder = await connect({ port: server.addr.port });
     await acquire(holder, "p", 0);
     await using conn = await connect({ port: server.addr.port });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DistributedLock } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
 import type { Transport, TransportAdapter } from "../../src/transport/types.ts";
@@ -15,7 +15,7 @@ test(
     timeout: 20_000,
   },
   async () => {
-    await using server = await serve({ port: 0, log: () => {}, leaseSweepInterval: 0.01 });
+    await using server = await startTestServer({ leaseSweepInterval: 0.01 });
     const servers = [`127.0.0.1:${server.addr.port}`];
     const base = await getAdapter();
     let frozen = false; // a frozen holder: nothing it writes leaves (no renewals)

@@ -11,7 +11,7 @@ import {
   LeaseLostError,
   NotEnqueuedError,
 } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { eventually, isHeld, readFixture, waitersOf, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
@@ -246,7 +246,7 @@ describe("DistributedLock", () => {
   });
 
   test("stopping the server loses the lease within one renewal interval plus 1 s", async () => {
-    const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 1 });
+    const server = await startTestServer();
     const lost: string[] = [];
     const lock = new DistributedLock({
       key: "ll",

@@ -1,7 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { serve } from "../../src/server/mod.ts";
-import type { Server, ServerOptions } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { connect } from "../../src/client/connection.ts";
 import {
   acquire,
@@ -40,10 +39,6 @@ import type { Step } from "./_scripted_peer.ts";
 
 const TOKEN_RE = /^[0-9a-f]{32}$/;
 
-function start(options: ServerOptions = {}): Promise<Server> {
-  return serve({ port: 0, log: () => {}, shutdownTimeout: 2, ...options });
-}
-
 async function until(cond: () => boolean, ms = 2000): Promise<void> {
   const end = performance.now() + ms;
   while (!cond()) {
@@ -76,7 +71,7 @@ async function withPeer(
 
 describe("lock functions against the real server", () => {
   test("acquire / renew / release", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     const g = await acquire(conn, "k", 5);
     assert.match(g.token, TOKEN_RE);
@@ -93,7 +88,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("acquire timeout -> AcquireTimeoutError", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     await acquire(a, "busy", 0);
@@ -104,7 +99,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("release / renew with an unknown token -> DflockError code error", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     const bogus = "0".repeat(32);
     await assert.rejects(
@@ -120,7 +115,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("enqueue acquired, then wait returns the same token", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     const r = await enqueue(conn, "two", { leaseTtlS: 40 });
     assert.equal(r.status, "acquired");
@@ -132,7 +127,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("enqueue queued, granted on release, collected by waitForLock", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     const held = await acquire(a, "q", 0);
@@ -147,7 +142,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("wait timeout -> AcquireTimeoutError; wait without enqueue -> NotEnqueuedError", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     await acquire(a, "w", 0);
@@ -161,7 +156,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("second enqueue -> AlreadyEnqueuedError", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     await enqueue(conn, "dup");
     await assert.rejects(
@@ -173,7 +168,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("max locks -> MaxLocksError", async () => {
-    await using server = await start({ maxLocks: 1 });
+    await using server = await startTestServer({ shutdownTimeout: 2, maxLocks: 1 });
     await using conn = await connect({ port: server.addr.port });
     await acquire(conn, "one", 0);
     await assert.rejects(
@@ -186,7 +181,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("max waiters -> MaxWaitersError", async () => {
-    await using server = await start({ maxWaiters: 1 });
+    await using server = await startTestServer({ shutdownTimeout: 2, maxWaiters: 1 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     await using c = await connect({ port: server.addr.port });
@@ -200,7 +195,7 @@ describe("lock functions against the real server", () => {
   });
 
   test("lease expired before wait -> LeaseExpiredError", async () => {
-    await using server = await start({ leaseSweepInterval: 3600 });
+    await using server = await startTestServer({ shutdownTimeout: 2, leaseSweepInterval: 3600 });
     await using conn = await connect({ port: server.addr.port });
     const r = await enqueue(conn, "exp", { leaseTtlS: 1 });
     assert.equal(r.status, "acquired");
@@ -215,7 +210,7 @@ describe("lock functions against the real server", () => {
 
 describe("semaphore functions against the real server", () => {
   test("semAcquire up to the limit, semRenew, semRelease", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     const a = await semAcquire(conn, "pool", 0, 2);
     const b = await semAcquire(conn, "pool", 0, 2, { leaseTtlS: 50 });
@@ -231,7 +226,7 @@ describe("semaphore functions against the real server", () => {
   });
 
   test("limit mismatch -> LimitMismatchError", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     await semAcquire(conn, "lim", 0, 2);
     await assert.rejects(
@@ -242,7 +237,7 @@ describe("semaphore functions against the real server", () => {
   });
 
   test("semEnqueue queued, semWait collects after release", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     const held = await semAcquire(a, "sq", 0, 1);
@@ -254,7 +249,7 @@ describe("semaphore functions against the real server", () => {
   });
 
   test("semEnqueue acquired and semWait timeout", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     const r = await semEnqueue(a, "st", 1);
@@ -266,7 +261,7 @@ describe("semaphore functions against the real server", () => {
 
 describe("stats, auth, ping", () => {
   test("stats is typed with camelCase fields", async () => {
-    await using server = await start({ leaseSweepInterval: 3600 });
+    await using server = await startTestServer({ shutdownTimeout: 2, leaseSweepInterval: 3600 });
     await using a = await connect({ port: server.addr.port });
     await using b = await connect({ port: server.addr.port });
     await acquire(a, "held", 0, { leaseTtlS: 20 });
@@ -288,7 +283,7 @@ describe("stats, auth, ping", () => {
   });
 
   test("auth ok; auth wrong -> AuthError", async () => {
-    await using server = await start({ authToken: "tok" });
+    await using server = await startTestServer({ shutdownTimeout: 2, authToken: "tok" });
     await using good = await connect({ port: server.addr.port });
     await auth(good, "tok");
     assert.equal(await ping(good), true);
@@ -301,7 +296,7 @@ describe("stats, auth, ping", () => {
   });
 
   test("ping against the real server -> true", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using conn = await connect({ port: server.addr.port });
     assert.equal(await ping(conn), true);
   });

@@ -26,7 +26,7 @@ import {
   semAcquire,
   semEnqueue,
 } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { eventually, rejection, withServer } from "./_lease_helpers.ts";
 import { startScriptedPeer } from "./_scripted_peer.ts";
 
@@ -257,7 +257,7 @@ describe("LeaseLostError: one sentence that names the key once", () => {
   });
 
   test("the connection is closed by the server", async () => {
-    const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 1 });
+    const server = await startTestServer();
     const address = `127.0.0.1:${server.addr.port}`;
     const lock = new DistributedLock({ key: "k", servers: [address], leaseTtlS: 30 });
     try {
@@ -426,7 +426,7 @@ describe("isRetryable", () => {
     "Deno without --allow-net: permission_denied with Deno's words, not retryable",
     { skip: denoBinary() === undefined ? "no deno binary found" : false },
     async () => {
-      await using server = await serve({ host: "127.0.0.1", port: 0, log: () => {} });
+      await using server = await startTestServer();
       const here = dirname(fileURLToPath(import.meta.url));
       const script = existsSync(join(here, "_no_net_child.ts"))
         ? join(here, "_no_net_child.ts")

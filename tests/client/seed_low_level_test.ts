@@ -4,8 +4,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { serve } from "../../src/server/mod.ts";
-import type { Server } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { connect } from "../../src/client/connection.ts";
 import {
   acquire,
@@ -24,13 +23,9 @@ import { AcquireTimeoutError } from "../../src/errors.ts";
 
 const TOKEN_RE = /^[0-9a-f]{32}$/;
 
-function start(): Promise<Server> {
-  return serve({ port: 0, log: () => {}, shutdownTimeout: 2 });
-}
-
 describe("ts-client-dflockd-client seed: low-level functions", () => {
   test("single-phase and two-phase, as in the README", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     const host = "127.0.0.1";
     const port = server.addr.port;
 
@@ -63,7 +58,7 @@ describe("ts-client-dflockd-client seed: low-level functions", () => {
   });
 
   test("the queued branch of the two-phase example", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     const host = "127.0.0.1";
     const port = server.addr.port;
     const other = await connect({ host, port });
@@ -89,7 +84,7 @@ describe("ts-client-dflockd-client seed: low-level functions", () => {
 
 describe("go-client seed: low-level API", () => {
   test("Acquire / Release / Renew, with and without WithLeaseTTL", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     // c, err := client.Dial("127.0.0.1:6388"); defer c.Close()
     await using c = await connect({ host: "127.0.0.1", port: server.addr.port });
 
@@ -114,7 +109,7 @@ describe("go-client seed: low-level API", () => {
   });
 
   test("Enqueue and Wait", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using c = await connect({ host: "127.0.0.1", port: server.addr.port });
     // status, token, leaseTTL, err := client.Enqueue(c, "my-key")
     const r = await enqueue(c, "my-key");
@@ -132,7 +127,7 @@ describe("go-client seed: low-level API", () => {
   });
 
   test("SemAcquire / SemRelease / SemRenew / SemEnqueue / SemWait", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     await using c = await connect({ host: "127.0.0.1", port: server.addr.port });
     // token, leaseTTL, err := client.SemAcquire(c, "pool", 10*time.Second, 3)
     const s1 = await semAcquire(c, "pool", 10, 3);
@@ -165,7 +160,7 @@ describe("go-client seed: low-level API", () => {
 
 describe("python sync seed: low-level functions", () => {
   test("acquire / renew / release", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     // sock = socket.create_connection(("127.0.0.1", 6388)); rfile = sock.makefile(...)
     const sock = await connect({ host: "127.0.0.1", port: server.addr.port });
     try {
@@ -185,7 +180,7 @@ describe("python sync seed: low-level functions", () => {
   });
 
   test("enqueue / wait / release", async () => {
-    await using server = await start();
+    await using server = await startTestServer({ shutdownTimeout: 2 });
     const sock = await connect({ host: "127.0.0.1", port: server.addr.port });
     try {
       // status, token, lease = enqueue(sock, rfile, "my-key")

@@ -91,7 +91,7 @@ describe("seed: TypeScript dflockd-client", () => {
     });
   });
 
-  test("error handling", async () => {
+  test("error handling: withLock on a held lock with acquireTimeoutS 0 throws AcquireTimeoutError", async () => {
     await withServer({}, async (server) => {
       const holder = new DistributedLock({ key: "my-resource", port: server.addr.port });
       const lock = new DistributedLock({

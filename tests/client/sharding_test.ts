@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DistributedLock, DistributedSemaphore, stableHashShard } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import type { Server } from "../../src/server/mod.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
 
@@ -19,7 +19,7 @@ async function withServers(n: number, fn: (servers: Server[]) => Promise<void>):
   const servers: Server[] = [];
   try {
     for (let i = 0; i < n; i++) {
-      servers.push(await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 2 }));
+      servers.push(await startTestServer({ shutdownTimeout: 2 }));
     }
     await fn(servers);
   } finally {

@@ -86,7 +86,7 @@ describe("blockRisk and assess", () => {
     assert.equal(blockRisk({ command: "l", key: "k", arg: "x" }), "none");
   });
 
-  test("refuses long timeouts, witness keys, and partial lines that could become one", () => {
+  test("a long timeout, a witness key, a slow timeout over the budget or a partial line that could complete into one is not ok", () => {
     const v = new ServerView();
     assert.equal(assess(v, "l\nk\n0\n", 0, WITNESS_PREFIX).ok, true);
     assert.equal(assess(v, "l\nk\n5\n", 9, WITNESS_PREFIX).ok, false);

@@ -21,12 +21,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { Prng } from "./prng.ts";
 import { FrameGenerator } from "./frames.ts";
 import { ServerView, type Triple } from "./server_view.ts";
 import { checkResponse, escapeBytes } from "./responses.ts";
-import { LineClient } from "./line_client.ts";
+import { ByteLineClient } from "./byte_line_client.ts";
 import { checkAgainstModel } from "./request_model.ts";
 import { loadTranscripts } from "./transcripts.ts";
 
@@ -108,9 +108,9 @@ function parseStats(line: string): StatsJson {
 
 /** The ids of the witness connections, learned from `stats` at setup. */
 interface Witnesses {
-  a: LineClient;
-  b: LineClient;
-  c: LineClient;
+  a: ByteLineClient;
+  b: ByteLineClient;
+  c: ByteLineClient;
   idA: number;
   idB: number;
   tokA: string;
@@ -138,16 +138,16 @@ function witnessProblem(s: StatsJson, w: Witnesses): string | undefined {
 }
 
 async function setUpWitnesses(port: number): Promise<Witnesses> {
-  const a = await LineClient.open(port);
+  const a = await ByteLineClient.open(port);
   const tokA = tokenOf(await a.request("l", LOCK_A, `0 ${WITNESS_LEASE}`), "witness A l");
   const tokSemA = tokenOf(await a.request("sl", SEM, `0 3 ${WITNESS_LEASE}`), "witness A sl");
-  const b = await LineClient.open(port);
+  const b = await ByteLineClient.open(port);
   const tokB = tokenOf(await b.request("l", LOCK_B, `0 ${WITNESS_LEASE}`), "witness B l");
   const tokSemB = tokenOf(await b.request("sl", SEM, `0 3 ${WITNESS_LEASE}`), "witness B sl");
   assert.equal(await b.request("e", LOCK_A, WITNESS_LEASE), "queued");
   // C blocks in `l` behind B for longer than the run (a week: long runs take more than the
   // 10 minutes an earlier 600 s timeout allowed); the read timeout does not apply to it.
-  const c = await LineClient.open(port);
+  const c = await ByteLineClient.open(port);
   c.send(`l\n${LOCK_B}\n${WITNESS_C_TIMEOUT_S} ${WITNESS_LEASE}\n`);
   let stats = parseStats(await a.request("stats", "", ""));
   for (let i = 0; i < 100 && stats.locks.find((l) => l.key === LOCK_B)?.waiters !== 1; i++) {
@@ -167,7 +167,7 @@ async function witnessLoop(
   run: Run,
   fuzzing: { done: boolean },
   w: Witnesses,
-  conn: LineClient,
+  conn: ByteLineClient,
   slots: [string, string][],
 ): Promise<number> {
   let rounds = 0;
@@ -220,7 +220,7 @@ async function fuzzWorker(
   const report: WorkerReport = { frames: 0, requests: 0, reconnects: 0, stalls: 0 };
   let slowLeft = 2 + Math.floor(frames / 500);
   const stallAt = prng.int(Math.max(1, frames));
-  let conn = await LineClient.open(port);
+  let conn = await ByteLineClient.open(port);
   let view = new ServerView();
   let history: string[] = [];
   const where = (i: number, extra: string): string => {
@@ -235,7 +235,7 @@ async function fuzzWorker(
       }
       if (view.closed || conn.ended) {
         await conn.close();
-        conn = await LineClient.open(port);
+        conn = await ByteLineClient.open(port);
         view = new ServerView();
         history = [];
         report.reconnects++;
@@ -270,7 +270,7 @@ async function fuzzWorker(
         view = new ServerView();
         history = [];
         await conn.close();
-        conn = await LineClient.open(port);
+        conn = await ByteLineClient.open(port);
         continue;
       }
       const frame = gen.frame(view, slowLeft);
@@ -307,7 +307,7 @@ async function fuzzWorker(
 }
 
 async function checkNext(
-  conn: LineClient,
+  conn: ByteLineClient,
   t: Triple,
   wait: number,
   gen: FrameGenerator,
@@ -335,9 +335,7 @@ test("server survives fuzzed, mutated and pipelined input", {
     rejections.push(reason);
   };
   process.on("unhandledRejection", onRejection);
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
+  const server = await startTestServer({
     defaultLeaseTtl: DEFAULT_LEASE,
     leaseSweepInterval: 1,
     gcInterval: 1,
@@ -347,12 +345,11 @@ test("server survives fuzzed, mutated and pipelined input", {
     shutdownTimeout: 2,
     maxLocks: 100_000,
     maxWaiters: 10_000,
-    log: () => {},
   });
   const port = server.addr.port;
   const run: Run = { problems: [], stop: false, maxLagMs: 0 };
   const stopWatching = watchLag(run);
-  const others: LineClient[] = [];
+  const others: ByteLineClient[] = [];
   let closed = false;
   try {
     const w = await setUpWitnesses(port);
@@ -404,7 +401,7 @@ test("server survives fuzzed, mutated and pipelined input", {
     assert.match(granted ?? "", new RegExp(`^ok [0-9a-f]{32} ${WITNESS_LEASE}$`));
 
     // A fresh connection still gets a lock round trip.
-    const fresh = await LineClient.open(port);
+    const fresh = await ByteLineClient.open(port);
     others.push(fresh);
     const tok = tokenOf(await fresh.request("l", "after-fuzz", "0"), "fresh l");
     assert.equal(await fresh.request("r", "after-fuzz", tok), "ok");

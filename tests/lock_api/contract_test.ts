@@ -1,6 +1,6 @@
 import { DflockdLockApi } from "../../src/lock_api.ts";
 import type { Lock } from "../../src/lock_api.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { InMemoryLock } from "../../src/testing.ts";
 import { lockApiContract } from "./_contract.ts";
 import { pollFor } from "./_helpers.ts";
@@ -25,7 +25,7 @@ lockApiContract("InMemoryLock", () => {
 });
 
 lockApiContract("DflockdLockApi", async () => {
-  const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 1 });
+  const server = await startTestServer();
   const servers = [`127.0.0.1:${server.addr.port}`];
   const a = new DflockdLockApi({ servers });
   const b = new DflockdLockApi({ servers });

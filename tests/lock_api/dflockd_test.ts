@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { AuthError, ConnectionError, DflockError } from "../../src/errors.ts";
 import { DflockdLockApi } from "../../src/lock_api.ts";
 import { DflockClient } from "../../src/client.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { countingAdapter, eventually, isHeld, sleep, withServer } from "./_helpers.ts";
 
 describe("DflockdLockApi", () => {
@@ -124,7 +124,7 @@ describe("DflockdLockApi", () => {
   });
 
   test("a closed server: tryAcquire rejects with ConnectionError, release is quiet", async () => {
-    const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 1 });
+    const server = await startTestServer();
     const address = `127.0.0.1:${server.addr.port}`;
     const client = new DflockClient({ servers: [address], connectTimeoutMs: 2000 });
     const api = new DflockdLockApi({ client });

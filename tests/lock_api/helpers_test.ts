@@ -44,7 +44,7 @@ describe("NoOpLock", () => {
     assert.equal(await tryWithLock(api, "key", 30, () => "ran"), undefined);
   });
 
-  test("rejects a non-boolean mode", () => {
+  test("a non-boolean mode is a TypeError", () => {
     assert.throws(() => new NoOpLock("yes" as unknown as boolean), TypeError);
   });
 });
@@ -64,7 +64,7 @@ describe("InMemoryLock", () => {
     await lock.release();
   });
 
-  test("validates arguments", async () => {
+  test("an empty key or a non-function clock is a TypeError, a TTL of 0 or NaN a RangeError", async () => {
     const api = new InMemoryLock();
     await assert.rejects(api.tryAcquire("", 1), TypeError);
     await assert.rejects(api.tryAcquire("k", 0), RangeError);
@@ -178,7 +178,7 @@ describe("acquireWithRetry", () => {
     assert.equal(inner.releases, 1);
   });
 
-  test("validates options", async () => {
+  test("maxAttempts 0 or 1.5 or a negative baseDelayMs is a RangeError before any attempt", async () => {
     const api = stubApi(0);
     await assert.rejects(acquireWithRetry(api, "k", 1, { maxAttempts: 0 }), RangeError);
     await assert.rejects(acquireWithRetry(api, "k", 1, { maxAttempts: 1.5 }), RangeError);

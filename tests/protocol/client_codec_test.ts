@@ -42,7 +42,7 @@ describe("encodeRequest", () => {
 });
 
 describe("validateKey", () => {
-  test("accepts", () => {
+  test("a key of 1 to 256 UTF-8 bytes with no space, tab, CR or LF comes back unchanged", () => {
     for (const k of ["k", "job-2", "ключ", "a\u00a0b", "x".repeat(256), "é".repeat(128)]) {
       assert.equal(validateKey(k), k);
     }
@@ -60,12 +60,12 @@ describe("validateKey", () => {
 });
 
 describe("validateSeconds", () => {
-  test("accepts whole seconds in range", () => {
+  test("whole seconds from min (default 0) to 9223372036 come back unchanged", () => {
     assert.equal(validateSeconds(0), 0);
     assert.equal(validateSeconds(9223372036), 9223372036);
     assert.equal(validateSeconds(1, { min: 1 }), 1);
   });
-  test("refuses", () => {
+  test("a string is a TypeError; -1, 1.5, NaN, Infinity, 9223372037 are RangeErrors; below min names the option", () => {
     assert.throws(() => validateSeconds("5"), TypeError);
     for (const n of [-1, 1.5, NaN, Infinity, 9223372037]) {
       assert.throws(() => validateSeconds(n), RangeError, String(n));

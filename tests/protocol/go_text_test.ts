@@ -37,7 +37,7 @@ describe("atoi (strconv.Atoi)", () => {
     ["00000000000000000000000000005", 5],
   ];
   for (const [s, v] of ok) {
-    test(`accepts ${JSON.stringify(s)}`, () => {
+    test(`${JSON.stringify(s)} is ${v}`, () => {
       const got = atoi(s);
       assert.equal(got, v);
       assert.ok(!Object.is(got, -0));
@@ -65,7 +65,7 @@ describe("atoi (strconv.Atoi)", () => {
     "1234567890123456x",
   ];
   for (const s of bad) {
-    test(`rejects ${JSON.stringify(s)}`, () => {
+    test(`${JSON.stringify(s)} is not an int64 (undefined)`, () => {
       assert.equal(atoi(s), undefined);
     });
   }

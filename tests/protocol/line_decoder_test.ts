@@ -246,7 +246,7 @@ describe("LineDecoder", () => {
     assert.equal(dec.nextLine(), "tail");
   });
 
-  test("rejects a bad cap", () => {
+  test("a cap of 0 or 1.5 bytes is a RangeError", () => {
     assert.throws(() => new LineDecoder(0), RangeError);
     assert.throws(() => new LineDecoder(1.5), RangeError);
   });

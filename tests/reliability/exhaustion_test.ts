@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { withServer as withTestServer } from "../_helpers/server.ts";
 import type { Server, ServerOptions } from "../../src/server/mod.ts";
-import { LineClient } from "../fuzz/line_client.ts";
+import { ByteLineClient } from "../fuzz/byte_line_client.ts";
 
 function withServer(
   options: ServerOptions,
@@ -98,7 +98,7 @@ describe("exhaustion", () => {
 
   test("maxConnections holds under a flood; a holder keeps renewing and can release", async () => {
     await withServer({ maxConnections: 10 }, async (server, port) => {
-      const witness = await LineClient.open(port);
+      const witness = await ByteLineClient.open(port);
       const flood: Probe[] = [];
       try {
         const tok = token(await witness.request("l", "held", "0 30"));
@@ -117,7 +117,7 @@ describe("exhaustion", () => {
         // Slots free up when clients leave.
         for (const p of flood) p.socket.destroy();
         await until(() => server.stats().connections === 1, 3000, "flood slots freed");
-        const again = await LineClient.open(port);
+        const again = await ByteLineClient.open(port);
         try {
           assert.equal(await again.request("ping", "_", "_"), "ok");
         } finally {
@@ -133,12 +133,12 @@ describe("exhaustion", () => {
 
   test("maxLocks and maxWaiters hold under a flood; existing holders keep working", async () => {
     await withServer({ maxLocks: 50, maxWaiters: 5 }, async (server, port) => {
-      const witness = await LineClient.open(port);
-      const clients: LineClient[] = [];
+      const witness = await ByteLineClient.open(port);
+      const clients: ByteLineClient[] = [];
       try {
         const tok = token(await witness.request("l", "w-key", "0 30"));
         // Key flood from one pipelining connection: 49 new keys fit, the rest are refused.
-        const flooder = await LineClient.open(port);
+        const flooder = await ByteLineClient.open(port);
         clients.push(flooder);
         let batch = "";
         for (let i = 0; i < 300; i++) batch += `l\nflood-${i}\n0 30\n`;
@@ -151,7 +151,9 @@ describe("exhaustion", () => {
         assert.equal(server.stats().locks.length, 50);
 
         // Waiter flood on the witness's key: 5 queue, 45 are refused at once.
-        const waiters = await Promise.all(Array.from({ length: 50 }, () => LineClient.open(port)));
+        const waiters = await Promise.all(
+          Array.from({ length: 50 }, () => ByteLineClient.open(port)),
+        );
         clients.push(...waiters);
         const replies = await Promise.all(waiters.map((c) => c.request("e", "w-key", "30")));
         assert.equal(replies.filter((r) => r === "queued").length, 5);
@@ -175,7 +177,7 @@ describe("exhaustion", () => {
     await withServer(
       { writeTimeout: 1, readTimeout: 30, maxLocks: 10_000 },
       async (server, port) => {
-        const witness = await LineClient.open(port);
+        const witness = await ByteLineClient.open(port);
         let hog: Probe | undefined;
         try {
           // 500 held keys make every `stats` answer about 40 KB.

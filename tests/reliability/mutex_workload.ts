@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { DistributedLock, DistributedSemaphore } from "../../mod.ts";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import type { Server } from "../../src/server/mod.ts";
 import { detectRuntime, getAdapter } from "../../src/transport/auto.ts";
 import type { TransportAdapter } from "../../src/transport/types.ts";
@@ -462,9 +462,7 @@ export async function runBatch(config: BatchConfig): Promise<BatchResult> {
   const started = performance.now();
   const base = await getAdapter();
   const serverTap = new ServerTap(base);
-  const server = await serve({
-    port: 0,
-    log: () => {},
+  const server = await startTestServer({
     leaseSweepInterval: 0.05,
     defaultLeaseTtl: 1,
     gcInterval: 60,

@@ -20,7 +20,7 @@ import {
   LineDecoder,
   SERVER_MAX_LINE_BYTES,
 } from "../../src/protocol/line_decoder.ts";
-import { LineClient } from "../fuzz/line_client.ts";
+import { ByteLineClient } from "../fuzz/byte_line_client.ts";
 
 const FIXTURES = new URL("../conformance/fixtures/", import.meta.url);
 const CERT = readFileSync(new URL("cert.pem", FIXTURES), "utf8");
@@ -101,7 +101,7 @@ describe("security", () => {
       { authToken: SECRET, debug: true, log: (l) => lines.push(l) },
       async (_server, port) => {
         // Right token, wrong tokens, the token in other fields and commands.
-        const good = await LineClient.open(port);
+        const good = await ByteLineClient.open(port);
         try {
           assert.equal(await good.request("auth", "_", SECRET), "ok");
           assert.equal(await good.request("auth", SECRET, SECRET), "error");
@@ -128,7 +128,7 @@ describe("security", () => {
       const burst = Array.from({ length: 50 }, (_, i) => exchange(port, `auth\n_\nwrong-${i}\n`));
       // While the 50 failures wait out their delay, a correct client authenticates.
       const t0 = performance.now();
-      const honest = await LineClient.open(port);
+      const honest = await ByteLineClient.open(port);
       let honestMs: number;
       try {
         assert.equal(await honest.request("auth", "_", SECRET), "ok");
@@ -235,7 +235,7 @@ describe("security", () => {
           if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
         }
         // The server reads and discards; nothing is answered before the newline.
-        const probe = await LineClient.open(port);
+        const probe = await ByteLineClient.open(port);
         try {
           assert.equal(await probe.request("ping", "_", "_"), "ok");
         } finally {

@@ -18,9 +18,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { DflockError, DistributedLock, DistributedSemaphore } from "../../mod.ts";
-import { LineClient } from "../fuzz/line_client.ts";
+import { ByteLineClient } from "../fuzz/byte_line_client.ts";
 import { Prng } from "../fuzz/prng.ts";
 import { closeDefaultClients } from "../../src/client/core.ts";
 
@@ -103,7 +103,7 @@ async function worker(id: number, address: string, port: number, until: number, 
     const holdMs = p.chance(0.15) ? p.range(700, 1500) : p.range(0, 30);
     try {
       if (op === "raw-drop" || op === "raw-partial") {
-        const c = await LineClient.open(port);
+        const c = await ByteLineClient.open(port);
         try {
           if (op === "raw-drop") {
             const line = await c.request("l", `soak-lock-${p.int(8)}`, "0 2");
@@ -157,9 +157,7 @@ test(`soak: mixed load for ${SECONDS} s leaves no state, timers or sockets`, {
 }, async () => {
   const trackResources = resourcesSupported();
   const baseline = resources();
-  const server = await serve({
-    host: "127.0.0.1",
-    port: 0,
+  const server = await startTestServer({
     defaultLeaseTtl: 3,
     leaseSweepInterval: 1,
     gcInterval: 1,
@@ -167,7 +165,6 @@ test(`soak: mixed load for ${SECONDS} s leaves no state, timers or sockets`, {
     readTimeout: 5,
     shutdownTimeout: 2,
     maxLocks: 10_000,
-    log: () => {},
   });
   let closed = false;
   const samples: number[] = [];

@@ -20,8 +20,8 @@ import type { NetAddr } from "../../src/transport/mod.ts";
 import { VERSION } from "../../src/version.ts";
 import { HttpConnection, httpGet, httpRaw, type HttpResult } from "../_helpers/http_client.ts";
 import { parsePrometheus, sampleValue } from "../_helpers/prometheus.ts";
-import { withServer } from "../_helpers/server.ts";
-import { eventually, LineClient } from "./_line_client.ts";
+import { startTestServer, withServer } from "../_helpers/server.ts";
+import { eventually, ProtocolClient } from "./_protocol_client.ts";
 
 const CERT = readFileSync(new URL("../transport/fixtures/cert.pem", import.meta.url), "utf8");
 const KEY = readFileSync(new URL("../transport/fixtures/key.pem", import.meta.url), "utf8");
@@ -32,14 +32,14 @@ const TOKEN = /^ok ([0-9a-f]{32}) (\d+)$/;
 /** Runs `fn` with a server that has an HTTP port; the line clients it opens are closed after. */
 async function withHttp(
   options: ServerOptions,
-  fn: (server: Server, http: NetAddr, open: () => Promise<LineClient>) => Promise<void>,
+  fn: (server: Server, http: NetAddr, open: () => Promise<ProtocolClient>) => Promise<void>,
 ): Promise<void> {
-  const clients: LineClient[] = [];
+  const clients: ProtocolClient[] = [];
   await withServer({ http: { port: 0 }, ...options }, async (server) => {
     try {
       assert.ok(server.httpAddr !== undefined, "serve({ http }) must set httpAddr");
       await fn(server, server.httpAddr, async () => {
-        const c = await LineClient.connect(server.addr.port);
+        const c = await ProtocolClient.connect(server.addr.port);
         clients.push(c);
         return c;
       });
@@ -539,15 +539,9 @@ describe("HTTP readiness while starting", () => {
 
 describe("HTTP readiness during a graceful drain", () => {
   test("/ready is 503 while connections drain; the port closes with the server", async () => {
-    const server = await serve({
-      host: "127.0.0.1",
-      port: 0,
-      log: () => {},
-      shutdownTimeout: 60,
-      http: { port: 0 },
-    });
+    const server = await startTestServer({ shutdownTimeout: 60, http: { port: 0 } });
     const http = server.httpAddr!;
-    const client = await LineClient.connect(server.addr.port);
+    const client = await ProtocolClient.connect(server.addr.port);
     try {
       assert.equal(await client.request("ping", "_", "_"), "ok");
       assertJson(await httpGet(http, "/ready"), 200, { status: "ready" });
@@ -591,7 +585,7 @@ describe("HTTPS on the HTTP port", () => {
       });
       assert.ok(!plain.text.includes("HTTP/"), JSON.stringify(plain.text));
       // The lock port is TLS too, and the HTTPS port still serves after the plain attempt.
-      const lock = await LineClient.connectTls(server.addr.port);
+      const lock = await ProtocolClient.connectTls(server.addr.port);
       try {
         assert.equal(await lock.request("ping", "_", "_"), "ok");
       } finally {

@@ -654,7 +654,7 @@ describe("fencing tokens", () => {
     assert.notEqual(real().slice(16), real().slice(16), "random salt");
   });
 
-  test("rejects seeds outside uint64 and never wraps", () => {
+  test("a seed outside uint64 is a RangeError; past the last token the generator throws a RangeError instead of wrapping", () => {
     assert.throws(() => createTokenGenerator({ seed: -1n }), RangeError);
     assert.throws(() => createTokenGenerator({ seed: 1n << 64n }), RangeError);
     const next = createTokenGenerator({ seed: 0xffff_ffff_ffff_fffen });

@@ -20,7 +20,7 @@ import {
   sampleValue,
 } from "../_helpers/prometheus.ts";
 import { withServer } from "../_helpers/server.ts";
-import { eventually, LineClient } from "./_line_client.ts";
+import { eventually, ProtocolClient } from "./_protocol_client.ts";
 
 const TOKEN = /^ok ([0-9a-f]{32}) (\d+)$/;
 
@@ -37,13 +37,13 @@ function sleep(ms: number): Promise<void> {
 /** Runs `fn` with a server that has an HTTP port; the line clients it opens are closed after. */
 async function withHttp(
   options: ServerOptions,
-  fn: (server: Server, http: NetAddr, open: () => Promise<LineClient>) => Promise<void>,
+  fn: (server: Server, http: NetAddr, open: () => Promise<ProtocolClient>) => Promise<void>,
 ): Promise<void> {
-  const clients: LineClient[] = [];
+  const clients: ProtocolClient[] = [];
   await withServer({ http: { port: 0 }, ...options }, async (server) => {
     try {
       await fn(server, server.httpAddr!, async () => {
-        const c = await LineClient.connect(server.addr.port);
+        const c = await ProtocolClient.connect(server.addr.port);
         clients.push(c);
         return c;
       });

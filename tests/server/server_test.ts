@@ -3,30 +3,32 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { resolveServerOptions, serve, type Server } from "../../src/server/mod.ts";
+import { resolveServerOptions, type Server } from "../../src/server/mod.ts";
+import { startTestServer, withServer as withTestServer } from "../_helpers/server.ts";
 import type { ServerOptions } from "../../src/server/options.ts";
 import { runChildScript } from "../_helpers/child_script.ts";
-import { eventually, LineClient } from "./_line_client.ts";
+import { eventually, ProtocolClient } from "./_protocol_client.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "conformance", "fixtures");
 const TOKEN = /^ok ([0-9a-f]{32}) (\d+)$/;
 
-async function withServer(
+/** The shared test server, plus the line clients the body opened (closed before the server). */
+function withServer(
   options: ServerOptions,
-  fn: (server: Server, clients: LineClient[]) => Promise<void>,
+  fn: (server: Server, clients: ProtocolClient[]) => Promise<void>,
 ): Promise<void> {
-  const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, ...options });
-  const clients: LineClient[] = [];
-  try {
-    await fn(server, clients);
-  } finally {
-    for (const c of clients) c.close();
-    await server.close();
-  }
+  return withTestServer(options, async (server) => {
+    const clients: ProtocolClient[] = [];
+    try {
+      await fn(server, clients);
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
 }
 
-async function open(server: Server, clients: LineClient[]): Promise<LineClient> {
-  const c = await LineClient.connect(server.addr.port);
+async function open(server: Server, clients: ProtocolClient[]): Promise<ProtocolClient> {
+  const c = await ProtocolClient.connect(server.addr.port);
   clients.push(c);
   return c;
 }
@@ -240,9 +242,9 @@ describe("server", () => {
   });
 
   test("graceful close: blocked waiters get error, open connections are still served", async () => {
-    const server = await serve({ port: 0, log: () => {}, shutdownTimeout: 0 });
-    const a = await LineClient.connect(server.addr.port);
-    const b = await LineClient.connect(server.addr.port);
+    const server = await startTestServer({ shutdownTimeout: 0 });
+    const a = await ProtocolClient.connect(server.addr.port);
+    const b = await ProtocolClient.connect(server.addr.port);
     try {
       const ta = token(await a.request("l", "k", "0"));
       b.send("l", "k", "30");
@@ -263,7 +265,7 @@ describe("server", () => {
       b.close();
       await closing;
       await server.closed;
-      await assert.rejects(LineClient.connect(server.addr.port));
+      await assert.rejects(ProtocolClient.connect(server.addr.port));
     } finally {
       a.close();
       b.close();
@@ -272,8 +274,8 @@ describe("server", () => {
   });
 
   test("graceful close force-closes remaining connections after shutdownTimeout", async () => {
-    const server = await serve({ port: 0, log: () => {}, shutdownTimeout: 0.3 });
-    const a = await LineClient.connect(server.addr.port);
+    const server = await startTestServer({ shutdownTimeout: 0.3 });
+    const a = await ProtocolClient.connect(server.addr.port);
     try {
       token(await a.request("l", "k", "0"));
       const t0 = Date.now();
@@ -288,13 +290,13 @@ describe("server", () => {
   test("await using disposes the server", async () => {
     let port = 0;
     {
-      await using server = await serve({ port: 0, log: () => {} });
+      await using server = await startTestServer();
       port = server.addr.port;
-      const a = await LineClient.connect(port);
+      const a = await ProtocolClient.connect(port);
       assert.equal(await a.request("ping", "_", "_"), "ok");
       a.close();
     }
-    await assert.rejects(LineClient.connect(port));
+    await assert.rejects(ProtocolClient.connect(port));
   });
 
   test("maxConnections: extra connections are closed without a byte and get no id", async () => {
@@ -318,7 +320,7 @@ describe("server", () => {
     const cert = readFileSync(join(FIXTURES, "cert.pem"), "utf8");
     const key = readFileSync(join(FIXTURES, "key.pem"), "utf8");
     await withServer({ tls: { cert, key } }, async (server) => {
-      const a = await LineClient.connectTls(server.addr.port);
+      const a = await ProtocolClient.connectTls(server.addr.port);
       try {
         token(await a.request("l", "k", "0"));
         assert.equal(server.stats().locks.length, 1);
@@ -386,7 +388,7 @@ describe("resolveServerOptions", () => {
     assert.equal(r.authToken, undefined);
   });
 
-  test("validates in Go's order with Go's messages", () => {
+  test("of several bad options the first in Go's order is reported, in Go's words", () => {
     assert.throws(
       () => resolveServerOptions({ maxLocks: 0, defaultLeaseTtl: 0 }),
       { name: "RangeError", message: "--max-locks must be > 0 (got 0)" },

@@ -1,10 +1,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { serve, type Server } from "../../src/server/mod.ts";
+import { withServer } from "../_helpers/server.ts";
 import { connect } from "../../src/client/connection.ts";
 import { acquire, release, semAcquire, semRelease, stats } from "../../src/client/low_level.ts";
 import type { ServerStats } from "../../src/protocol/stats.ts";
-import { LineClient } from "./_line_client.ts";
+import { ProtocolClient } from "./_protocol_client.ts";
 
 /** Multi-byte keys: 2-byte (Cyrillic, Latin-1 range), 3-byte (CJK) and 4-byte (emoji) UTF-8. */
 const KEYS = {
@@ -24,18 +24,9 @@ function keySets(s: ServerStats): Record<string, string[]> {
   };
 }
 
-async function withServer(fn: (server: Server) => Promise<void>): Promise<void> {
-  const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, shutdownTimeout: 1 });
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
 describe("Server.stats(): keys as text", () => {
   test("multi-byte keys of locks, semaphores and idle keys match the wire stats", async () => {
-    await withServer(async (server) => {
+    await withServer({}, async (server) => {
       await using conn = await connect({ port: server.addr.port });
       await acquire(conn, KEYS.heldLock, 0);
       await semAcquire(conn, KEYS.heldSemaphore, 0, 3);
@@ -67,8 +58,8 @@ describe("Server.stats(): keys as text", () => {
   });
 
   test("a key that is not valid UTF-8 shows U+FFFD in both", async () => {
-    await withServer(async (server) => {
-      const raw = await LineClient.connect(server.addr.port);
+    await withServer({}, async (server) => {
+      const raw = await ProtocolClient.connect(server.addr.port);
       try {
         // Bytes 0xff 'k' 0xc3 (a lone lead byte): sent as latin1, one byte per char.
         assert.match(await raw.request("l", "\xffk\xc3", "0"), /^ok /);
@@ -84,8 +75,8 @@ describe("Server.stats(): keys as text", () => {
   });
 
   test("the wire answer still carries the UTF-8 bytes of the key", async () => {
-    await withServer(async (server) => {
-      const raw = await LineClient.connect(server.addr.port);
+    await withServer({}, async (server) => {
+      const raw = await ProtocolClient.connect(server.addr.port);
       try {
         // "ключ" as its UTF-8 bytes (the line client sends and reads latin1).
         const bytes = String.fromCharCode(...new TextEncoder().encode(KEYS.heldLock));

@@ -6,9 +6,10 @@ import * as net from "node:net";
 import { dirname, join } from "node:path";
 import * as tls from "node:tls";
 import { fileURLToPath } from "node:url";
-import { serve, type Server } from "../../src/server/mod.ts";
+import type { Server } from "../../src/server/mod.ts";
+import { withServer } from "../_helpers/server.ts";
 import type { ServerOptions } from "../../src/server/options.ts";
-import { eventually, LineClient } from "./_line_client.ts";
+import { eventually, ProtocolClient } from "./_protocol_client.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "conformance", "fixtures");
 const TLS = {
@@ -99,21 +100,21 @@ async function withTlsServer(
   options: ServerOptions,
   fn: (server: Server, cleanup: (c: { close(): void }) => void) => Promise<void>,
 ): Promise<void> {
-  const server = await serve({ host: "127.0.0.1", port: 0, log: () => {}, tls: TLS, ...options });
-  const open: { close(): void }[] = [];
-  try {
-    await fn(server, (c) => open.push(c));
-  } finally {
-    for (const c of open) c.close();
-    await server.close();
-  }
+  await withServer({ tls: TLS, ...options }, async (server) => {
+    const open: { close(): void }[] = [];
+    try {
+      await fn(server, (c) => open.push(c));
+    } finally {
+      for (const c of open) c.close();
+    }
+  });
 }
 
 describe("server TLS: max_connections and read_timeout apply before the handshake", () => {
   test("over the limit a TCP connection is closed with no byte sent (no handshake)", async () => {
     const hello = await captureClientHello();
     await withTlsServer({ maxConnections: 1 }, async (server, keep) => {
-      const first = await LineClient.connectTls(server.addr.port);
+      const first = await ProtocolClient.connectTls(server.addr.port);
       keep(first);
       assert.match(await first.request("l", "k", "0"), /^ok [0-9a-f]{32} 33$/);
       assert.equal(server.stats().connections, 1);
@@ -169,7 +170,7 @@ describe("server TLS: max_connections and read_timeout apply before the handshak
       assert.equal(partial.bytes, 0);
       assert.ok(await eventually(() => server.stats().connections === 0), "cleaned up");
       // The listener still serves TLS clients.
-      const ok = await LineClient.connectTls(server.addr.port);
+      const ok = await ProtocolClient.connectTls(server.addr.port);
       keep(ok);
       assert.equal(await ok.request("ping", "_", "_"), "ok");
     });
@@ -180,7 +181,7 @@ describe("server TLS: max_connections and read_timeout apply before the handshak
       const silent = await RawClient.connect(server.addr.port);
       keep(silent);
       assert.ok(await eventually(() => server.stats().connections === 1));
-      const a = await LineClient.connectTls(server.addr.port);
+      const a = await ProtocolClient.connectTls(server.addr.port);
       keep(a);
       assert.match(await a.request("l", "k", "0"), /^ok /);
       // The silent connection got id 1, so the TLS client holding "k" is connection 2.

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { withServer } from "../_helpers/server.ts";
-import { LineClient } from "./_line_client.ts";
+import { ProtocolClient } from "./_protocol_client.ts";
 
 /** Locks the hog holds: with these names one `stats` answer is about 200 KB. */
 const KEYS = 2000;
@@ -33,14 +33,14 @@ describe("write timeout", () => {
     await withServer({ ...options, debug: true, log }, async (server) => {
       // Set-up, outside the timed window: the hog holds the locks (so `stats` answers are big),
       // and the witness waits in the queue of one of them.
-      const hog = await LineClient.connect(server.addr.port);
-      let witness: LineClient | undefined;
+      const hog = await ProtocolClient.connect(server.addr.port);
+      let witness: ProtocolClient | undefined;
       try {
         let batch = "";
         for (let i = 0; i < KEYS; i++) batch += `l\n${key(i)}\n0 60\n`;
         hog.sendRaw(batch);
         for (let i = 0; i < KEYS; i++) assert.match(await hog.line(10_000), /^ok /);
-        witness = await LineClient.connect(server.addr.port);
+        witness = await ProtocolClient.connect(server.addr.port);
         assert.equal(await witness.request("e", key(0), ""), "queued");
         witness.send("w", key(0), "30");
         // A last request answered just before the flood arms the hog's read deadline now.

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
-import { serve } from "../../src/server/mod.ts";
+import { startTestServer } from "../_helpers/server.ts";
 import { acceptErrorAction } from "../../src/transport/_errors.ts";
 import { detectRuntime, getAdapter } from "../../src/transport/auto.ts";
 import { openChannel } from "../../src/transport/channel.ts";
@@ -105,7 +105,7 @@ describe("connections reset before they are accepted", () => {
   for (const [name, load, limitMs] of adapters) {
     test(`${name}: after ${RESETS} of them a new client is answered within ${limitMs} ms`, async (t) => {
       const adapter = await load();
-      const server = await serve({ host: HOST, port: 0, log: () => {}, transport: adapter });
+      const server = await startTestServer({ transport: adapter });
       try {
         const port = server.addr.port;
         // Warm-up outside the timed window: the server answers at all.

@@ -1,5 +1,8 @@
 /**
- * A raw line client for server tests (node:net / node:tls, which all three runtimes have).
+ * {@linkcode ProtocolClient}: a raw protocol connection for server tests (node:net / node:tls,
+ * which all three runtimes have). It speaks requests (`send(cmd, key, arg)`, `request`), over TCP
+ * or TLS, and answers questions with booleans (did the server stay silent, did it close). For
+ * arbitrary bytes and reads that throw on a deadline, see tests/fuzz/byte_line_client.ts.
  *
  * @module
  */
@@ -8,8 +11,8 @@ import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
 
-/** A raw connection that collects response lines. */
-export class LineClient {
+/** A raw protocol connection (TCP or TLS) that sends requests and collects response lines. */
+export class ProtocolClient {
   readonly #socket: net.Socket;
   #buf = "";
   readonly #lines: string[] = [];
@@ -44,13 +47,13 @@ export class LineClient {
    * @param port Port on 127.0.0.1.
    * @returns The client once connected.
    */
-  static async connect(port: number): Promise<LineClient> {
+  static async connect(port: number): Promise<ProtocolClient> {
     const socket = net.connect(port, "127.0.0.1");
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    return new LineClient(socket);
+    return new ProtocolClient(socket);
   }
 
   /**
@@ -59,13 +62,13 @@ export class LineClient {
    * @param port Port on 127.0.0.1.
    * @returns The client once the handshake is done.
    */
-  static async connectTls(port: number): Promise<LineClient> {
+  static async connectTls(port: number): Promise<ProtocolClient> {
     const socket = tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false });
     await new Promise<void>((resolve, reject) => {
       socket.once("secureConnect", resolve);
       socket.once("error", reject);
     });
-    return new LineClient(socket);
+    return new ProtocolClient(socket);
   }
 
   #wake(): void {

@@ -1,6 +1,8 @@
 /**
- * A minimal line-oriented test client on `node:net` (available in Deno, Bun and Node): writes
- * byte strings, reads response lines as byte strings, and reports the server's EOF.
+ * {@linkcode ByteLineClient}: a minimal line-oriented test client on `node:net` (available in
+ * Deno, Bun and Node): writes arbitrary byte strings, reads response lines as byte strings within
+ * a deadline (a {@linkcode DeadlineError} otherwise), and reports the server's EOF. For protocol
+ * requests over TCP or TLS, see tests/server/_protocol_client.ts.
  *
  * @module
  */
@@ -13,8 +15,8 @@ export class DeadlineError extends Error {
   override name = "DeadlineError";
 }
 
-/** One TCP connection with a queue of received lines. */
-export class LineClient {
+/** One TCP connection for byte strings, with a queue of received lines. */
+export class ByteLineClient {
   #socket: Socket;
   #buffer = "";
   #lines: string[] = [];
@@ -60,14 +62,14 @@ export class LineClient {
    * @param host The server's address.
    * @returns The connected client.
    */
-  static open(port: number, host = "127.0.0.1"): Promise<LineClient> {
+  static open(port: number, host = "127.0.0.1"): Promise<ByteLineClient> {
     return new Promise((resolve, reject) => {
       const socket = createConnection({ host, port });
       const onError = (err: Error): void => reject(err);
       socket.once("error", onError);
       socket.once("connect", () => {
         socket.off("error", onError);
-        resolve(new LineClient(socket));
+        resolve(new ByteLineClient(socket));
       });
     });
   }
@@ -119,7 +121,7 @@ export class LineClient {
    *
    * @param ms How long to wait.
    * @returns The line, or null if the connection ended first (any unterminated bytes stay in
-   *   {@linkcode LineClient.pending}).
+   *   {@linkcode ByteLineClient.pending}).
    * @throws {DeadlineError} If nothing arrives in time.
    */
   readLine(ms: number): Promise<string | null> {
