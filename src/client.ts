@@ -23,16 +23,6 @@ export type { ServerPoolStats } from "./client/pool.ts";
 
 /**
  * What {@linkcode DflockClient.stats} reports about the client's own connections.
- *
- * @example Count the connections a client has open
- * ```ts
- * import { DflockClient } from "@dflock/dflock";
- * import type { ClientStats } from "@dflock/dflock";
- *
- * await using client = new DflockClient();
- * const s: ClientStats = client.stats();
- * console.log(s.servers[0]?.open);
- * ```
  */
 export interface ClientStats {
   /**
@@ -81,7 +71,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
   /**
    * Creates the client; nothing connects until the first lock is taken.
    *
-   * @param options Servers, TLS, auth, timeouts, pool settings, sharding, transport.
    * @throws {TypeError} On a malformed server entry, token or sharding strategy.
    * @throws {RangeError} On out-of-range ports, intervals or limits.
    *
@@ -104,8 +93,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * A lock object on `key`, bound to this client; nothing is sent until it is acquired.
    *
    * @param key The key: 1 to 256 UTF-8 bytes without space, tab, CR or LF.
-   * @param settings Timeouts, lease, renewal, loss callback.
-   * @returns The lock.
    * @throws {TypeError} On a malformed key.
    * @throws {RangeError} On out-of-range settings.
    *
@@ -123,10 +110,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
   /**
    * A semaphore object on `key` with room for `limit` holders, bound to this client.
    *
-   * @param key The key.
    * @param limit Largest number of concurrent holders (1 to 1048576).
-   * @param settings Timeouts, lease, renewal, loss callback.
-   * @returns The semaphore.
    * @throws {TypeError} On a malformed key.
    * @throws {RangeError} On an out-of-range limit or setting.
    *
@@ -144,9 +128,7 @@ export class DflockClient implements LockApi, AsyncDisposable {
   /**
    * Acquires the lock on `key` and returns it held: the one-call form for `await using`.
    *
-   * @param key The key.
    * @param options Lock settings plus `signal`.
-   * @returns The held lock.
    * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
    * @throws {DflockError} On server or connection errors.
    *
@@ -172,10 +154,8 @@ export class DflockClient implements LockApi, AsyncDisposable {
   /**
    * Acquires a slot of the semaphore on `key` and returns it held.
    *
-   * @param key The key.
    * @param limit Largest number of concurrent holders.
    * @param options Semaphore settings plus `signal`.
-   * @returns The held semaphore.
    * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
    * @throws {DflockError} On server or connection errors.
    *
@@ -202,7 +182,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
   /**
    * Acquires the lock on `key`, runs `fn`, and releases it, also when `fn` throws.
    *
-   * @param key The key.
    * @param fn The critical section; gets the lease's signal, aborted if the lease is lost.
    * @param options Lock settings plus `signal` to abort the acquire.
    * @returns What `fn` returned.
@@ -231,7 +210,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
   /**
    * Takes a slot of the semaphore on `key`, runs `fn`, and releases the slot.
    *
-   * @param key The key.
    * @param limit Largest number of concurrent holders.
    * @param fn The work; gets the lease's signal.
    * @param options Semaphore settings plus `signal`.
@@ -265,7 +243,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * The {@linkcode LockApi}: takes the lock on `key` without waiting, with a lease of `ttlS`
    * seconds after which it expires by itself unless released first.
    *
-   * @param key The key.
    * @param ttlS Seconds until the lock expires (fractions round up, at least 1).
    * @returns The lock, or `undefined` when the key is held.
    * @throws {ConnectionError} When the key's server cannot be reached.
@@ -275,10 +252,10 @@ export class DflockClient implements LockApi, AsyncDisposable {
    *
    * @example The client is a LockApi
    * ```ts
-   * import { withLock } from "@dflock/dflock";
+   * import { tryWithLock } from "@dflock/dflock";
    *
    * await using client = new DflockClient();
-   * await withLock(client, "order:42", 30, () => console.log("processing order 42"));
+   * await tryWithLock(client, "order:42", 30, () => console.log("processing order 42"));
    * ```
    */
   async tryAcquire(key: string, ttlS: number): Promise<Lock | undefined> {
@@ -319,15 +296,8 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * Asks one server for its `stats` (docs/protocol.md 7), on the client's shared connection.
    *
    * @param server The server's index in `servers`. @default {0}
-   * @returns The server's statistics.
    * @throws {ConnectionError} When the server cannot be reached.
    * @throws {RangeError} On an index out of range.
-   *
-   * @example How many connections does the server see?
-   * ```ts
-   * await using client = new DflockClient();
-   * console.log((await client.serverStats()).connections);
-   * ```
    */
   async serverStats(server = 0): Promise<ServerStats> {
     const n = this.#core.options.servers.length;
@@ -343,16 +313,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * this client lose their lease and later calls on them throw. Idempotent.
    *
    * @returns Resolves once every connection is closed.
-   *
-   * @example Close at shutdown
-   * ```ts
-   * const client = new DflockClient();
-   * try {
-   *   await client.withLock("k", () => {});
-   * } finally {
-   *   await client.close();
-   * }
-   * ```
    */
   async close(): Promise<void> {
     const abandoning = [...this.#tryLocks].map((lock) => lock.abandon());
@@ -365,14 +325,6 @@ export class DflockClient implements LockApi, AsyncDisposable {
    * Closes the client (for `await using`), like {@linkcode DflockClient.close}.
    *
    * @returns Resolves once every connection is closed.
-   *
-   * @example Close at the end of a scope
-   * ```ts
-   * {
-   *   await using client = new DflockClient();
-   *   await client.withLock("k", () => {});
-   * } // closed here
-   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

@@ -31,7 +31,6 @@ export class DflockError extends Error {
   /**
    * Creates the error.
    *
-   * @param message Human-readable description.
    * @param code Wire status or local code.
    * @param options Standard error options (`cause`).
    */
@@ -71,7 +70,6 @@ export class ConnectionError extends DflockError {
   /**
    * Creates the error.
    *
-   * @param message Human-readable description.
    * @param options Standard error options (`cause` carries the platform error), and `code`:
    *   `"connection"` (the default), `"tls_mismatch"`, `"tls_certificate"` or
    *   `"permission_denied"`.
@@ -102,12 +100,7 @@ export class ConnectionError extends DflockError {
  * ```
  */
 export class RequestTimeoutError extends ConnectionError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "RequestTimeoutError";
@@ -137,9 +130,7 @@ export class ProtocolError extends DflockError {
   /**
    * Creates the error.
    *
-   * @param message Human-readable description.
    * @param line The raw line that could not be understood.
-   * @param options Standard error options.
    */
   constructor(message: string, line?: string, options?: ErrorOptions) {
     super(message, "protocol", options);
@@ -165,12 +156,7 @@ export class ProtocolError extends DflockError {
  * ```
  */
 export class AcquireTimeoutError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.timeout, options);
     this.name = "AcquireTimeoutError";
@@ -194,12 +180,7 @@ export class AcquireTimeoutError extends DflockError {
  * ```
  */
 export class AuthError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorAuth, options);
     this.name = "AuthError";
@@ -223,12 +204,7 @@ export class AuthError extends DflockError {
  * ```
  */
 export class MaxLocksError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorMaxLocks, options);
     this.name = "MaxLocksError";
@@ -252,12 +228,7 @@ export class MaxLocksError extends DflockError {
  * ```
  */
 export class MaxWaitersError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorMaxWaiters, options);
     this.name = "MaxWaitersError";
@@ -281,12 +252,7 @@ export class MaxWaitersError extends DflockError {
  * ```
  */
 export class LimitMismatchError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorLimitMismatch, options);
     this.name = "LimitMismatchError";
@@ -309,12 +275,7 @@ export class LimitMismatchError extends DflockError {
  * ```
  */
 export class NotEnqueuedError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorNotEnqueued, options);
     this.name = "NotEnqueuedError";
@@ -338,12 +299,7 @@ export class NotEnqueuedError extends DflockError {
  * ```
  */
 export class AlreadyEnqueuedError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorAlreadyEnqueued, options);
     this.name = "AlreadyEnqueuedError";
@@ -368,12 +324,7 @@ export class AlreadyEnqueuedError extends DflockError {
  * ```
  */
 export class LeaseExpiredError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorLeaseExpired, options);
     this.name = "LeaseExpiredError";
@@ -410,7 +361,6 @@ export class LeaseLostError extends DflockError {
   /**
    * Creates the error.
    *
-   * @param message Human-readable description.
    * @param key The key whose lease was lost.
    * @param options Standard error options; `cause` carries what made it fail.
    */
@@ -438,12 +388,7 @@ export class LeaseLostError extends DflockError {
  * ```
  */
 export class DrainingError extends DflockError {
-  /**
-   * Creates the error.
-   *
-   * @param message Human-readable description.
-   * @param options Standard error options.
-   */
+  /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, STATUS.errorDraining, options);
     this.name = "DrainingError";
@@ -473,9 +418,7 @@ export class NotLeaderError extends DflockError {
   /**
    * Creates the error.
    *
-   * @param message Human-readable description.
    * @param leader The leader's `host:port`, if known.
-   * @param options Standard error options.
    */
   constructor(message: string, leader?: string, options?: ErrorOptions) {
     super(message, STATUS.errorNotLeader, options);

@@ -51,7 +51,6 @@ export class DistributedLock extends DistributedLease {
   /**
    * Creates the lock object; nothing is sent until `acquire()` or `enqueue()`.
    *
-   * @param options Key, timeouts, servers, TLS, auth and callbacks.
    * @throws {TypeError} On a missing or malformed key or server entry.
    * @throws {RangeError} On out-of-range timeouts, leases, ratios or ports.
    *
@@ -73,9 +72,7 @@ export class DistributedLock extends DistributedLease {
  * Creates a {@linkcode DistributedLock} and acquires it, throwing on timeout: the one-call
  * form for `await using`.
  *
- * @param key The key.
  * @param options Lock options (without `key`) plus `signal`.
- * @returns The held lock.
  * @throws {AcquireTimeoutError} When not acquired within `acquireTimeoutS`.
  * @throws {DflockError} On server or connection errors.
  * @throws {TypeError} On a malformed key or option.

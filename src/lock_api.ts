@@ -1,12 +1,12 @@
 /**
  * The `LockApi`: a minimal, backend-neutral locking interface (`tryAcquire(key, ttlS)` without
  * waiting, locks that expire by themselves), its dflockd implementation
- * {@linkcode DflockdLockApi}, and the helpers {@linkcode withLock} and
+ * {@linkcode DflockdLockApi}, and the helpers {@linkcode tryWithLock} and
  * {@linkcode acquireWithRetry}. Test doubles live in `./testing.ts`.
  *
  * @example Guard work with a lock on dflockd
  * ```ts
- * import { DflockdLockApi, withLock } from "@dflock/dflock";
+ * import { DflockdLockApi, tryWithLock } from "@dflock/dflock";
  *
  * const counters = new Map<string, number>(); // stands for a shared store
  * await using lockApi = new DflockdLockApi({ servers: ["127.0.0.1:6388"] });

@@ -52,7 +52,6 @@ export class DistributedSemaphore extends DistributedLease {
   /**
    * Creates the semaphore object; nothing is sent until `acquire()` or `enqueue()`.
    *
-   * @param options Key, limit, timeouts, servers, TLS, auth and callbacks.
    * @throws {TypeError} On a missing or malformed key, limit or server entry.
    * @throws {RangeError} On an out-of-range limit, timeout, lease, ratio or port.
    *
@@ -67,17 +66,7 @@ export class DistributedSemaphore extends DistributedLease {
     this.#limit = limit;
   }
 
-  /**
-   * The semaphore's limit (largest number of concurrent holders).
-   *
-   * @returns The limit given to the constructor.
-   *
-   * @example Read the limit
-   * ```ts
-   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
-   * console.log(sem.limit); // 3
-   * ```
-   */
+  /** The semaphore's limit (largest number of concurrent holders). */
   get limit(): number {
     return this.#limit;
   }
@@ -87,10 +76,8 @@ export class DistributedSemaphore extends DistributedLease {
  * Creates a {@linkcode DistributedSemaphore} and acquires a slot, throwing on timeout: the
  * one-call form for `await using`.
  *
- * @param key The key.
  * @param limit Largest number of concurrent holders (integer from 1 to 1048576).
  * @param options Semaphore options (without `key` and `limit`) plus `signal`.
- * @returns The held semaphore slot.
  * @throws {AcquireTimeoutError} When no slot was granted within `acquireTimeoutS`.
  * @throws {DflockError} On server or connection errors (`LimitMismatchError`, ...).
  * @throws {TypeError} On a malformed key or option.

@@ -53,7 +53,6 @@ export interface ClientSettings {
  * (`Cannot connect to ...` becomes `cannot connect to ...`), leaving acronyms alone.
  *
  * @param error Any thrown value.
- * @returns One line of text.
  */
 export function describeFailure(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
@@ -64,7 +63,6 @@ export function describeFailure(error: unknown): string {
 /**
  * Reads `--server` (repeatable), `--auth-token` / `$DFLOCKD_AUTH_TOKEN`, `--tls`, `--tls-ca`.
  *
- * @param values Parsed flag values.
  * @param io For the environment and the CA file.
  * @returns The settings, or `{ usage }` for a malformed server address, or `{ failure }` when
  *   the CA file or (Deno without `--allow-env=DFLOCKD_AUTH_TOKEN`) the variable cannot be read.

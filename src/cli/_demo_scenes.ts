@@ -24,8 +24,6 @@ export interface DemoContext {
 /**
  * The server's view of one lock.
  *
- * @param server The server.
- * @param key The key.
  * @returns Its stats, or `undefined` when nobody holds it.
  */
 export function lockStats(server: Server, key: string): LockInfo | undefined {

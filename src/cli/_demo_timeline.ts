@@ -29,18 +29,13 @@ export class Timeline {
    * Prints one stamped line.
    *
    * @param who The actor (`worker-3`, `server`, ...).
-   * @param what What happened.
    */
   log(who: string, what: string): void {
     const stamp = `+${(this.elapsedMs / 1000).toFixed(2)}s`.padStart(7);
     this.#write(`${stamp} ${who.padEnd(8)} ${what}\n`);
   }
 
-  /**
-   * Prints a scene heading.
-   *
-   * @param title The heading.
-   */
+  /** Prints a scene heading. */
   heading(title: string): void {
     this.#write(`\n${title}\n`);
   }
@@ -59,7 +54,6 @@ export class Timeline {
  * Resolves after `ms` milliseconds (a worker "doing work").
  *
  * @param ms Milliseconds.
- * @returns Resolves once the time has passed.
  */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,9 +63,7 @@ export function sleep(ms: number): Promise<void> {
  * Waits until `condition()` holds, checking every 5 ms.
  *
  * @param condition The condition, e.g. "the server reports one waiter".
- * @param what Description for the error.
  * @param timeoutMs Give up after this long.
- * @returns Resolves once the condition holds.
  * @throws {Error} When it does not hold within `timeoutMs`.
  */
 export async function until(
@@ -91,7 +83,6 @@ export async function until(
  *
  * @param min Smallest value.
  * @param max Largest value.
- * @returns The number.
  */
 export function between(min: number, max: number): number {
   return min + Math.floor(Math.random() * (max - min + 1));

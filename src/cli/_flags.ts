@@ -156,7 +156,6 @@ export function parseFlags(command: CommandSpec, argv: readonly string[]): FlagP
 /**
  * Formats a subcommand's usage text.
  *
- * @param command The subcommand.
  * @returns The text, ending in a newline.
  *
  * @example
@@ -185,7 +184,6 @@ export function formatUsage(command: CommandSpec): string {
  * subcommand: help goes to stdout (exit 0), an error and a pointer to the help go to stderr
  * (exit 2).
  *
- * @param command The subcommand.
  * @param argv The arguments after the subcommand name.
  * @param io Where help and errors are written.
  * @returns The parsed values, or the exit status to return at once.
@@ -208,8 +206,6 @@ export function parseOrExit(
  * Reports a usage error on stderr: `dflock <name>: <message>` and a line that names the
  * command showing the help (`Run "dflock <name> --help" for usage.`).
  *
- * @param command The subcommand.
- * @param message What is wrong.
  * @param io Where the text goes, and how the user started the program.
  * @returns 2, the exit status of a usage error.
  */
@@ -221,8 +217,6 @@ export function usageError(command: CommandSpec, message: string, io: CliIo): nu
 /**
  * Reads a string flag.
  *
- * @param values Parsed values.
- * @param name Flag name.
  * @returns The value, or `undefined` when not given.
  */
 export function stringFlag(values: Map<string, FlagValue>, name: string): string | undefined {
@@ -233,8 +227,6 @@ export function stringFlag(values: Map<string, FlagValue>, name: string): string
 /**
  * Reads a number or int flag.
  *
- * @param values Parsed values.
- * @param name Flag name.
  * @returns The value, or `undefined` when not given.
  */
 export function numberFlag(values: Map<string, FlagValue>, name: string): number | undefined {
@@ -245,8 +237,6 @@ export function numberFlag(values: Map<string, FlagValue>, name: string): number
 /**
  * Reads a bool flag.
  *
- * @param values Parsed values.
- * @param name Flag name.
  * @returns `true` when given (and not `=false`).
  */
 export function boolFlag(values: Map<string, FlagValue>, name: string): boolean {
@@ -256,8 +246,6 @@ export function boolFlag(values: Map<string, FlagValue>, name: string): boolean 
 /**
  * Reads a repeatable flag.
  *
- * @param values Parsed values.
- * @param name Flag name.
  * @returns Every value given, in order (empty when none).
  */
 export function listFlag(values: Map<string, FlagValue>, name: string): string[] {

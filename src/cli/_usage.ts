@@ -21,12 +21,7 @@ export function usageErrorText(io: CliIo, command: string | undefined, message: 
   return `${name}: ${message}\nRun "${invoked} --help" for usage.\n`;
 }
 
-/**
- * Local wall-clock time as `HH:MM:SS`, for the times the commands print.
- *
- * @param date The moment.
- * @returns The text.
- */
+/** Local wall-clock time as `HH:MM:SS`, for the times the commands print. */
 export function clockTime(date: Date): string {
   const pad = (n: number): string => String(n).padStart(2, "0");
   return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;

@@ -102,7 +102,6 @@ function underscoreOk(text: string): boolean {
  * Go's `strconv.ParseInt(s, base, 64)` for base 0 (prefixes `0x`, `0o`, `0b`, a leading `0`
  * for octal, and `_` digit separators) or base 10 (plain optional-sign decimal, as `Atoi`).
  *
- * @param text The text to parse.
  * @param base 0 (the `flag` package) or 10 (`strconv.Atoi`).
  * @returns The value as a number (exact up to 2^53), or the Go error text.
  */
@@ -155,7 +154,6 @@ export function parseGoInt(text: string, base: 0 | 10): number | GoIntError {
 /**
  * Go's `strconv.ParseBool`.
  *
- * @param text The text to parse.
  * @returns The boolean, or `undefined` when `text` is not one of Go's spellings.
  */
 export function parseGoBool(text: string): boolean | undefined {
@@ -188,7 +186,6 @@ function quoteGo(text: string): string {
  * `-name=value`, `-name value` (not for booleans), parsing stops at the first non-flag
  * argument or after `--`.
  *
- * @param specs The defined flags.
  * @param argv The arguments (without the program name).
  * @returns The values given, or Go's error text.
  */
@@ -279,7 +276,6 @@ export function formatGoUsage(program: string, specs: readonly GoFlagSpec[]): st
  * zero value) and, where the spec names one, the environment variable:
  * `Bind port (default 6388) [$DFLOCKD_PORT]`.
  *
- * @param specs The defined flags.
  * @returns The text, ending in a newline.
  */
 export function formatGoDefaults(specs: readonly GoFlagSpec[]): string {

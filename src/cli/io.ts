@@ -18,17 +18,7 @@ import {
 } from "../runtime/process.ts";
 import { describeProgram, type Program, PROGRAM_ENV_NAMES } from "./_program.ts";
 
-/**
- * Signals that stop the server gracefully.
- *
- * @example Name a stop signal
- * ```ts
- * import type { StopSignal } from "@dflock/dflock/cli";
- *
- * const signals: StopSignal[] = ["SIGINT", "SIGTERM"];
- * console.log(signals.join(", "));
- * ```
- */
+/** Signals that stop the server gracefully. */
 export type StopSignal = "SIGINT" | "SIGTERM";
 
 /**

@@ -30,16 +30,7 @@ export type { ServerHandle, StartServer } from "./serve.ts";
 export type { RunDeps } from "./run.ts";
 import { versionLine } from "./version.ts";
 
-/**
- * The top-level help text.
- *
- * @example Print the help
- * ```ts
- * import { USAGE } from "@dflock/dflock/cli";
- *
- * console.log(USAGE);
- * ```
- */
+/** The top-level help text. */
 export const USAGE: string = `Usage: dflock <command> [flags]
 
 Commands:
@@ -64,15 +55,6 @@ const COMMANDS = "serve, stats, run, ping, demo or version";
 
 /**
  * Options for {@linkcode main}, for tests.
- *
- * @example Run without clearing the screen
- * ```ts
- * import { main, type MainOptions } from "@dflock/dflock/cli";
- *
- * const options: MainOptions = { clearScreen: false };
- * const status = await main(["stats", "--server", "127.0.0.1:6388"], options);
- * console.log(status);
- * ```
  */
 export interface MainOptions {
   /** Process facilities. @default {the real process} */

@@ -107,7 +107,6 @@ async function pingOne(
  * Runs `dflock ping`.
  *
  * @param argv Arguments after `ping`.
- * @param io Process facilities.
  * @returns 0 when every server answered, 1 when one did not, 2 on a usage error.
  */
 export async function runPing(argv: readonly string[], io: CliIo): Promise<number> {

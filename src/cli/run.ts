@@ -139,7 +139,6 @@ function lostReason(error: unknown): string {
  * Runs `dflock run`.
  *
  * @param argv Arguments after `run`.
- * @param io Process facilities.
  * @param deps How to start the command.
  * @returns The command's exit status, or one of the statuses listed in the help text.
  */

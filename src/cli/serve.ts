@@ -30,19 +30,7 @@ import { clockTime, usageErrorText } from "./_usage.ts";
 import { type CliIo, commandLine, type StopSignal } from "./io.ts";
 import { versionLine } from "./version.ts";
 
-/**
- * The part of the server handle that `serve` uses.
- *
- * @example The real server is a handle
- * ```ts
- * import type { ServerHandle } from "@dflock/dflock/cli";
- * import { serve } from "@dflock/dflock/server";
- *
- * const handle: ServerHandle = await serve({ port: 0 });
- * console.log(handle.addr.port);
- * await handle.close();
- * ```
- */
+/** The part of the server handle that `serve` uses. */
 export interface ServerHandle {
   /** The bound address. */
   readonly addr: { hostname: string; port: number };
@@ -57,19 +45,7 @@ export interface ServerHandle {
   stats?(): { readonly connections: number };
 }
 
-/**
- * Starts a server (the real one is `serve` from `src/server/mod.ts`).
- *
- * @example The real server factory fits
- * ```ts
- * import type { StartServer } from "@dflock/dflock/cli";
- * import { serve } from "@dflock/dflock/server";
- *
- * const startServer: StartServer = serve;
- * const handle = await startServer({ port: 0 });
- * await handle.close();
- * ```
- */
+/** Starts a server (the real one is `serve` from `src/server/mod.ts`). */
 export type StartServer = (options: ServerOptions) => Promise<ServerHandle>;
 
 function errorText(error: unknown): string {
@@ -85,10 +61,8 @@ function connectionsText(count: number | undefined): string {
  * The line logged on the first stop signal: what the drain waits for, until when, and how to
  * cut it short.
  *
- * @param signal The signal received.
  * @param count Connections open, if known.
  * @param timeoutS `--shutdown-timeout` in seconds (0 = no limit).
- * @param now The current time.
  * @returns The line without prefix and newline.
  */
 export function drainMessage(
@@ -134,8 +108,6 @@ function serverLog(io: CliIo): { log: (line: string) => void; flush: () => void 
  * Runs `dflock serve`.
  *
  * @param argv Arguments after `serve` (Go flag syntax, docs/protocol.md 12.3).
- * @param io Process facilities.
- * @param startServer Starts the server.
  * @returns The exit status: 0 after a stop by signal, `--help` or `--version`; 1 for a bad
  *   flag or value and for startup errors (as the Go server).
  */

@@ -153,7 +153,6 @@ and for a failed start (as with the Go server).
 /**
  * Lenient environment boolean: `1`/`yes`/`true` and `0`/`no`/`false` in any letter case.
  *
- * @param text The variable's value.
  * @returns The boolean, or `undefined` for anything else (the default then applies).
  */
 export function parseEnvBool(text: string): boolean | undefined {
@@ -166,7 +165,6 @@ export function parseEnvBool(text: string): boolean | undefined {
 /**
  * Lenient environment integer: Go's `strconv.Atoi` (optional sign, decimal digits, 64-bit).
  *
- * @param text The variable's value.
  * @returns The integer, or `undefined` when it does not parse (the default then applies).
  */
 export function parseEnvInt(text: string): number | undefined {
@@ -344,7 +342,6 @@ function setBy(origins: readonly (Origin | undefined)[]): string {
  * Maps resolved settings onto {@linkcode ServerOptions}; unset strings are left out, and
  * `http` is set only when `httpPort` is not 0, with `httpHost` or else `host` as its address.
  *
- * @param config The validated settings.
  * @returns Options for `serve()`.
  */
 export function toServerOptions(config: ResolvedConfig): ServerOptions {
@@ -364,7 +361,6 @@ export function toServerOptions(config: ResolvedConfig): ServerOptions {
  * auth as `tls=on` and `auth=on`. The auth token itself is never shown, nor `--http-host`
  * while the HTTP listener is off.
  *
- * @param config The validated settings.
  * @returns Items like `max-locks=1`, `http-port=6389`, `tls=on`, `auth=on`, in flag order.
  */
 export function describeNonDefaults(config: ResolvedConfig): string[] {

@@ -93,7 +93,6 @@ function section(title: string, count: number, body: () => string): string {
  * Formats a stats snapshot as text tables.
  *
  * @param address The server's `host:port`.
- * @param s The snapshot.
  * @returns The text, ending in a newline.
  *
  * @example
@@ -212,8 +211,6 @@ export function outageLine(address: string, since: Date, error: unknown): string
  * Runs `dflock stats`.
  *
  * @param argv Arguments after `stats`.
- * @param io Process facilities.
- * @param deps Terminal behaviour.
  * @returns 0 on success (and after SIGINT/SIGTERM in `--watch`), 1 when a server cannot be
  *   reached or answers with an error (`--watch` shows the outage and retries instead), 2 on a
  *   usage error.

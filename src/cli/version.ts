@@ -17,8 +17,6 @@ export const DFLOCKD_COMPAT = "1.10.0";
 /**
  * The line `version` and `--version` print (with its newline), e.g.
  * `dflock 0.1.0 (Node 20.20.2; dflockd 1.10.0 compatible)`.
- *
- * @returns The version line.
  */
 export function versionLine(): string {
   return `dflock ${VERSION} (${runtimeDescription()}; dflockd ${DFLOCKD_COMPAT} compatible)\n`;

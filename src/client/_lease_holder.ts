@@ -94,7 +94,6 @@ class KeyOps implements LeaseOps {
  *
  * @param settings The resolved lease settings (key and lease TTL are used).
  * @param limit The semaphore limit, validated; `undefined` for a lock.
- * @returns The operations for a {@linkcode LeaseHolder}.
  */
 export function leaseOps(settings: ResolvedLeaseSettings, limit?: number): LeaseOps {
   return new KeyOps(settings, limit);
@@ -739,8 +738,6 @@ export class LeaseHolder {
 /**
  * Acquires, runs `fn`, releases (also when `fn` throws) and returns `fn`'s result.
  *
- * @param holder The lease.
- * @param fn The critical section.
  * @param signal Aborts a blocked acquire.
  * @returns What `fn` returned.
  * @throws {AcquireTimeoutError} When the acquire timed out.

@@ -7,10 +7,8 @@
 
 /**
  * A uniformly random number in [0, 1), for jitter. `Math.random`: jitter only spreads
- * renewals and retries over time, it guards no secret, and the cryptographic source cost a
+ * renewals and retries over time, it guards no secret, and the cryptographic source costs a
  * measurable share of every `withLock`.
- *
- * @returns The number.
  */
 export function randomUnit(): number {
   return Math.random();
@@ -22,7 +20,6 @@ export function randomUnit(): number {
  *
  * @param ms How long to wait.
  * @param signal Aborts the wait.
- * @returns A promise for the end of the pause.
  */
 export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {

@@ -40,7 +40,6 @@ export abstract class DistributedLease implements AsyncDisposable {
    * Binds the lease to its client (the `client` option, or the default client for the
    * connection options) and checks the options; nothing is sent yet.
    *
-   * @param options Key, timeouts, servers, TLS, auth and callbacks.
    * @param limit The semaphore limit, already validated; `undefined` for a lock.
    */
   protected constructor(options: LockOptions, limit: number | undefined) {
@@ -49,55 +48,17 @@ export abstract class DistributedLease implements AsyncDisposable {
     this.#holder = new LeaseHolder(core, settings, leaseOps(settings, limit), { renew: true });
   }
 
-  /**
-   * The key.
-   *
-   * @returns The key given to the constructor.
-   *
-   * @example Read the key
-   * ```ts
-   * import { DistributedLock } from "@dflock/dflock";
-   *
-   * const lock = new DistributedLock({ key: "my-resource" });
-   * console.log(lock.key);
-   * ```
-   */
+  /** The key. */
   get key(): string {
     return this.#holder.key;
   }
 
-  /**
-   * The token while the lease is held, else `undefined`.
-   *
-   * @returns The server-issued token, or `undefined` when not held.
-   *
-   * @example Log the token once held
-   * ```ts
-   * import { DistributedLock } from "@dflock/dflock";
-   *
-   * const lock = new DistributedLock({ key: "my-resource" });
-   * if (await lock.acquire()) console.log(lock.token);
-   * await lock.release();
-   * ```
-   */
+  /** The token while the lease is held, else `undefined`. */
   get token(): string | undefined {
     return this.#holder.token;
   }
 
-  /**
-   * The lease in seconds the server last reported while held, else `undefined`.
-   *
-   * @returns The lease in whole seconds, or `undefined` when not held.
-   *
-   * @example Read the granted lease
-   * ```ts
-   * import { DistributedSemaphore } from "@dflock/dflock";
-   *
-   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
-   * if (await sem.acquire()) console.log(`lease: ${sem.lease} s`);
-   * await sem.release();
-   * ```
-   */
+  /** The lease in seconds the server last reported while held, else `undefined`. */
   get lease(): number | undefined {
     return this.#holder.lease;
   }
@@ -174,18 +135,9 @@ export abstract class DistributedLease implements AsyncDisposable {
    * just closes the connection. Not held: does nothing.
    *
    * @param options `signal` to stop waiting for the answer.
-   * @returns Resolves once released.
    * @throws {LeaseLostError} Once, when the lease had been lost before this call.
    * @throws {DflockError} When the server refuses the release (the lease expired).
    * @throws {ConnectionError} When the connection fails.
-   *
-   * @example Release a semaphore slot
-   * ```ts
-   * import { DistributedSemaphore } from "@dflock/dflock";
-   *
-   * const sem = new DistributedSemaphore({ key: "worker-pool", limit: 3 });
-   * if (await sem.acquire()) await sem.release();
-   * ```
    */
   release(options: CallOptions = {}): Promise<void> {
     return this.#holder.release(options.signal);
@@ -195,7 +147,6 @@ export abstract class DistributedLease implements AsyncDisposable {
    * Two-phase step 1: joins the key's FIFO queue (`e`, or `se` for a semaphore) without
    * blocking. With `"acquired"` the lease is held at once and renewal runs.
    *
-   * @param options `signal`.
    * @returns `"acquired"` or `"queued"`.
    * @throws {DflockError} When closed, already held or enqueued, or on a server error.
    * @throws {ConnectionError} When the server cannot be reached.
@@ -273,16 +224,6 @@ export abstract class DistributedLease implements AsyncDisposable {
    * its own is freed by closing that connection (the server auto-releases it when configured
    * to); one held on the client's shared connection is released in the background. Later
    * `acquire()`/`enqueue()` calls throw. Idempotent.
-   *
-   * @returns Resolves once done.
-   *
-   * @example Close without releasing
-   * ```ts
-   * import { DistributedLock } from "@dflock/dflock";
-   *
-   * const lock = new DistributedLock({ key: "my-resource" });
-   * await lock.close();
-   * ```
    */
   close(): Promise<void> {
     return this.#holder.close();
@@ -293,19 +234,8 @@ export abstract class DistributedLease implements AsyncDisposable {
    * reported here: the disposer throws `LeaseLostError` (as a `SuppressedError` around the
    * block's own error, if it threw), unless `release()` already reported it.
    *
-   * @returns Resolves once done.
    * @throws {LeaseLostError} When the lease was lost while held.
    * @throws {DflockError} When the server refused the release for another reason.
-   *
-   * @example Scope-bound release
-   * ```ts
-   * import { DistributedLock } from "@dflock/dflock";
-   *
-   * {
-   *   await using held = new DistributedLock({ key: "k" });
-   *   await held.acquire();
-   * } // released and closed here
-   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.#holder.dispose();

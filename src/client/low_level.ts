@@ -35,70 +35,27 @@ import type { ServerStats } from "../protocol/stats.ts";
 
 export type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "../protocol/stats.ts";
 
-/**
- * Largest semaphore limit newer servers accept (docs/protocol.md 15.8).
- *
- * @example Use the largest allowed limit
- * ```ts
- * import { connect } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * await semAcquire(conn, "pool", 0, MAX_SEMAPHORE_LIMIT);
- * ```
- */
+/** Largest semaphore limit newer servers accept (docs/protocol.md 15.8). */
 export const MAX_SEMAPHORE_LIMIT = 1_048_576;
 
-/**
- * What the low-level functions need from a connection: a `Connection` fits.
- *
- * @example A Connection is a Requester
- * ```ts
- * import { connect } from "@dflock/dflock";
- *
- * const conn: Requester = await connect({ port: 6388 });
- * ```
- */
+/** What the low-level functions need from a connection: a `Connection` fits. */
 export interface Requester {
   /**
    * Sends one request and resolves with its reply line.
    *
-   * @param command The command.
-   * @param key The key line.
-   * @param arg The argument line.
    * @param options `signal` to abort.
    * @returns The reply line without `\n`.
    */
   request(command: Command, key: string, arg: string, options?: CallOptions): Promise<string>;
 }
 
-/**
- * Options of calls that create a holder (`acquire`, `enqueue` and their semaphore twins).
- *
- * @example A one-minute lease and a local deadline
- * ```ts
- * import { connect } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * await acquire(conn, "k", 10, { leaseTtlS: 60, signal: AbortSignal.timeout(15_000) });
- * ```
- */
+/** Options of calls that create a holder (`acquire`, `enqueue` and their semaphore twins). */
 export interface LeaseOptions extends CallOptions {
   /** Lease in whole seconds (>= 1); the server default (33 s) when absent. */
   leaseTtlS?: number;
 }
 
-/**
- * A granted lock or semaphore slot.
- *
- * @example Read a grant
- * ```ts
- * import { connect } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * const grant: Grant = await acquire(conn, "k", 10);
- * console.log(grant.token, grant.lease);
- * ```
- */
+/** A granted lock or semaphore slot. */
 export interface Grant {
   /** The holder's token (opaque; needed for renew and release). */
   token: string;
@@ -135,7 +92,6 @@ function validateToken(token: unknown): string {
 /**
  * Checks a semaphore limit.
  *
- * @param limit The limit.
  * @returns `limit`.
  * @throws {TypeError} If it is not a number.
  * @throws {RangeError} If it is not an integer from 1 to 1048576.
@@ -237,8 +193,6 @@ function renewedOf(line: string, what: string, key: string): number {
 /**
  * Acquires a lock (`l`), waiting up to `acquireTimeoutS` seconds on the server.
  *
- * @param conn The connection.
- * @param key The lock key.
  * @param acquireTimeoutS Whole seconds to wait; 0 tries once.
  * @param options `leaseTtlS` (server default when absent) and `signal`.
  * @returns The token and the granted lease in seconds.
@@ -275,10 +229,7 @@ export async function acquire(
  * Releases a lock (`r`).
  *
  * @param conn The connection (any connection works; the token proves ownership).
- * @param key The lock key.
  * @param token The token from acquire or wait.
- * @param options `signal`.
- * @returns Resolves once released.
  * @throws {DflockError} With code `error` when the token does not hold the key.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
@@ -307,12 +258,8 @@ export async function release(
 /**
  * Renews a lock's lease (`n`).
  *
- * @param conn The connection.
- * @param key The lock key.
- * @param token The holder's token.
  * @param leaseTtlS New lease in whole seconds; the server default when absent (not the
  *   lease the lock was acquired with).
- * @param options `signal`.
  * @returns The new lease in seconds, as the server reports it.
  * @throws {DflockError} With code `error` when the token no longer holds the key.
  * @throws {ConnectionError} When the connection fails.
@@ -346,8 +293,6 @@ export async function renew(
  * Enqueues for a lock (`e`, two-phase step 1). Collect a queued slot with {@linkcode wait}
  * on the same connection.
  *
- * @param conn The connection.
- * @param key The lock key.
  * @param options `leaseTtlS` and `signal`.
  * @returns `{ status: "acquired", token, lease }` or `{ status: "queued" }`.
  * @throws {AlreadyEnqueuedError} When this connection is already enqueued for the key.
@@ -381,10 +326,7 @@ export async function enqueue(
  * Waits for an enqueued lock (`w`, two-phase step 2).
  *
  * @param conn The connection that enqueued.
- * @param key The lock key.
  * @param waitTimeoutS Whole seconds to wait; 0 does not block.
- * @param options `signal`.
- * @returns The token and lease.
  * @throws {AcquireTimeoutError} On `timeout` (the queue slot is gone; enqueue again).
  * @throws {NotEnqueuedError} Without a pending enqueue on this connection.
  * @throws {LeaseExpiredError} When the grant's lease ran out before it was collected.
@@ -414,25 +356,15 @@ export async function wait(
 }
 
 /**
- * Alias of {@linkcode wait} (the original TypeScript client's name).
+ * Alias of {@linkcode wait}, under the name the original TypeScript client uses; parameters,
+ * result and errors are {@linkcode wait}'s.
  *
- * @param conn The connection that enqueued.
- * @param key The lock key.
- * @param waitTimeoutS Whole seconds to wait; 0 does not block.
- * @param options `signal`.
- * @returns The token and lease.
- * @throws {AcquireTimeoutError} On `timeout` (the queue slot is gone; enqueue again).
- * @throws {NotEnqueuedError} Without a pending enqueue on this connection.
- * @throws {LeaseExpiredError} When the grant's lease ran out before it was collected.
- * @throws {ConnectionError} When the connection fails.
- *
- * @example Collect a queued lock (original name)
+ * @example Collect a queued lock
  * ```ts
  * import { connect } from "@dflock/dflock";
  *
  * await using conn = await connect();
- * await enqueue(conn, "my-key");
- * const granted = await waitForLock(conn, "my-key", 10);
+ * if ((await enqueue(conn, "my-key")).status === "queued") await waitForLock(conn, "my-key", 10);
  * ```
  */
 export const waitForLock: typeof wait = wait;
@@ -440,12 +372,9 @@ export const waitForLock: typeof wait = wait;
 /**
  * Acquires a semaphore slot (`sl`).
  *
- * @param conn The connection.
- * @param key The semaphore key.
  * @param acquireTimeoutS Whole seconds to wait; 0 tries once.
  * @param limit The semaphore's limit, 1..1048576 (must match the key's existing limit).
  * @param options `leaseTtlS` and `signal`.
- * @returns The token and lease.
  * @throws {AcquireTimeoutError} When the server answers `timeout`.
  * @throws {LimitMismatchError} When the key exists with another limit.
  * @throws {MaxLocksError} When the server tracks its maximum number of keys.
@@ -479,11 +408,6 @@ export async function semAcquire(
 /**
  * Releases a semaphore slot (`sr`).
  *
- * @param conn The connection.
- * @param key The semaphore key.
- * @param token The slot's token.
- * @param options `signal`.
- * @returns Resolves once released.
  * @throws {DflockError} With code `error` when the token does not hold a slot.
  * @throws {ConnectionError} When the connection fails.
  * @throws {TypeError} On a bad key or token.
@@ -512,11 +436,7 @@ export async function semRelease(
 /**
  * Renews a semaphore slot's lease (`sn`).
  *
- * @param conn The connection.
- * @param key The semaphore key.
- * @param token The slot's token.
  * @param leaseTtlS New lease in whole seconds; the server default when absent.
- * @param options `signal`.
  * @returns The new lease in seconds.
  * @throws {DflockError} With code `error` when the token no longer holds a slot.
  * @throws {ConnectionError} When the connection fails.
@@ -549,8 +469,6 @@ export async function semRenew(
 /**
  * Enqueues for a semaphore slot (`se`, two-phase step 1).
  *
- * @param conn The connection.
- * @param key The semaphore key.
  * @param limit The semaphore's limit, 1..1048576.
  * @param options `leaseTtlS` and `signal`.
  * @returns `{ status: "acquired", token, lease }` or `{ status: "queued" }`.
@@ -586,10 +504,7 @@ export async function semEnqueue(
  * Waits for an enqueued semaphore slot (`sw`, two-phase step 2).
  *
  * @param conn The connection that enqueued.
- * @param key The semaphore key.
  * @param waitTimeoutS Whole seconds to wait; 0 does not block.
- * @param options `signal`.
- * @returns The token and lease.
  * @throws {AcquireTimeoutError} On `timeout` (the queue slot is gone).
  * @throws {NotEnqueuedError} Without a pending enqueue on this connection.
  * @throws {LeaseExpiredError} When the grant's lease ran out before it was collected.
@@ -621,8 +536,6 @@ export async function semWait(
 /**
  * Reads the server's statistics (`stats`).
  *
- * @param conn The connection.
- * @param options `signal`.
  * @returns The typed statistics (camelCase fields).
  * @throws {ProtocolError} On a malformed reply.
  * @throws {ConnectionError} When the connection fails.
@@ -647,8 +560,6 @@ export async function stats(conn: Requester, options?: CallOptions): Promise<Ser
  * `authToken`.
  *
  * @param conn A fresh connection (auth must be its first request).
- * @param token The shared secret.
- * @param options `signal`.
  * @returns Resolves on `ok`.
  * @throws {AuthError} On any other answer (the server closes the connection after `error_auth`).
  * @throws {ConnectionError} When the connection fails.
@@ -674,8 +585,6 @@ export async function auth(conn: Requester, token: string, options?: CallOptions
  * Checks that the server is alive (`ping`). Newer servers answer `ok`; v1.10 servers do not
  * know `ping` and answer `error` (and the request still resets their idle timer).
  *
- * @param conn The connection.
- * @param options `signal`.
  * @returns `true` on `ok`, `false` on `error`; both mean the server is alive.
  * @throws {DflockError} On other error statuses (`error_auth`, `error_draining`, ...).
  * @throws {ConnectionError} When the connection fails.

@@ -35,20 +35,6 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * How a {@linkcode DflockClient} reaches its servers: addresses, TLS, auth and the pool.
- *
- * @example Three shards over TLS with auth
- * ```ts
- * import { readFileSync } from "node:fs";
- * import { DflockClient } from "@dflock/dflock";
- * import type { ClientOptions } from "@dflock/dflock";
- *
- * const options: ClientOptions = {
- *   servers: ["10.0.0.1:6388", "10.0.0.2:6388", "10.0.0.3:6388"],
- *   tls: { caCerts: [readFileSync("ca.pem", "utf8")] },
- *   authToken: "s3cret",
- * };
- * await using client = new DflockClient(options);
- * ```
  */
 export interface ClientOptions extends ServerListOptions {
   /** `true`: TLS with the system trust store; an object: TLS with these settings. */
@@ -86,23 +72,7 @@ export interface ClientOptions extends ServerListOptions {
   transport?: TransportAdapter;
 }
 
-/**
- * Settings of one lock or semaphore, as `client.lock(key, settings)` takes them.
- *
- * @example A lock that renews early and reports loss
- * ```ts
- * import { DflockClient } from "@dflock/dflock";
- * import type { LeaseSettings } from "@dflock/dflock";
- *
- * const settings: LeaseSettings = {
- *   leaseTtlS: 20,
- *   renewRatio: 0.3,
- *   onLockLost: (key) => console.error(`lost ${key}`),
- * };
- * await using client = new DflockClient();
- * const lock = client.lock("jobs/nightly", settings);
- * ```
- */
+/** Settings of one lock or semaphore, as `client.lock(key, settings)` takes them. */
 export interface LeaseSettings {
   /**
    * Seconds a blocking `acquire()` (and by default `wait()`) waits; fractions round up.
@@ -122,7 +92,6 @@ export interface LeaseSettings {
    * Called once when a held lease is lost (renewal refused, connection dropped, or the lease
    * ran out locally). Exceptions it throws are ignored.
    *
-   * @param key The key.
    * @param token The token that was lost.
    */
   onLockLost?: (key: string, token: string) => void;
@@ -132,16 +101,6 @@ export interface LeaseSettings {
  * Options of a standalone {@linkcode DistributedLock}: the key, its settings, and either a
  * `client` or the connection options of one (locks with the same connection options share one
  * default client and its pooled connections).
- *
- * @example A lock on a default client
- * ```ts
- * import { DistributedLock } from "@dflock/dflock";
- * import type { LockOptions } from "@dflock/dflock";
- *
- * const options: LockOptions = { key: "jobs/nightly", leaseTtlS: 20, servers: ["127.0.0.1:6388"] };
- * const lock = new DistributedLock(options);
- * await lock.close();
- * ```
  */
 export interface LockOptions extends ClientOptions, LeaseSettings {
   /** The key: 1 to 256 UTF-8 bytes without space, tab, CR or LF. */
@@ -152,16 +111,6 @@ export interface LockOptions extends ClientOptions, LeaseSettings {
 
 /**
  * Options of a standalone {@linkcode DistributedSemaphore}.
- *
- * @example At most three concurrent holders
- * ```ts
- * import { DistributedSemaphore } from "@dflock/dflock";
- * import type { SemaphoreOptions } from "@dflock/dflock";
- *
- * const options: SemaphoreOptions = { key: "worker-pool", limit: 3, acquireTimeoutS: 5 };
- * const sem = new DistributedSemaphore(options);
- * await sem.close();
- * ```
  */
 export interface SemaphoreOptions extends LockOptions {
   /** Largest number of concurrent holders: an integer from 1 to 1048576. */
@@ -244,7 +193,6 @@ export function wholeSeconds(n: unknown, name: string, min: number): number {
 /**
  * Checks a `renewRatio` option, or gives the default for `undefined`.
  *
- * @param ratio The option as given.
  * @returns The ratio: strictly between 0 and 1.
  * @throws {RangeError} If it is not a number strictly between 0 and 1.
  *
@@ -280,8 +228,6 @@ function checkSharding(strategy: unknown): ShardingStrategy | undefined {
 /**
  * Validates client options and fills in defaults.
  *
- * @param options The user's options.
- * @returns The resolved options.
  * @throws {TypeError} On a malformed server entry or a non-function sharding strategy.
  * @throws {RangeError} On out-of-range ports, intervals or limits.
  *
@@ -328,9 +274,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
 /**
  * Validates the settings of one lease and fills in defaults.
  *
- * @param key The key.
- * @param settings The user's settings.
- * @returns The resolved settings.
  * @throws {TypeError} On a malformed key or callback.
  * @throws {RangeError} On out-of-range numbers.
  *

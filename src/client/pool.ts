@@ -97,19 +97,7 @@ export class PooledConnection {
   }
 }
 
-/**
- * Counters of one server's connections, as `DflockClient.stats()` reports them.
- *
- * @example Is the shared connection up?
- * ```ts
- * import { DflockClient } from "@dflock/dflock";
- * import type { ServerPoolStats } from "@dflock/dflock";
- *
- * await using client = new DflockClient();
- * const first: ServerPoolStats | undefined = client.stats().servers[0];
- * console.log(first?.shared, first?.open);
- * ```
- */
+/** Counters of one server's connections, as `DflockClient.stats()` reports them. */
 export interface ServerPoolStats {
   /** The server, `host:port`. */
   address: string;

@@ -61,17 +61,7 @@ export interface ServerEndpoint {
   readonly address: string;
 }
 
-/**
- * The server-list part of the client options.
- *
- * @example Two independent shards
- * ```ts
- * import type { ServerListOptions } from "@dflock/dflock";
- *
- * const options: ServerListOptions = { servers: ["10.0.0.1:6388", "10.0.0.2:6388"] };
- * console.log(options.servers?.length); // 2
- * ```
- */
+/** The server-list part of the client options. */
 export interface ServerListOptions {
   /** Servers, in the order that sharding indexes them. @default {["127.0.0.1:6388"]} */
   servers?: readonly ServerAddress[];
@@ -104,7 +94,6 @@ function checkPort(port: unknown, entry: string): number {
  * Parses one server entry.
  *
  * @param entry `"host:port"`, `"[v6]:port"`, or `{ host, port }`.
- * @returns The endpoint.
  * @throws {TypeError} If the entry is not a string or object, or has no host.
  * @throws {RangeError} If the port is missing or out of range.
  *
@@ -169,8 +158,6 @@ export function resolveServers(options: ServerListOptions): ServerEndpoint[] {
 /**
  * Picks the index of a key's server.
  *
- * @param key The key.
- * @param n The number of servers.
  * @param strategy The sharding strategy. @default {stableHashShard}
  * @returns An index from 0 to n - 1.
  * @throws {RangeError} If the strategy returns anything but an integer in range.

@@ -16,16 +16,6 @@ const DEFAULT_MAX_DELAY_MS = 10_000;
 
 /**
  * Options of {@linkcode acquireWithRetry}.
- *
- * @example Five attempts, at most one second apart
- * ```ts
- * import { acquireWithRetry, DflockdLockApi } from "@dflock/dflock";
- * import type { AcquireWithRetryOptions } from "@dflock/dflock";
- *
- * await using lockApi = new DflockdLockApi();
- * const options: AcquireWithRetryOptions = { maxAttempts: 5, baseDelayMs: 50, maxDelayMs: 1000 };
- * const lock = await acquireWithRetry(lockApi, "k", 30, options);
- * ```
  */
 export interface AcquireWithRetryOptions {
   /** `tryAcquire` calls in all (at least 1). @default {3} */
@@ -60,7 +50,6 @@ function nonNegative(value: unknown, name: string, fallback: number): number {
  * @param attempt The 0-based number of the attempt that just failed.
  * @param baseDelayMs The first ceiling, in ms.
  * @param maxDelayMs The largest ceiling, in ms.
- * @param jitter Whether to randomise.
  * @param random A uniform random number in [0, 1). @default {crypto-based}
  * @returns The pause in ms.
  *
@@ -88,9 +77,7 @@ export function backoffDelayMs(
  * default, full jitter. There is no pause after the last attempt.
  *
  * @param lockApi Where to take the lock.
- * @param key The key.
  * @param ttlS Seconds until the lock expires by itself.
- * @param options Attempts, delays, jitter, abort signal.
  * @returns The lock, or `undefined` when every attempt found the key held.
  * @throws {unknown} `signal.reason` when aborted (before an attempt or during a pause; a lock
  * acquired by an attempt that was running when the signal fired is released first), or what

@@ -19,22 +19,6 @@ import type { Lock, LockApi } from "./types.ts";
 /**
  * Options of {@linkcode DflockdLockApi}: a `client`, or the connection options of one (APIs and
  * locks with the same connection options share one default client), plus renewal.
- *
- * @example Three shards over TLS with auth
- * ```ts
- * import { readFileSync } from "node:fs";
- * import { DflockdLockApi } from "@dflock/dflock";
- * import type { DflockdLockApiOptions } from "@dflock/dflock";
- *
- * const caPem = readFileSync("ca.pem", "utf8");
- * const options: DflockdLockApiOptions = {
- *   servers: ["10.0.0.1:6388", "10.0.0.2:6388", "10.0.0.3:6388"],
- *   tls: { caCerts: [caPem] },
- *   authToken: "s3cret",
- *   connectTimeoutMs: 2000,
- * };
- * const lockApi = new DflockdLockApi(options);
- * ```
  */
 export interface DflockdLockApiOptions extends ClientOptions {
   /** The client whose connections the API uses (no connection options may be given then). */
@@ -159,17 +143,6 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * client of your own is closed with `client.close()`. Idempotent.
    *
    * @returns Resolves once every lock is given up.
-   *
-   * @example Close at shutdown
-   * ```ts
-   * const lockApi = new DflockdLockApi();
-   * try {
-   *   const lock = await lockApi.tryAcquire("jobs/nightly", 60);
-   *   await lock?.release();
-   * } finally {
-   *   await lockApi.close();
-   * }
-   * ```
    */
   async close(): Promise<void> {
     this.#closed = true;
@@ -182,15 +155,6 @@ export class DflockdLockApi implements LockApi, AsyncDisposable {
    * Closes the API (for `await using`), like {@linkcode DflockdLockApi.close}.
    *
    * @returns Resolves once every lock is given up.
-   *
-   * @example Close when the scope ends
-   * ```ts
-   * {
-   *   await using lockApi = new DflockdLockApi();
-   *   const lock = await lockApi.tryAcquire("jobs/nightly", 60);
-   *   await lock?.release();
-   * } // every pooled connection is closed here
-   * ```
    */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

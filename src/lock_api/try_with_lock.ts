@@ -11,9 +11,7 @@ import type { LockApi } from "./types.ts";
  * afterwards, also when `fn` throws.
  *
  * @param lockApi Where to take the lock.
- * @param key The key.
  * @param ttlS Seconds until the lock expires by itself.
- * @param fn The guarded work.
  * @returns What `fn` returned, or `undefined` when the lock was not acquired (`fn` did not run).
  * @throws {unknown} What `fn` threw (after releasing), what `tryAcquire` threw, or what
  * `release` threw when `fn` succeeded.

@@ -42,8 +42,6 @@ export interface Lock extends AsyncDisposable {
   /**
    * Releases the lock, making the key available to others. Resolves quietly when the lock
    * was already released or has expired.
-   *
-   * @returns Resolves once released.
    */
   release(): Promise<void>;
 }

@@ -7,17 +7,7 @@
  * @module
  */
 
-/**
- * Every request command (first request line) known to dflock.
- *
- * @example Send a raw request by name
- * ```ts
- * import { COMMAND, connect } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * console.log(await conn.request(COMMAND.lock, "my-key", "0"));
- * ```
- */
+/** Every request command (first request line) known to dflock. */
 export const COMMAND = {
   /** Acquire a lock: `l`. */
   lock: "l",
@@ -47,17 +37,7 @@ export const COMMAND = {
   ping: "ping",
 } as const;
 
-/**
- * One command string.
- *
- * @example Type a command letter
- * ```ts
- * import { COMMAND, type Command } from "@dflock/dflock";
- *
- * const release: Command = COMMAND.release;
- * console.log(release); // "r"
- * ```
- */
+/** One command string. */
 export type Command = typeof COMMAND[keyof typeof COMMAND];
 
 /**
@@ -103,17 +83,7 @@ export const STATUS = {
   errorNotLeader: "error_not_leader",
 } as const;
 
-/**
- * One status string.
- *
- * @example Check a reply's status word
- * ```ts
- * import { type Status, STATUS } from "@dflock/dflock";
- *
- * const word: Status = STATUS.timeout;
- * console.log("timeout 0".startsWith(word)); // true
- * ```
- */
+/** One status string. */
 export type Status = typeof STATUS[keyof typeof STATUS];
 
 const COMMAND_SET: ReadonlySet<string> = new Set(Object.values(COMMAND));
@@ -122,7 +92,6 @@ const STATUS_SET: ReadonlySet<string> = new Set(Object.values(STATUS));
 /**
  * Tells whether a string is one of the known commands.
  *
- * @param s The candidate.
  * @returns `true` when `s` is a {@linkcode Command}.
  */
 export function isCommand(s: string): s is Command {
@@ -132,7 +101,6 @@ export function isCommand(s: string): s is Command {
 /**
  * Tells whether a string is one of the known status words.
  *
- * @param s The candidate.
  * @returns `true` when `s` is a {@linkcode Status}.
  */
 export function isStatus(s: string): s is Status {

@@ -19,7 +19,6 @@ const TABLE: Uint32Array = (() => {
 /**
  * IEEE 802.3 CRC-32 (as zlib's `crc32` and Go's `crc32.ChecksumIEEE`).
  *
- * @param bytes The data.
  * @returns The checksum as an unsigned 32-bit number.
  *
  * @example Checksum of a UTF-8 string
@@ -40,7 +39,6 @@ export function crc32(bytes: Uint8Array): number {
  * The server index for a key: `crc32(utf8(key)) mod n`.
  *
  * @param key The key (JavaScript text).
- * @param n The number of servers.
  * @returns An index from 0 to n - 1.
  * @throws {RangeError} If `n` is not a positive integer.
  *

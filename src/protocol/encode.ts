@@ -68,7 +68,6 @@ function writeAsciiLine(text: string, out: Uint8Array, pos: number): boolean {
  * Checks a key locally the way the Go and Python clients do: a non-empty string without
  * space, tab, CR or LF, and at most 256 UTF-8 bytes (the server's line limit).
  *
- * @param key The key.
  * @returns The key, unchanged.
  * @throws {TypeError} If the key is not a string, is empty, or contains space, tab, CR or LF.
  * @throws {RangeError} If the key is longer than 256 UTF-8 bytes.
@@ -95,7 +94,6 @@ export function validateKey(key: unknown): string {
  * Checks an auth token locally: a string without CR or LF, since it travels as the argument
  * line of an `auth` request.
  *
- * @param token The token.
  * @param name What to call it in the error message.
  * @returns The token, unchanged.
  * @throws {TypeError} If the token is not a string or contains CR or LF.
@@ -122,7 +120,6 @@ export interface ValidateSecondsOptions {
  * Checks a whole number of seconds for the wire: an integer from `min` to 9223372036 (the
  * largest value the server converts to nanoseconds without overflow).
  *
- * @param n The value.
  * @param options `min` and `name`.
  * @returns `n`, unchanged.
  * @throws {TypeError} If `n` is not a number.

@@ -81,9 +81,6 @@ export function trimSpace(s: string): string {
  * Go's `strings.TrimSpace` on JavaScript text (for file contents and environment values):
  * {@linkcode trimSpace} on its UTF-8 bytes, so U+0085 is trimmed and U+FEFF is not, unlike
  * `String.prototype.trim`.
- *
- * @param text The text to trim.
- * @returns The trimmed text.
  */
 export function trimSpaceText(text: string): string {
   return decodeUtf8(trimSpace(encodeUtf8(text)));

@@ -134,9 +134,6 @@ function parseLease(
  *
  * `leaseMs` is `undefined` when no lease was given (the server default applies).
  *
- * @param command The command line.
- * @param key The key line.
- * @param arg The argument line.
  * @returns The typed request, or `{ type: "invalid" }`.
  */
 export function parseRequest(command: string, key: string, arg: string): Request {

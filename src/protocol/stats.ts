@@ -14,14 +14,6 @@ import { goJsonFloat, goJsonInt, goJsonString } from "./stats_format.ts";
 /**
  * A lock (limit 1) that has a holder or waiters. JSON: `key`, `owner_conn_id`,
  * `lease_expires_in_s`, `waiters`.
- *
- * @example Keys that others are waiting for
- * ```ts
- * import { connect, stats } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * const busy: LockInfo[] = (await stats(conn)).locks.filter((l) => l.waiters > 0);
- * ```
  */
 export interface LockInfo {
   /**
@@ -40,15 +32,6 @@ export interface LockInfo {
 /**
  * A semaphore (limit > 1) that has holders or waiters. JSON: `key`, `limit`, `holders`,
  * `waiters`.
- *
- * @example Semaphores with every slot taken
- * ```ts
- * import { connect, stats } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * const full: SemaphoreInfo[] = (await stats(conn)).semaphores
- *   .filter((s) => s.holders === s.limit);
- * ```
  */
 export interface SemaphoreInfo {
   /**
@@ -69,17 +52,7 @@ export interface SemaphoreInfo {
   waiters: number;
 }
 
-/**
- * A key without holders or waiters. JSON: `key`, `idle_s`.
- *
- * @example Keys idle for more than 30 seconds
- * ```ts
- * import { connect, stats } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * const old: IdleKeyInfo[] = (await stats(conn)).idleLocks.filter((i) => i.idleS > 30);
- * ```
- */
+/** A key without holders or waiters. JSON: `key`, `idle_s`. */
 export interface IdleKeyInfo {
   /**
    * The key: text in `server.stats()` and the client's `stats()`; a byte string (one char per
@@ -93,15 +66,6 @@ export interface IdleKeyInfo {
 /**
  * Everything `stats` reports. JSON: `connections`, `locks`, `semaphores`, `idle_locks`,
  * `idle_semaphores`.
- *
- * @example Print the server's load
- * ```ts
- * import { connect, stats } from "@dflock/dflock";
- *
- * await using conn = await connect();
- * const s: ServerStats = await stats(conn);
- * console.log(s.connections, s.locks.length);
- * ```
  */
 export interface ServerStats {
   /** Open client connections, including the one asking. */
@@ -198,7 +162,6 @@ function idle(o: Obj, where: string): IdleKeyInfo {
  * are ignored.
  *
  * @param json The object after `ok `, as parsed by `JSON.parse`.
- * @returns The typed statistics.
  * @throws {ProtocolError} When a field has the wrong type.
  */
 export function parseStats(json: Record<string, unknown>): ServerStats {

@@ -106,7 +106,6 @@ export function goJsonString(s: string): string {
  * thresholds and writes the same shortest digits and exponent (`e-7`, `e+21`), so only
  * `-0` and non-finite values need care.
  *
- * @param x The value.
  * @returns The JSON number text.
  * @throws {RangeError} For NaN and infinities (Go's encoder refuses them too).
  */

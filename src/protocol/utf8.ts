@@ -12,7 +12,6 @@ const CHUNK = 8192;
 /**
  * Converts bytes to a byte string.
  *
- * @param bytes The bytes.
  * @returns One char per byte.
  */
 export function bytesToByteString(bytes: Uint8Array): string {
@@ -37,7 +36,6 @@ const shortCodes: number[] = [];
  * `bytesToByteString(bytes.subarray(start, end))` without creating the view for short ranges
  * (creating a view costs more than converting a protocol line).
  *
- * @param bytes The bytes.
  * @param start First index.
  * @param end Index after the last.
  * @returns One char per byte.
@@ -55,7 +53,6 @@ export function byteRangeToByteString(bytes: Uint8Array, start: number, end: num
  * Converts a byte string back to bytes (each char's low 8 bits).
  *
  * @param s A byte string.
- * @returns The bytes.
  */
 export function byteStringToBytes(s: string): Uint8Array {
   const len = s.length;
@@ -105,7 +102,6 @@ export class ByteStringSlab {
  * 3-byte U+FFFD, like `TextEncoder`).
  *
  * @param text JavaScript text.
- * @returns The UTF-8 byte length.
  */
 export function utf8Length(text: string): number {
   const len = text.length;
@@ -130,7 +126,6 @@ export function utf8Length(text: string): number {
  * (see {@linkcode utf8Length}). Lone surrogates become U+FFFD.
  *
  * @param text JavaScript text.
- * @param out The destination.
  * @param pos Where to start writing.
  * @returns The index after the last byte written.
  */
@@ -171,7 +166,6 @@ export function writeUtf8(text: string, out: Uint8Array, pos: number): number {
  * Encodes text as UTF-8 bytes (like `TextEncoder.encode`).
  *
  * @param text JavaScript text.
- * @returns The bytes.
  */
 export function utf8Bytes(text: string): Uint8Array {
   const out = new Uint8Array(utf8Length(text));
@@ -202,7 +196,6 @@ export function encodeUtf8(text: string): string {
  * (the WHATWG / `TextDecoder` rule).
  *
  * @param bytes A byte string.
- * @returns The decoded text.
  */
 export function decodeUtf8(bytes: string): string {
   const len = bytes.length;

@@ -10,17 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { detectRuntime } from "../transport/auto.ts";
 
-/**
- * How a child process ended: an exit status, or the signal that killed it.
- *
- * @example Turn an exit into a shell status
- * ```ts
- * import type { ChildExit } from "@dflock/dflock/cli";
- *
- * const exit: ChildExit = { code: null, signal: "SIGTERM" };
- * console.log(exit.code ?? 128 + 15); // 143
- * ```
- */
+/** How a child process ended: an exit status, or the signal that killed it. */
 export interface ChildExit {
   /** Exit status, or `null` when the child was killed by a signal. */
   code: number | null;
@@ -30,18 +20,6 @@ export interface ChildExit {
 
 /**
  * A child process started by {@linkcode spawnChild}.
- *
- * @example A fake child for tests
- * ```ts
- * import type { ChildHandle } from "@dflock/dflock/cli";
- *
- * const child: ChildHandle = {
- *   pid: 1234,
- *   exited: Promise.resolve({ code: 0, signal: null }),
- *   kill: () => {},
- * };
- * console.log((await child.exited).code); // 0
- * ```
  */
 export interface ChildHandle {
   /** The child's process id; `undefined` when it could not be started. */
@@ -123,7 +101,6 @@ function spawnDeno(deno: DenoCommandApi, command: string, args: readonly string[
  * Node, `Deno.Command` on Deno (which needs only `--allow-run`, no `--allow-env`).
  *
  * @param command The executable, looked up in `PATH`.
- * @param args Its arguments.
  * @param options `stdio: "inherit"`.
  * @returns The child; a start failure (`code` `"ENOENT"` when not found) shows as a rejected
  *   `exited`.

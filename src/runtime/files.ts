@@ -10,8 +10,6 @@ import { readFile } from "node:fs/promises";
 /**
  * Reads a UTF-8 text file.
  *
- * @param path File path.
- * @returns The file's text.
  * @throws {Error} The platform error when the file cannot be read.
  *
  * @example Read a token file

@@ -107,7 +107,6 @@ function granted(descriptor: { name: "env"; variable: string } | { name: "read";
  * when it is not, Deno prompts on a terminal, and a refusal becomes an
  * {@linkcode EnvPermissionError}.
  *
- * @param name Variable name.
  * @returns Its value, or `undefined` when unset.
  * @throws {EnvPermissionError} On Deno, when reading the variable is not allowed.
  *
@@ -130,7 +129,6 @@ export function env(name: string): string | undefined {
  * Reads an environment variable that is only nice to have (npm's variables, `PATH`): on Deno
  * it is read only when already granted, so there is never a prompt or a permission error.
  *
- * @param name Variable name.
  * @returns Its value, or `undefined` when unset or not granted.
  *
  * @example How npm started this process, if it did
@@ -172,7 +170,6 @@ export function envAll(): Record<string, string> {
  * Calls `fn` whenever the process receives `signal`.
  *
  * @param signal `"SIGINT"` or `"SIGTERM"`.
- * @param fn The handler.
  * @returns A function that removes the handler (idempotent).
  *
  * @example Stop on Ctrl-C
@@ -196,7 +193,6 @@ export function onSignal(signal: ProcessSignal, fn: () => void): () => void {
 /**
  * Ends the process.
  *
- * @param code Exit status.
  * @returns Never returns.
  *
  * @example Exit with failure
@@ -212,8 +208,6 @@ export function exit(code: number): never {
 /**
  * Writes text to standard error (no newline added).
  *
- * @param text The text.
- *
  * @example Report a problem
  * ```ts ignore
  * import { writeStderr } from "./process.ts";
@@ -226,8 +220,6 @@ export function writeStderr(text: string): void {
 
 /**
  * Writes text to standard output (no newline added).
- *
- * @param text The text.
  *
  * @example Print a line
  * ```ts ignore
@@ -259,8 +251,6 @@ export function signalNumber(name: string): number | undefined {
 /**
  * Tells whether standard output is a terminal.
  *
- * @returns `true` when stdout is a TTY.
- *
  * @example Colour only on a terminal
  * ```ts ignore
  * import { stdoutIsTty } from "./process.ts";
@@ -274,8 +264,6 @@ export function stdoutIsTty(): boolean {
 /**
  * Tells whether standard error is a terminal.
  *
- * @returns `true` when stderr is a TTY.
- *
  * @example Show progress only on a terminal
  * ```ts ignore
  * import { stderrIsTty } from "./process.ts";
@@ -286,24 +274,7 @@ export function stderrIsTty(): boolean {
   return process.stderr.isTTY === true;
 }
 
-/**
- * How this process was started, for telling the user a command line that works again.
- *
- * @example Facts of a checkout run
- * ```ts
- * import type { LaunchFacts } from "./process.ts";
- *
- * const facts: LaunchFacts = {
- *   runtime: "deno",
- *   execPath: "/home/me/.deno/bin/deno",
- *   script: "/home/me/dflock/src/cli/main.ts",
- *   cwd: "/home/me/dflock",
- *   execOnPath: true,
- *   scriptOnPath: false,
- * };
- * console.log(facts.runtime);
- * ```
- */
+/** How this process was started, for telling the user a command line that works again. */
 export interface LaunchFacts {
   /** The runtime. */
   runtime: "deno" | "bun" | "node";
@@ -351,8 +322,6 @@ function onPath(file: string, pathVar: string | undefined): boolean | undefined 
  * Collects the {@linkcode LaunchFacts} of this process. Needs no permission on Deno: what is not
  * granted is reported as unknown.
  *
- * @returns The facts.
- *
  * @example Print the entry script
  * ```ts ignore
  * import { launchFacts } from "./process.ts";
@@ -398,7 +367,6 @@ export function launchFacts(): LaunchFacts {
  * Reads a UTF-8 text file if that is allowed without a prompt (on Deno: `--allow-read` already
  * granted for it) and possible.
  *
- * @param path File path.
  * @returns The text, or `undefined`.
  *
  * @example Read the package.json npm names
@@ -420,8 +388,6 @@ export function readTextFileIfAllowed(path: string): string | undefined {
 /**
  * The runtime running this process and its version: `Deno 2.9.6`, `Bun 1.4.5` or
  * `Node 20.20.2`. Deno and Bun report a Node version too, so the runtime is detected first.
- *
- * @returns The runtime's name and version.
  */
 export function runtimeDescription(): string {
   const versions = process.versions as Readonly<Record<string, string | undefined>>;

@@ -11,7 +11,6 @@ import { readTextFile } from "../runtime/files.ts";
 /**
  * Reads an auth token file: its text without leading and trailing Go white space.
  *
- * @param path The file's path.
  * @param read How to read a text file (the CLI passes its own, for tests).
  * @returns The token; `""` for a blank file (then auth stays off).
  * @throws {Error} Naming the path when the file cannot be read.

@@ -69,13 +69,7 @@ const READ_EOF: unique symbol = Symbol("eof");
 const TLS_HELLO: unique symbol = Symbol("tls hello");
 type ReadResult = string | typeof LINE_TOO_LONG | typeof READ_EOF | typeof TLS_HELLO;
 
-/**
- * Compares two byte strings in time that depends only on the length of `expected`.
- *
- * @param actual The presented secret.
- * @param expected The configured secret.
- * @returns Whether they are equal.
- */
+/** Compares two byte strings in time that depends only on the length of `expected`. */
 export function constantTimeEqual(actual: string, expected: string): boolean {
   let diff = actual.length ^ expected.length;
   for (let i = 0; i < expected.length; i++) {
@@ -117,11 +111,6 @@ export class ServerConnection {
   /** The clock reading taken for the request answered last (ms). */
   #now = 0;
 
-  /**
-   * @param transport The accepted connection.
-   * @param id Its id.
-   * @param host The server.
-   */
   constructor(transport: Transport, id: number, host: ConnectionHost) {
     this.id = id;
     this.#transport = transport;
@@ -154,11 +143,7 @@ export class ServerConnection {
     }
   }
 
-  /**
-   * Closes the connection at once (shutdown timeout); the client sees EOF.
-   *
-   * @returns Resolves once cleaned up.
-   */
+  /** Closes the connection at once (shutdown timeout); the client sees EOF. */
   forceClose(): Promise<void> {
     void this.#finish();
     return this.closed;
@@ -222,7 +207,7 @@ export class ServerConnection {
    * read, write and wait deadlines: it is moved only when a deadline comes before the one it is
    * set for, and when it fires early it re-arms itself for what is still pending. Deadlines
    * mostly move forward, so most requests touch no timer at all (timers are costly on every
-   * runtime: one per blocked request showed in the tail latency under contention).
+   * runtime: one per blocked request adds to the tail latency under contention).
    *
    * @param at The deadline (ms).
    * @param now The current time (ms).
@@ -332,7 +317,7 @@ export class ServerConnection {
   /**
    * The request loop. Everything for one request happens in this one async frame: buffered
    * lines are taken synchronously, and only a missing line (a read) or a blocking request costs
-   * an await (each async call per request showed as allocation and GC pauses under load).
+   * an await (each async call per request costs an allocation, and GC pauses under load).
    */
   async #serve(): Promise<void> {
     const host = this.#host;
@@ -461,7 +446,6 @@ export class ServerConnection {
   /**
    * Runs a request; `null` means it has to block on `this.#blocked`.
    *
-   * @param req The request.
    * @param now The current time (ms).
    */
   #execute(req: Request, now: number): string | null {

@@ -86,7 +86,6 @@ const CRLF_CRLF = [13, 10, 13, 10];
  * @param listener The listening socket (TLS or not).
  * @param handler Answers each request.
  * @param limits Head size, deadlines and connection limit.
- * @returns The running server.
  */
 export function serveHttp(
   listener: Listener,

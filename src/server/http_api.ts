@@ -50,9 +50,6 @@ const PUBLIC: ReadonlySet<Route> = new Set(["/", "/health", "/ready"]);
 
 /**
  * Builds the handler for {@linkcode serveHttp}, counting every request.
- *
- * @param host The server.
- * @returns The handler.
  */
 export function httpApi(host: HttpApiHost): HttpHandler {
   return async (request: HttpRequest): Promise<HttpResponse> => {

@@ -64,8 +64,6 @@ export class Holder {
   record: EnqueueRecord | null = null;
 
   /**
-   * @param token Token.
-   * @param resource Resource.
    * @param owner Owning connection.
    * @param leaseMs Lease in ms.
    * @param expiry Expiry time.
@@ -109,10 +107,7 @@ export class Waiter {
   next: Waiter | null = null;
 
   /**
-   * @param resource Resource.
-   * @param owner Connection.
    * @param leaseMs Lease in ms.
-   * @param onGrant Grant callback.
    * @param queuedAt When it was queued (ms).
    */
   constructor(
@@ -142,7 +137,6 @@ export class EnqueueRecord {
   waiter: Waiter | null = null;
 
   /**
-   * @param key Key.
    * @param leaseMs Lease in ms.
    */
   constructor(key: string, leaseMs: number) {
@@ -174,8 +168,6 @@ export class Resource {
   minExpiry = Infinity;
 
   /**
-   * @param key Key.
-   * @param limit Limit.
    * @param now Creation time.
    */
   constructor(key: string, limit: number | bigint, now: number) {
@@ -191,9 +183,7 @@ export type AcquireRefusal = "error_max_locks" | "error_limit_mismatch" | "error
 /** What {@linkcode LockTable.acquire} does when no slot is free. */
 export type IfBusy = "queue" | "timeout" | "error";
 
-/**
- * The lock state of one server.
- */
+/** The lock state of one server. */
 export class LockTable {
   readonly #resources: Map<string, Resource> = new Map();
   readonly #maxLocks: number;
@@ -231,7 +221,6 @@ export class LockTable {
   /**
    * Looks a resource up (for tests and diagnostics).
    *
-   * @param key The key.
    * @returns The resource, if tracked.
    */
   resource(key: string): Resource | undefined {
@@ -241,7 +230,6 @@ export class LockTable {
   /**
    * Creates the state of a new connection.
    *
-   * @param id The connection id.
    * @returns The per-connection state to pass to the other methods.
    */
   openConnection(id: number): TableConn {
@@ -251,11 +239,8 @@ export class LockTable {
   /**
    * `l`/`sl`: acquire a slot.
    *
-   * @param conn The requesting connection.
-   * @param key The key.
    * @param limit The limit (1 for `l`).
    * @param leaseMs The lease, or `undefined` for the default.
-   * @param now Current time.
    * @param ifBusy When the request would have to queue: `"queue"` appends a waiter (with
    *   `onGrant`) and returns it; `"timeout"`/`"error"` return that string instead.
    * @param onGrant Called when a queued waiter is granted.
@@ -289,11 +274,8 @@ export class LockTable {
   /**
    * `e`/`se`: enqueue (two-phase step 1).
    *
-   * @param conn The requesting connection.
-   * @param key The key.
    * @param limit The limit (1 for `e`).
    * @param leaseMs The lease, or `undefined` for the default (may be negative, see 3.4).
-   * @param now Current time.
    * @returns The holder (`acquired`), the waiter (`queued`), or a refusal.
    */
   enqueue(
@@ -330,9 +312,6 @@ export class LockTable {
   /**
    * `w`/`sw`: collect an enqueue (two-phase step 2), without blocking.
    *
-   * @param conn The requesting connection.
-   * @param key The key.
-   * @param now Current time.
    * @returns The holder to answer `ok` with (record consumed, expiry reset; possibly a dead
    *   holder, quirk 3), the still-queued waiter (the caller blocks on it, or cancels it with
    *   {@linkcode LockTable.cancelWaiter}), or an error status.
@@ -374,7 +353,6 @@ export class LockTable {
    * was evicted (quirk 3: the answer is then a dead token, but the key's idle clock restarts).
    *
    * @param waiter A granted waiter with an enqueue record.
-   * @param now Current time.
    * @returns The holder to answer with.
    */
   collect(waiter: Waiter, now: number): Holder {
@@ -397,8 +375,6 @@ export class LockTable {
    * the waiter's holder is returned and nothing is removed. Otherwise the waiter leaves its
    * queue and its enqueue record (if any) is dropped.
    *
-   * @param waiter The waiter.
-   * @param now Current time.
    * @returns The holder when the waiter was granted first, else `null`.
    */
   cancelWaiter(waiter: Waiter, now: number): Holder | null {
@@ -422,9 +398,6 @@ export class LockTable {
   /**
    * `r`/`sr`: release a slot by token (from any connection; the lease clock is ignored).
    *
-   * @param key The key.
-   * @param token The token.
-   * @param now Current time.
    * @returns Whether the token was a current holder of the key.
    */
   release(key: string, token: string, now: number): boolean {
@@ -442,10 +415,7 @@ export class LockTable {
   /**
    * `n`/`sn`: renew a slot's lease. An expired holder is evicted instead.
    *
-   * @param key The key.
-   * @param token The token.
    * @param leaseMs The new lease, or `undefined` for the server default.
-   * @param now Current time.
    * @returns The lease applied (ms), or `null` for `error`.
    */
   renew(key: string, token: string, leaseMs: number | undefined, now: number): number | null {
@@ -471,8 +441,6 @@ export class LockTable {
    * always dropped (newer-server behaviour); its held slots are released and granted to
    * waiters only when `autoRelease` is true.
    *
-   * @param conn The connection's state.
-   * @param now Current time.
    * @param autoRelease Whether held slots are released.
    */
   disconnect(conn: TableConn, now: number, autoRelease: boolean): void {
@@ -507,11 +475,7 @@ export class LockTable {
     for (const res of touched) this.#grantWaiters(res, now);
   }
 
-  /**
-   * Evicts every expired holder of every key and grants the freed slots (the lease sweep).
-   *
-   * @param now Current time.
-   */
+  /** Evicts every expired holder of every key and grants the freed slots (the lease sweep). */
   sweep(now: number): void {
     if (now < this.#minExpiry) return;
     let min = Infinity;
@@ -526,7 +490,6 @@ export class LockTable {
    * Deletes every key with no holders, no waiters and no activity for more than
    * `gcMaxIdleMs` (the idle GC).
    *
-   * @param now Current time.
    * @returns The number of keys removed.
    */
   gc(now: number): number {
@@ -548,7 +511,6 @@ export class LockTable {
    * wire answer renders them (`formatStats`). Keys with limit 1 are locks, others semaphores;
    * a key is idle when it has no holders and no waiters.
    *
-   * @param now Current time.
    * @param connections The open connection count to report.
    * @returns The snapshot, keys as byte strings (one char per UTF-8 byte).
    */
@@ -561,7 +523,6 @@ export class LockTable {
    * to text (invalid bytes become U+FFFD, as in the wire JSON), for in-process readers such as
    * `Server.stats()`. Keys are decoded here, once per snapshot, never on the request path.
    *
-   * @param now Current time.
    * @param connections The open connection count to report.
    * @returns The snapshot, keys as text.
    */
@@ -572,8 +533,6 @@ export class LockTable {
   /**
    * Counts for the metrics gauges, in one pass: held locks (as Go counts them: a holder or a
    * lease left), lock waiters, semaphore holders and waiters, and keys.
-   *
-   * @returns The counts.
    */
   summary(): TableSummary {
     const sum: TableSummary = {
@@ -599,7 +558,6 @@ export class LockTable {
    * Every key with its holders (owner connection and lease left) and queue length, keys
    * decoded as text: what the dashboard shows.
    *
-   * @param now Current time.
    * @returns Held or queued keys, and idle keys, by kind.
    */
   detail(now: number): TableDetail {

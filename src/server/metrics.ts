@@ -211,7 +211,6 @@ export class ServerMetrics {
    * Counts an error answer.
    *
    * @param kind 0 lock, 1 semaphore, 2 neither.
-   * @param status The wire status.
    */
   countError(kind: number, status: string): void {
     const i = (ERROR_STATUSES as readonly string[]).indexOf(status);
@@ -222,8 +221,6 @@ export class ServerMetrics {
    * Error answers of one kind and status.
    *
    * @param kind 0 lock, 1 semaphore, 2 neither.
-   * @param status The wire status.
-   * @returns The count.
    */
   errorCount(kind: number, status: ErrorStatus): number {
     return this.#errors[kind * ERROR_STATUSES.length + ERROR_STATUSES.indexOf(status)]!;
@@ -239,9 +236,7 @@ export class ServerMetrics {
   /**
    * Counts an HTTP request.
    *
-   * @param method The request method.
    * @param path The route that served it, or `unmatched`.
-   * @param status The response status.
    * @param seconds How long it took.
    */
   countHttp(method: string, path: string, status: number, seconds: number): void {
@@ -287,7 +282,6 @@ export function commandIndex(cmd: string): number {
  * The kind of a command: 0 lock (`l e w r n`), 1 semaphore (`sl se sw sr sn`), 2 neither.
  *
  * @param commandIdx An index from {@linkcode commandIndex}.
- * @returns The kind index.
  */
 export function kindOfCommand(commandIdx: number): number {
   return commandIdx < 5 ? 0 : commandIdx < 10 ? 1 : 2;

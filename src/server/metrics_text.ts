@@ -32,13 +32,7 @@ export interface MetricsGauges {
 /** The exposition's content type. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/**
- * Renders every metric.
- *
- * @param metrics The counters.
- * @param gauges The current values.
- * @returns The exposition text.
- */
+/** Renders every metric. */
 export function formatMetrics(metrics: ServerMetrics, gauges: MetricsGauges): string {
   const out: string[] = [];
   const http = metrics.httpCounts();

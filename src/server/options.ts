@@ -12,22 +12,6 @@ import { SETTING_DEFAULTS } from "./settings.ts";
 
 /**
  * Settings for {@linkcode serve}. Every field is optional; defaults match the Go server.
- *
- * @example A small authenticated server
- * ```ts
- * import { serve } from "@dflock/dflock/server";
- * import type { ServerOptions } from "@dflock/dflock/server";
- *
- * const options: ServerOptions = {
- *   host: "127.0.0.1",
- *   port: 0,
- *   maxLocks: 10_000,
- *   defaultLeaseTtl: 60,
- *   authToken: "s3cret",
- * };
- * await using server = await serve(options);
- * console.log(server.addr.port);
- * ```
  */
 export interface ServerOptions {
   /** Bind address. @default {"127.0.0.1"} */
@@ -91,15 +75,6 @@ export interface ServerOptions {
  * The Go server's defaults, taken from the settings table: every setting of
  * {@linkcode ServerOptions} that has one (the TLS and auth settings are unset by default). The
  * key list in the type is checked against the table at compile time.
- *
- * @example Start from the defaults
- * ```ts
- * import { SERVER_DEFAULTS, serve } from "@dflock/dflock/server";
- *
- * console.log(SERVER_DEFAULTS.port); // 6388
- * await using server = await serve({ port: 0, maxLocks: SERVER_DEFAULTS.maxLocks * 2 });
- * console.log(server.addr.port);
- * ```
  */
 export const SERVER_DEFAULTS: Readonly<
   Required<

@@ -31,14 +31,6 @@ import { readAuthTokenFile } from "./auth_token_file.ts";
 
 /**
  * {@linkcode ServerOptions} with every default filled in and every value validated.
- *
- * @example Read the effective defaults
- * ```ts
- * import { type ResolvedServerOptions, resolveServerOptions } from "@dflock/dflock/server";
- *
- * const resolved: ResolvedServerOptions = resolveServerOptions({ port: 0 });
- * console.log(resolved.defaultLeaseTtl, resolved.maxLocks);
- * ```
  */
 export interface ResolvedServerOptions {
   /** Bind address. */
@@ -87,19 +79,7 @@ export interface ResolvedServerOptions {
   http: Required<HttpOptions> | undefined;
 }
 
-/**
- * A running server.
- *
- * @example Read the stats, then shut down
- * ```ts
- * import { serve } from "@dflock/dflock/server";
- * import type { Server } from "@dflock/dflock/server";
- *
- * const server: Server = await serve({ port: 0 });
- * console.log(`listening on ${server.addr.hostname}:${server.addr.port}`);
- * await server.close();
- * ```
- */
+/** A running server. */
 export interface Server extends AsyncDisposable {
   /** The bound address (with the real port when 0 was asked for). */
   readonly addr: NetAddr;
@@ -143,8 +123,6 @@ const noLog = (_line: string): void => {};
  * be fractional seconds (the wire protocol itself only carries whole seconds); counts and
  * the port must be integers.
  *
- * @param options User options.
- * @returns Fully populated options.
  * @throws {RangeError} For an out-of-range value, with the Go message, e.g.
  *   `--max-locks must be > 0 (got 0)`.
  * @throws {TypeError} When only one of `tlsCert` / `tlsKey` is given.
@@ -187,7 +165,6 @@ export function resolveServerOptions(options: ServerOptions = {}): ResolvedServe
  * listening socket and serves until {@linkcode Server.close}.
  *
  * @param options Server settings (defaults as the Go server).
- * @returns The running server.
  * @throws {RangeError} For invalid options (see {@linkcode resolveServerOptions}).
  * @throws {ConnectionError} If the address cannot be bound or the certificate is unusable.
  *
@@ -287,9 +264,6 @@ class ServerCore implements HttpApiHost {
  * Serves on an already bound listener (TLS, if any, is the listener's business). The
  * auth-token file and TLS paths are not read here: pass `authToken` directly.
  *
- * @param listener The listening socket.
- * @param options Server settings.
- * @returns The running server.
  * @throws {RangeError} For invalid options.
  * @throws {TypeError} When `http` is given (only {@linkcode serve} opens an HTTP port).
  *

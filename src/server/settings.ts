@@ -264,9 +264,7 @@ export type SettingValue<K extends ServerSetting["kind"]> = K extends "int" ? nu
 /** The settings that are {@linkcode ServerOptions} fields of the same name. */
 type OptionEntry = Exclude<ServerSettingEntry, { cliOnly: true }>;
 
-/**
- * The settings' values as the Go server holds them: every setting set, an unset string `""`.
- */
+/** The settings' values as the Go server holds them: every setting set, an unset string `""`. */
 export type GoSettingValues = {
   [S in ServerSettingEntry as S["key"]]: SettingValue<S["kind"]>;
 };
@@ -314,11 +312,7 @@ const RULES: readonly (ServerSettingEntry & { rule: SettingRule })[] = SERVER_SE
   )
   .sort((a, b) => a.rule.order - b.rule.order);
 
-/**
- * The Go server's defaults, without the settings that are unset by default.
- *
- * @returns The defaults by option name.
- */
+/** The Go server's defaults, without the settings that are unset by default. */
 function setDefaults(): SettingDefaults {
   const out: Record<string, unknown> = {};
   for (const setting of SERVER_SETTINGS) {
@@ -335,9 +329,6 @@ export const SETTING_DEFAULTS: SettingDefaults = Object.freeze(setDefaults());
 /**
  * Fills in the table settings of {@linkcode ServerOptions}: a missing value takes its default,
  * and an empty or missing string that has none is `undefined`. Nothing is validated here.
- *
- * @param options User options.
- * @returns The settings.
  */
 export function resolveSettings(options: ServerOptions): ResolvedSettings {
   const given = options as Readonly<Record<string, unknown>>;
@@ -365,7 +356,6 @@ export interface SettingViolation {
 /**
  * Checks the numeric settings in the Go server's order and says which one fails first.
  *
- * @param values The settings.
  * @returns The first violation, or `undefined` when every value is valid.
  */
 export function findSettingViolation(
@@ -390,7 +380,6 @@ export function findSettingViolation(
  * so it never clashes either).
  *
  * @param port The lock-protocol port.
- * @param httpPort The HTTP port.
  * @returns The violation in the Go server's words with the settings at fault (the first is the
  *   one named), or `undefined`.
  */

@@ -66,12 +66,6 @@ export class InMemoryLock implements LockApi {
    * @returns The lock, or `undefined` when the key is held.
    * @throws {TypeError} When `key` is not a non-empty string or `timeoutSeconds` not a number.
    * @throws {RangeError} When `timeoutSeconds` is not a positive finite number.
-   *
-   * @example Take and release
-   * ```ts
-   * const lock = await new InMemoryLock().tryAcquire("k", 10);
-   * await lock?.release();
-   * ```
    */
   tryAcquire(key: string, timeoutSeconds: number): Promise<Lock | undefined> {
     if (typeof key !== "string" || key === "") {
@@ -107,9 +101,6 @@ export class InMemoryLock implements LockApi {
 
   /**
    * Tells whether `key` is held now (taken and not expired).
-   *
-   * @param key The key.
-   * @returns `true` when held.
    *
    * @example Inspect in a test
    * ```ts

@@ -49,11 +49,6 @@ export class NoOpLock implements LockApi {
    * @param _key The key (ignored).
    * @param _timeoutSeconds The TTL (ignored).
    * @returns A lock whose release does nothing, or `undefined` when `locked`.
-   *
-   * @example Refuse
-   * ```ts
-   * console.log(await new NoOpLock(true).tryAcquire("k", 1)); // undefined
-   * ```
    */
   tryAcquire(_key: string, _timeoutSeconds: number): Promise<Lock | undefined> {
     if (this.locked) return Promise.resolve(undefined);

@@ -22,7 +22,6 @@ export class AcceptQueue implements ConnListener {
   /**
    * Completes the listener once the socket is bound.
    *
-   * @param addr The bound address.
    * @param stop Stops the platform listener (called once, by {@linkcode AcceptQueue.close}).
    * @returns This queue.
    */
@@ -32,11 +31,7 @@ export class AcceptQueue implements ConnListener {
     return this;
   }
 
-  /**
-   * Hands an accepted connection to a waiting `accept` or queues it.
-   *
-   * @param conn The accepted connection.
-   */
+  /** Hands an accepted connection to a waiting `accept` or queues it. */
   push(conn: Conn): void {
     if (this.#ended) {
       void conn.close();

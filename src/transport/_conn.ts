@@ -106,8 +106,6 @@ export interface Deferred {
 
 /**
  * Creates a {@linkcode Deferred}.
- *
- * @returns The promise and its settle functions.
  */
 export function deferred(): Deferred {
   let resolve!: () => void;
@@ -246,7 +244,6 @@ class ConnTransport implements Transport {
  * Builds the public {@linkcode Transport} of an adapter's connection.
  *
  * @param conn The connection; the transport owns it from now on.
- * @returns The transport.
  */
 export function transportOf(conn: Conn): Transport {
   return new ConnTransport(conn);
@@ -283,7 +280,6 @@ class ConnListenerIterable implements Listener {
  * Builds the public {@linkcode Listener} of an adapter's listening socket.
  *
  * @param source The listening socket; the listener owns it from now on.
- * @returns The listener.
  */
 export function listenerOf(source: ConnListener): Listener {
   return new ConnListenerIterable(source);
@@ -294,10 +290,8 @@ export function listenerOf(source: ConnListener): Listener {
  * timeout of `options` (see `guardConnect`) and builds the {@linkcode Transport} of the
  * connection.
  *
- * @param options The caller's connect options.
  * @param start Starts the platform attempt; gets the error message prefix
  *   (`Cannot connect to host:port`).
- * @returns The transport.
  * @throws {TypeError} When the hostname is not a non-empty string.
  * @throws {RangeError} When the port is not an integer from 0 to 65535.
  */
@@ -321,10 +315,8 @@ export async function connectConn(
  * `node:net` / `node:tls` listener of `_node_socket.ts`, loaded only then (dynamic `import()`),
  * so a Deno or Bun program that never listens with TLS never loads a `node:` module.
  *
- * @param options The caller's listen options.
  * @param bind Binds a plain TCP listener with the runtime's API; may throw the platform error.
  * @param noReadPause For TLS: never pause accepted sockets (see `listenSockets`).
- * @returns The listener.
  * @throws {ConnectionError} When binding fails.
  */
 export async function listenConns(

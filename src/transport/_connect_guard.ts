@@ -40,7 +40,6 @@ export interface GuardOptions {
  * @param options Signal, timeout and error message prefix.
  * @param start Starts the platform attempt; called only when the signal is not already aborted.
  * @param dispose Closes a connection that arrived too late.
- * @returns The connection.
  * @throws {RangeError} When `timeoutMs` is negative or NaN.
  */
 export function guardConnect<T>(

@@ -40,9 +40,6 @@ const REASONS: Readonly<Record<string, string>> = {
  * Formats an address as `host:port`, bracketing IPv6 literals (`[::1]:6388`); a host that is
  * bracketed already is left as it is. The one address format of messages, logs and server
  * lists.
- *
- * @param addr The address.
- * @returns The printable address.
  */
 export function formatAddr(addr: NetAddr): string {
   const host = addr.hostname;
@@ -117,7 +114,6 @@ function fields(err: unknown): { code: string; name: string; message: string } {
  * @param action What was attempted, e.g. `Cannot connect to 127.0.0.1:1234`.
  * @param err The platform error.
  * @param phase How far the connection attempt got, when `err` ended one.
- * @returns The wrapped error.
  */
 export function toConnectionError(
   action: string,
@@ -171,7 +167,6 @@ export function toConnectionError(
  * Validates connect/listen address arguments.
  *
  * @param hostname Host name or address.
- * @param port TCP port.
  * @throws {TypeError} When the hostname is not a non-empty string.
  * @throws {RangeError} When the port is not an integer in 0..65535.
  */

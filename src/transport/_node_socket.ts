@@ -24,7 +24,6 @@ export class NodeConn extends PushConn {
   #lazyTls: tls.SecureContext | undefined;
 
   /**
-   * @param socket A connected socket.
    * @param lazyTls When given, `socket` is a paused raw TCP socket of a TLS listener: the
    *   server-side handshake with this context starts on the first read or write, and closing
    *   before that closes the TCP connection without sending a byte.
@@ -134,10 +133,8 @@ export class NodeConn extends PushConn {
 /**
  * Binds a TCP or TLS listener with `net.createServer` (see `listenNode` in `node.ts`).
  *
- * @param options Address and TLS certificate.
  * @param noReadPause With TLS: never pause accepted TLS sockets (for Deno, whose `node:tls`
  *   loses the peer's EOF when it arrives while a `TLSSocket` is paused).
- * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  */
 export async function listenSockets(

@@ -13,17 +13,7 @@ import type {
   TransportAdapter,
 } from "./types.ts";
 
-/**
- * A JavaScript runtime dflock supports.
- *
- * @example Branch on the runtime
- * ```ts
- * import { detectRuntime, type Runtime } from "@dflock/dflock/transport";
- *
- * const runtime: Runtime = detectRuntime();
- * if (runtime === "node") console.log("running on Node");
- * ```
- */
+/** A JavaScript runtime dflock supports. */
 export type Runtime = "deno" | "bun" | "node";
 
 /**
@@ -48,8 +38,6 @@ let cached: Promise<TransportAdapter> | undefined;
 
 /**
  * Loads (once) the transport adapter for the running runtime.
- *
- * @returns The adapter.
  *
  * @example Open a connection with the detected adapter
  * ```ts
@@ -79,8 +67,6 @@ async function loadAdapter(runtime: Runtime): Promise<TransportAdapter> {
 /**
  * Opens a connection with the running runtime's adapter.
  *
- * @param options Address, TLS settings, abort signal and timeout.
- * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
  *
@@ -100,8 +86,6 @@ export async function connect(options: ConnectOptions): Promise<Transport> {
 /**
  * Binds a listener with the running runtime's adapter.
  *
- * @param options Address and TLS certificate.
- * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  *
  * @example Listen on a free port

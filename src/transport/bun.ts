@@ -284,8 +284,6 @@ function failPending(state: SocketState | undefined, err: unknown): void {
  * Opens a TCP or TLS connection with `Bun.connect`. For TLS the promise resolves once the
  * handshake and certificate check succeeded.
  *
- * @param options Address, TLS settings, abort signal and timeout.
- * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
  *
@@ -352,8 +350,6 @@ export function connectBun(options: ConnectOptions): Promise<Transport> {
  * client that never finishes its handshake (the read-timeout `error`) would block until the
  * write timeout instead of being dropped with the connection.
  *
- * @param options Address and TLS certificate.
- * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  *
  * @example Accept connections on a free port

@@ -13,8 +13,6 @@ import type { ByteChannel, Transport } from "./types.ts";
  * without web streams; any other transport is read and written through a reader and writer
  * on its streams. Call it once per transport and then use only the channel.
  *
- * @param transport An open transport.
- * @returns The channel.
  * @throws {TypeError} When the transport's streams are already locked or in use.
  *
  * @example Read a reply without web streams

@@ -57,9 +57,8 @@ interface DenoLike {
 
 /**
  * Read buffer sizes: each connection starts small (an idle connection holding a lock should
- * cost little memory: 1 KiB instead of 4 KiB took 10 000 held locks from 15.7 to 13.5 KiB
- * each) and doubles its buffer whenever a read fills it, up to the maximum. Each chunk handed
- * out is a copy of just the bytes read.
+ * cost little memory, and a protocol line fits in 1 KiB) and doubles its buffer whenever a read
+ * fills it, up to the maximum. Each chunk handed out is a copy of just the bytes read.
  */
 const MIN_READ_BUFFER = 1024;
 const MAX_READ_BUFFER = 64 * 1024;
@@ -207,8 +206,6 @@ class DenoConn extends ConnBase implements Conn {
  * TLS uses `Deno.connect` then `Deno.startTls`, so no-delay is set on the TCP socket and
  * `serverName` is honoured. `insecureSkipVerify` is not supported by Deno's per-connection API.
  *
- * @param options Address, TLS settings, abort signal and timeout.
- * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
  *
@@ -334,8 +331,6 @@ class DenoListener implements ConnListener {
  * Deno's `node:tls` also loses the peer's EOF if it arrives while the socket is paused, so
  * accepted TLS connections are read without flow control.
  *
- * @param options Address and TLS certificate.
- * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  *
  * @example Accept connections on a free port

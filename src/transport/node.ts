@@ -53,8 +53,6 @@ export function nodeSocketToTransport(
  * Opens a TCP or TLS connection with `node:net` / `node:tls`. For TLS the promise resolves once
  * the handshake and certificate check succeeded.
  *
- * @param options Address, TLS settings, abort signal and timeout.
- * @returns The connection.
  * @throws {ConnectionError} When the connection fails or times out.
  * @throws {unknown} `options.signal.reason` when aborted.
  *
@@ -135,11 +133,9 @@ export function connectNode(options: ConnectOptions): Promise<Transport> {
  * then): `Deno.listenTls` cannot close a connection whose handshake has not completed, and a
  * lazy handshake behaves the same on all three runtimes this way.
  *
- * @param options Address and TLS certificate.
  * @param noReadPause For Deno: never pause accepted TLS sockets. Deno 2.x's `node:tls` loses
  *   the peer's EOF when it arrives while a `TLSSocket` is paused, so there reads are not
  *   flow-controlled (bytes a client sends while nothing reads are buffered without limit).
- * @returns The listener.
  * @throws {ConnectionError} When binding fails (address in use, bad certificate).
  *
  * @example Accept connections on a free port

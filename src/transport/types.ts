@@ -7,25 +7,7 @@
  * @module
  */
 
-/**
- * A bidirectional byte stream (a TCP or TLS connection) on web streams.
- *
- * @example Send a ping and read the answer
- * ```ts
- * import { connect } from "@dflock/dflock/transport";
- * import type { Transport } from "@dflock/dflock";
- *
- * const transport: Transport = await connect({ hostname: "127.0.0.1", port: 6388 });
- * const writer = transport.writable.getWriter();
- * await writer.write(new TextEncoder().encode("p\n_\n_\n"));
- * writer.releaseLock();
- * const reader = transport.readable.getReader();
- * const { value } = await reader.read();
- * console.log(new TextDecoder().decode(value)); // "ok\n" on servers that know ping
- * reader.releaseLock();
- * await transport.close();
- * ```
- */
+/** A bidirectional byte stream (a TCP or TLS connection) on web streams. */
 export interface Transport {
   /** Bytes from the peer. Ends (done) on the peer's EOF; errors on a reset. */
   readonly readable: ReadableStream<Uint8Array>;
@@ -88,17 +70,7 @@ export interface ByteChannel {
   write(bytes: Uint8Array): Promise<void>;
 }
 
-/**
- * A TCP address.
- *
- * @example Describe a server address
- * ```ts
- * import type { NetAddr } from "@dflock/dflock";
- *
- * const addr: NetAddr = { hostname: "127.0.0.1", port: 6388 };
- * console.log(`${addr.hostname}:${addr.port}`);
- * ```
- */
+/** A TCP address. */
 export interface NetAddr {
   /** IP address or host name. */
   hostname: string;
@@ -106,20 +78,7 @@ export interface NetAddr {
   port: number;
 }
 
-/**
- * TLS settings for an outgoing connection.
- *
- * @example Trust a private CA
- * ```ts
- * import type { TlsConnectOptions } from "@dflock/dflock";
- *
- * const tls: TlsConnectOptions = {
- *   caCerts: ["-----BEGIN CERTIFICATE-----\n..."],
- *   serverName: "locks",
- * };
- * console.log(tls.serverName);
- * ```
- */
+/** TLS settings for an outgoing connection. */
 export interface TlsConnectOptions {
   /** Extra trusted CA certificates, PEM. */
   caCerts?: string[];
@@ -131,21 +90,6 @@ export interface TlsConnectOptions {
 
 /**
  * Options for {@linkcode Connect}.
- *
- * @example TLS with a deadline
- * ```ts
- * import { connect } from "@dflock/dflock/transport";
- * import type { ConnectOptions } from "@dflock/dflock";
- *
- * const options: ConnectOptions = {
- *   hostname: "locks.internal",
- *   port: 6388,
- *   tls: { serverName: "locks.internal" },
- *   signal: AbortSignal.timeout(5_000),
- * };
- * const transport = await connect(options);
- * await transport.close();
- * ```
  */
 export interface ConnectOptions {
   /** Host name or IP address to connect to. */
@@ -162,35 +106,10 @@ export interface ConnectOptions {
 
 /**
  * Opens a connection. Platform failures reject with `ConnectionError` (platform error as `cause`).
- *
- * @example Take a connect function as a parameter
- * ```ts
- * import { connect } from "@dflock/dflock/transport";
- * import type { Connect } from "@dflock/dflock";
- *
- * const open: Connect = connect;
- * const transport = await open({ hostname: "127.0.0.1", port: 6388 });
- * await transport.close();
- * ```
  */
 export type Connect = (options: ConnectOptions) => Promise<Transport>;
 
-/**
- * TLS settings for a listener: PEM certificate chain and private key.
- *
- * @example Listen with TLS
- * ```ts
- * import { listen } from "@dflock/dflock/transport";
- * import type { TlsListenOptions } from "@dflock/dflock";
- *
- * const tls: TlsListenOptions = {
- *   cert: "-----BEGIN CERTIFICATE-----\n...",
- *   key: "-----BEGIN PRIVATE KEY-----\n...",
- * };
- * const listener = await listen({ hostname: "127.0.0.1", port: 0, tls });
- * await listener.close();
- * ```
- */
+/** TLS settings for a listener: PEM certificate chain and private key. */
 export interface TlsListenOptions {
   /** Certificate chain, PEM text. */
   cert: string;
@@ -200,17 +119,6 @@ export interface TlsListenOptions {
 
 /**
  * Options for {@linkcode Listen}.
- *
- * @example Bind a free loopback port
- * ```ts
- * import { listen } from "@dflock/dflock/transport";
- * import type { ListenOptions } from "@dflock/dflock";
- *
- * const options: ListenOptions = { hostname: "127.0.0.1", port: 0 };
- * const listener = await listen(options);
- * console.log(listener.addr.port);
- * await listener.close();
- * ```
  */
 export interface ListenOptions {
   /** Address to bind, e.g. `127.0.0.1`. */
@@ -243,16 +151,6 @@ export interface Listener extends AsyncIterable<Transport> {
 
 /**
  * Binds a listening socket. Failures (address in use, bad certificate) reject with `ConnectionError`.
- *
- * @example Take a listen function as a parameter
- * ```ts
- * import { listen } from "@dflock/dflock/transport";
- * import type { Listen } from "@dflock/dflock";
- *
- * const bind: Listen = listen;
- * const listener = await bind({ hostname: "127.0.0.1", port: 0 });
- * await listener.close();
- * ```
  */
 export type Listen = (options: ListenOptions) => Promise<Listener>;
 
