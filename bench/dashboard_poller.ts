@@ -3,7 +3,9 @@
  * `http_overhead.ts`: fetches `/v1/dashboard` and `/metrics` once a second until stdin closes,
  * then prints the number of completed polls. Every answer must be 200.
  *
- * Usage: `<runtime> bench/dashboard_poller.ts PORT` (Deno: `deno run -A ...`).
+ * Usage: `<runtime> bench/dashboard_poller.ts PORT` (Deno: `deno run -A ...`); `POLL_PATHS` (comma
+ * list, default `/v1/dashboard,/metrics`) picks other paths, e.g. `/health` alone to separate the
+ * cost of an HTTP connection from that of the data.
  *
  * @module
  */
@@ -44,7 +46,9 @@ process.stdin.on("close", () => stop = true);
 let polls = 0;
 while (!stop) {
   const started = performance.now();
-  for (const path of ["/v1/dashboard", "/metrics"]) await get(path);
+  for (const path of (process.env.POLL_PATHS ?? "/v1/dashboard,/metrics").split(",")) {
+    await get(path);
+  }
   polls++;
   const left = 1000 - (performance.now() - started);
   // Bounded: the loop ends when stdin closes; each pause is at most a second.
