@@ -9,6 +9,8 @@
  * @module
  */
 
+import { COMMAND, type Command } from "../protocol/commands.ts";
+
 /** Lock or semaphore: `l e w r n` are lock commands, `sl se sw sr sn` semaphore commands. */
 export type Kind = "lock" | "semaphore";
 
@@ -138,26 +140,15 @@ export const ERROR_STATUSES = [
 /** One of {@linkcode ERROR_STATUSES}. */
 export type ErrorStatus = typeof ERROR_STATUSES[number];
 
-/** The lock-protocol commands counted per request, in exposition order. */
-export const COUNTED_COMMANDS = [
-  "l",
-  "e",
-  "w",
-  "r",
-  "n",
-  "sl",
-  "se",
-  "sw",
-  "sr",
-  "sn",
-  "stats",
-  "auth",
-  "ping",
-  "other",
-] as const;
+/**
+ * The lock-protocol commands counted per request, in exposition order: the wire commands in
+ * `COMMAND`'s order (lock commands first, then the semaphore ones, which {@linkcode kindOfCommand}
+ * relies on), then `other` for anything unknown.
+ */
+export const COUNTED_COMMANDS: readonly CountedCommand[] = [...Object.values(COMMAND), "other"];
 
 /** One of {@linkcode COUNTED_COMMANDS}. */
-export type CountedCommand = typeof COUNTED_COMMANDS[number];
+export type CountedCommand = Command | "other";
 
 /** The HTTP methods counted by name; any other is counted as `other`. */
 const HTTP_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE"]);
