@@ -6,6 +6,8 @@
  * @module
  */
 
+import { atoi } from "../protocol/go_text.ts";
+
 /** The value types of a flag, as in Go's `flag.String`, `flag.Int` and `flag.Bool`. */
 export type GoFlagKind = "string" | "int" | "bool";
 
@@ -106,6 +108,12 @@ function underscoreOk(text: string): boolean {
  * @returns The value as a number (exact up to 2^53), or the Go error text.
  */
 export function parseGoInt(text: string, base: 0 | 10): number | GoIntError {
+  if (base === 10) {
+    // Go's Atoi, in one place (protocol/go_text.ts); only the error's kind is told here.
+    const value = atoi(text);
+    if (value !== undefined) return Number(value);
+    return /^[+-]?[0-9]+$/.test(text) ? "value out of range" : "parse error";
+  }
   if (text === "") return "parse error";
   let s = text;
   let negative = false;
