@@ -17,6 +17,22 @@ import type { LockTable } from "./lock_table.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { formatMetrics, PROMETHEUS_CONTENT_TYPE } from "./metrics_text.ts";
 
+/**
+ * The Prometheus text for a server: its counters with the moment's gauges. What `/metrics`
+ * serves and `Server.metrics()` returns.
+ *
+ * @param host The server.
+ * @returns The exposition text.
+ */
+export function metricsText(host: HttpApiHost): string {
+  return formatMetrics(host.metrics, {
+    ready: host.phase() === "ready",
+    uptimeS: (host.now() - host.startedAt) / 1000,
+    connections: host.connectionCount(),
+    table: host.table.summary(),
+  });
+}
+
 /** What the endpoints read from the server. */
 export interface HttpApiHost {
   /** The lock table. */
@@ -114,12 +130,7 @@ function answer(route: Route, host: HttpApiHost): HttpResponse {
       return {
         status: 200,
         headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE, ...NO_STORE },
-        body: formatMetrics(host.metrics, {
-          ready: host.phase() === "ready",
-          uptimeS: (host.now() - host.startedAt) / 1000,
-          connections: host.connectionCount(),
-          table: host.table.summary(),
-        }),
+        body: metricsText(host),
       };
     case "/v1/stats": {
       // The wire's stats JSON, byte for byte (keys are UTF-8 byte strings there).

@@ -15,10 +15,9 @@ import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../t
 import { VERSION } from "../version.ts";
 import { type ConnectionHost, ServerConnection } from "./connection.ts";
 import { type HttpServer, serveHttp } from "./http.ts";
-import { httpApi, type HttpApiHost } from "./http_api.ts";
+import { httpApi, type HttpApiHost, metricsText } from "./http_api.ts";
 import { LockTable } from "./lock_table.ts";
 import { ServerMetrics } from "./metrics.ts";
-import { formatMetrics } from "./metrics_text.ts";
 import { type HttpOptions, SERVER_DEFAULTS, type ServerOptions } from "./options.ts";
 import {
   checkStartup,
@@ -432,11 +431,6 @@ class DflockServer implements Server {
   }
 
   metrics(): string {
-    return formatMetrics(this.#metrics, {
-      ready: !this.#draining,
-      uptimeS: (performance.now() - this.#core.startedAt) / 1000,
-      connections: this.#conns.size,
-      table: this.#table.summary(),
-    });
+    return metricsText(this.#core);
   }
 }
