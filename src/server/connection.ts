@@ -390,7 +390,8 @@ export class ServerConnection {
         metrics.authFailuresTcp++;
         return await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
       }
-      // One clock reading per request: the table's `now` and the answer's write deadline.
+      // The request's clock reading is the table's `now`; the answer's (below, or the one taken
+      // when a block ends) gives the service time and starts the write deadline.
       const start = host.now();
       this.#now = start;
       let answer = this.#execute(req, start);
