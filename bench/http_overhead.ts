@@ -8,9 +8,14 @@
  * (`taskset`, Linux). The load is the Go generator (`reference/load.go`, built with `go` when it
  * is installed), which leaves CPU 1 room for the poller; without Go it is the TypeScript one.
  *
+ * The poller runs in both settings. With HTTP off it polls a second, idle server with an HTTP port
+ * (on CPU 1, started once): a process that wakes on the load's CPU slows the generator by itself,
+ * and without this control that shows as the server's cost (`--no-control` measures the old way,
+ * no poller at all when HTTP is off, to see that effect).
+ *
  * Usage (from the repository root; Node runs the npm build):
  *
- *     node_modules/.bin/deno run -A bench/http_overhead.ts [--runs 5] [--rounds 500]
+ *     node_modules/.bin/deno run -A bench/http_overhead.ts [--runs 5] [--rounds 500] [--no-control]
  *     node_modules/.bin/bun bench/http_overhead.ts
  *     node npm/esm/bench/http_overhead.js
  *
@@ -33,14 +38,17 @@ interface Figures {
   cpuUsPerOp?: number;
 }
 
-const options = { runs: 5, rounds: 500, connections: 100 };
+const options = { runs: 5, rounds: 500, connections: 100, control: true };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const arg = argv[i]!;
   if (arg === "--runs") options.runs = intArg(arg, argv[++i], 1);
   else if (arg === "--rounds") options.rounds = intArg(arg, argv[++i], 1);
   else if (arg === "--connections") options.connections = intArg(arg, argv[++i], 1);
-  else throw new RangeError(`unknown argument ${arg}; expected --runs N --rounds N`);
+  else if (arg === "--no-control") options.control = false;
+  else {
+    throw new RangeError(`unknown argument ${arg}; expected --runs N --rounds N --no-control`);
+  }
 }
 
 /**
@@ -90,14 +98,19 @@ async function load(port: number, rounds: number, prefix: string): Promise<Figur
   return { opsPerSec: doc.opsPerSec, p99Ms: doc.p99Ms };
 }
 
-async function measure(http: boolean): Promise<Figures> {
+/**
+ * One setting. With HTTP off the poller, when there is a control server, polls that one instead,
+ * so that both settings have the same process waking on the load's CPU.
+ */
+async function measure(http: boolean, control: number | undefined): Promise<Figures> {
   const httpPort = http ? await freePort() : 0;
   const server = await startTarget("server", {
     cpus: "0",
     serverArgs: http ? ["--http-port", String(httpPort)] : [],
   });
   // The poller starts before the warm-up, so that its own start-up is not in the measurement.
-  const stopPoller = http ? startPoller(httpPort) : null;
+  const pollPort = http ? httpPort : control;
+  const stopPoller = pollPort === undefined ? null : startPoller(pollPort);
   try {
     await load(server.port, 100, "warm");
     const cpu0 = server.cpuMicros();
@@ -125,11 +138,16 @@ try {
   );
 }
 if (!pinSelf("1")) console.error("note: not pinned (taskset unavailable); figures are noisier");
+const controlPort = options.control ? await freePort() : undefined;
+const control = controlPort === undefined ? undefined : await startTarget("server", {
+  cpus: "1",
+  serverArgs: ["--http-port", String(controlPort)],
+});
 const ratios: { ops: number; p99: number; cpu: number }[] = [];
 for (let rep = 1; rep <= options.runs; rep++) {
   // The order alternates, so that neither setting always runs first.
-  const first = await measure(rep % 2 === 0);
-  const second = await measure(rep % 2 !== 0);
+  const first = await measure(rep % 2 === 0, controlPort);
+  const second = await measure(rep % 2 !== 0, controlPort);
   const [off, on] = rep % 2 === 0 ? [second, first] : [first, second];
   const ratio = {
     ops: on.opsPerSec / off.opsPerSec,
@@ -154,9 +172,11 @@ console.log(
   `HTTP on with a dashboard open / HTTP off, ops/s: median ${median(ops).toFixed(3)} ` +
     `(min ${Math.min(...ops).toFixed(3)}, max ${Math.max(...ops).toFixed(3)}); p99: median ` +
     `${median(ratios.map((r) => r.p99)).toFixed(3)}; server CPU per op: median ` +
-    `${median(ratios.map((r) => r.cpu)).toFixed(3)}; goal: ops/s ratio >= 0.95`,
+    `${median(ratios.map((r) => r.cpu)).toFixed(3)}; goal: ops/s ratio >= 0.95` +
+    (options.control ? "" : " (no control: no poller when HTTP is off)"),
 );
 goLoad?.remove();
+await control?.stop();
 
 // The direct figure: the server's CPU while idle, with and without the dashboard open.
 {
