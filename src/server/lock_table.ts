@@ -29,16 +29,20 @@ export interface LockTableOptions {
   counters?: TableCounters;
 }
 
-/** Per-connection state: granted slots, queued waiters, enqueue records. */
+/**
+ * Per-connection state: granted slots, queued waiters, enqueue records. Each collection is made
+ * on first use: most connections never queue or enqueue, and at 10 000 connections the empty
+ * ones would cost several MiB.
+ */
 export class TableConn {
   /** The connection id (shown as `owner_conn_id`). */
   readonly id: number;
-  /** Slots granted to this connection and still held. */
-  readonly holders: Set<Holder> = new Set();
-  /** Waiters of this connection still in a queue. */
-  readonly waiters: Set<Waiter> = new Set();
-  /** Enqueue records by key. */
-  readonly records: Map<string, EnqueueRecord> = new Map();
+  /** Slots granted to this connection and still held (`null` before the first grant). */
+  holders: Set<Holder> | null = null;
+  /** Waiters of this connection still in a queue (`null` before the first). */
+  waiters: Set<Waiter> | null = null;
+  /** Enqueue records by key (`null` before the first). */
+  records: Map<string, EnqueueRecord> | null = null;
 
   /** @param id The connection id. */
   constructor(id: number) {
@@ -267,7 +271,7 @@ export class LockTable {
     if (ifBusy !== "queue") return ifBusy;
     const w = new Waiter(res, conn, lease, onGrant, now);
     this.#append(res, w);
-    conn.waiters.add(w);
+    (conn.waiters ??= new Set()).add(w);
     return w;
   }
 
@@ -285,7 +289,7 @@ export class LockTable {
     leaseMs: number | undefined,
     now: number,
   ): Holder | Waiter | "error_already_enqueued" | AcquireRefusal {
-    if (conn.records.has(key)) return "error_already_enqueued";
+    if (conn.records?.has(key)) return "error_already_enqueued";
     const res = this.#findOrCreate(key, limit, now);
     if (typeof res === "string") return res;
     const lease = leaseMs ?? this.#defaultLeaseMs;
@@ -296,7 +300,7 @@ export class LockTable {
       const h = this.#grant(res, conn, lease, now);
       rec.holder = h;
       h.record = rec;
-      conn.records.set(key, rec);
+      (conn.records ??= new Map()).set(key, rec);
       return h;
     }
     if (this.#maxWaiters > 0 && res.waiting >= this.#maxWaiters) return "error_max_waiters";
@@ -304,8 +308,8 @@ export class LockTable {
     w.record = rec;
     rec.waiter = w;
     this.#append(res, w);
-    conn.waiters.add(w);
-    conn.records.set(key, rec);
+    (conn.waiters ??= new Set()).add(w);
+    (conn.records ??= new Map()).set(key, rec);
     return w;
   }
 
@@ -321,11 +325,12 @@ export class LockTable {
     key: string,
     now: number,
   ): Holder | Waiter | "error_not_enqueued" | "error_lease_expired" {
-    const rec = conn.records.get(key);
-    if (rec === undefined) return "error_not_enqueued";
+    const records = conn.records;
+    const rec = records?.get(key);
+    if (records === null || rec === undefined) return "error_not_enqueued";
     const held = rec.holder;
     if (held !== null) {
-      conn.records.delete(key);
+      records.delete(key);
       rec.holder = null;
       if (held.record === rec) held.record = null;
       if (!held.alive) return "error_lease_expired";
@@ -360,7 +365,8 @@ export class LockTable {
     const rec = waiter.record;
     if (rec !== null) {
       waiter.record = null;
-      if (waiter.owner.records.get(rec.key) === rec) waiter.owner.records.delete(rec.key);
+      const records = waiter.owner.records;
+      if (records?.get(rec.key) === rec) records.delete(rec.key);
       rec.waiter = null;
       if (h.alive) this.#setExpiry(h, now + rec.leaseMs);
       // Go touches whatever resource the key names now (the grant's may have been GC'd).
@@ -383,14 +389,15 @@ export class LockTable {
     const res = waiter.resource;
     if (waiter.queued) {
       this.#unlink(res, waiter);
-      waiter.owner.waiters.delete(waiter);
+      waiter.owner.waiters?.delete(waiter);
       res.lastActivity = now;
     }
     const rec = waiter.record;
     if (rec !== null) {
       waiter.record = null;
       rec.waiter = null;
-      if (waiter.owner.records.get(rec.key) === rec) waiter.owner.records.delete(rec.key);
+      const records = waiter.owner.records;
+      if (records?.get(rec.key) === rec) records.delete(rec.key);
     }
     return null;
   }
@@ -444,24 +451,24 @@ export class LockTable {
    * @param autoRelease Whether held slots are released.
    */
   disconnect(conn: TableConn, now: number, autoRelease: boolean): void {
-    for (const rec of conn.records.values()) {
+    for (const rec of conn.records?.values() ?? []) {
       if (rec.holder !== null && rec.holder.record === rec) rec.holder.record = null;
       rec.holder = null;
       if (rec.waiter !== null) rec.waiter.record = null;
       rec.waiter = null;
     }
-    conn.records.clear();
-    for (const w of conn.waiters) {
+    conn.records = null;
+    for (const w of conn.waiters ?? []) {
       w.onGrant = null;
       if (w.queued) {
         this.#unlink(w.resource, w);
         w.resource.lastActivity = now;
       }
     }
-    conn.waiters.clear();
+    conn.waiters = null;
     if (!autoRelease) return;
     const touched: Resource[] = [];
-    for (const h of conn.holders) {
+    for (const h of conn.holders ?? []) {
       const res = h.resource;
       if (!h.alive) continue;
       this.counters.disconnectReleases[kindOfLimit(res.limit)]++;
@@ -471,7 +478,7 @@ export class LockTable {
       res.lastActivity = now;
       touched.push(res);
     }
-    conn.holders.clear();
+    conn.holders = null;
     for (const res of touched) this.#grantWaiters(res, now);
   }
 
@@ -621,7 +628,7 @@ export class LockTable {
     const expiry = now + leaseMs;
     const h = new Holder(this.#newToken(), res, conn, leaseMs, expiry);
     res.holders.set(h.token, h);
-    conn.holders.add(h);
+    (conn.holders ??= new Set()).add(h);
     if (expiry < res.minExpiry) res.minExpiry = expiry;
     if (expiry < this.#minExpiry) this.#minExpiry = expiry;
     return h;
@@ -638,7 +645,7 @@ export class LockTable {
     while (res.holders.size < res.limit && res.head !== null) {
       const w = res.head;
       this.#unlink(res, w);
-      w.owner.waiters.delete(w);
+      w.owner.waiters?.delete(w);
       res.lastActivity = now;
       w.holder = this.#grant(res, w.owner, w.leaseMs, now, w.queuedAt);
       const cb = w.onGrant;
@@ -671,7 +678,7 @@ export class LockTable {
   #removeHolder(h: Holder): void {
     h.alive = false;
     h.resource.holders.delete(h.token);
-    h.owner.holders.delete(h);
+    h.owner.holders?.delete(h);
     if (h.record !== null) this.#dropRecordOf(h);
   }
 
@@ -680,7 +687,7 @@ export class LockTable {
     h.record = null;
     rec.holder = null;
     const records = h.owner.records;
-    if (records.get(rec.key) === rec) records.delete(rec.key);
+    if (records?.get(rec.key) === rec) records.delete(rec.key);
   }
 
   #append(res: Resource, w: Waiter): void {
