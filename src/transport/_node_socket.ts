@@ -116,6 +116,17 @@ export class NodeConn extends PushConn {
     if (socket.destroyed) this.#gone();
   }
 
+  /**
+   * Takes bytes Node read into a buffer it reuses (a client socket's `onread` option, see
+   * `connectNode`): copies them to the reader.
+   *
+   * @returns `false` to pause the socket (too many bytes wait), as `onread` expects.
+   */
+  takeRead(n: number, buf: Uint8Array): boolean {
+    this.input.push(buf.slice(0, n));
+    return !this.input.paused;
+  }
+
   // The socket's listeners: Node calls them with the socket as `this`.
 
   static #onData(this: OwnedSocket, chunk: Buffer): void {

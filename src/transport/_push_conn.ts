@@ -59,6 +59,11 @@ export class PushQueue {
     return this.#done;
   }
 
+  /** Whether the socket is paused (too many bytes wait, or nobody has read yet). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /**
    * The next chunk; `null` once ended. Rejects with the socket's error after a failure, and with
    * a `TypeError` while another read is pending.
