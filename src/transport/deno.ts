@@ -104,32 +104,46 @@ class DenoConn extends ConnBase implements Conn {
    * Reads one chunk into a scratch buffer that grows while reads fill it, and hands out a copy;
    * `null` at EOF or once closed locally. Rejects with a `ConnectionError` on a reset (and
    * closes), with a `TypeError` while another read is pending (it would share the buffer).
+   *
+   * Not an async function: the read's two callbacks are made once per connection, where an async
+   * frame per read cost 5% of the client's CPU.
    */
-  async read(): Promise<Uint8Array | null> {
-    if (this.#reading) throw concurrentReadError();
-    if (this.#readDone) return null;
+  read(): Promise<Uint8Array | null> {
+    if (this.#reading) return Promise.reject(concurrentReadError());
+    if (this.#readDone) return Promise.resolve(null);
     const scratch = this.#scratch ??= new Uint8Array(MIN_READ_BUFFER);
-    let n: number | null;
     this.#reading = true;
-    try {
-      n = await this.#conn.read(scratch);
-    } catch (err) {
-      if (this.#readDone) return null;
-      this.#readDone = true;
-      const closing = this.#closing;
-      this.#shutdown();
-      if (closing) return null;
-      throw toConnectionError(`Cannot read from ${this.label}`, err);
-    } finally {
-      this.#reading = false;
-    }
+    return this.#conn.read(scratch).then(
+      this.#onRead ??= (n) => this.#readDoneWith(n),
+      this.#onReadError ??= (err) => this.#readFailed(err),
+    );
+  }
+
+  #onRead: ((n: number | null) => Uint8Array | null) | undefined;
+  #onReadError: ((err: unknown) => null) | undefined;
+
+  /** The read into the scratch buffer finished: `n` bytes, or `null` at EOF. */
+  #readDoneWith(n: number | null): Uint8Array | null {
+    this.#reading = false;
     if (this.#readDone) return null;
     if (n === null) {
       this.#readDone = true;
       return null;
     }
+    const scratch = this.#scratch!;
     if (n === scratch.byteLength && n < MAX_READ_BUFFER) this.#scratch = new Uint8Array(n * 2);
     return scratch.slice(0, n);
+  }
+
+  /** The read failed: `null` when closing locally, else the connection ends with the error. */
+  #readFailed(err: unknown): null {
+    this.#reading = false;
+    if (this.#readDone) return null;
+    this.#readDone = true;
+    const closing = this.#closing;
+    this.#shutdown();
+    if (closing) return null;
+    throw toConnectionError(`Cannot read from ${this.label}`, err);
   }
 
   write(bytes: Uint8Array): Promise<void> {
