@@ -439,6 +439,25 @@ export function transportSuite(
       }
     });
 
+    test("channel: a connected side that does not read stops reading the socket (the peer's writes block)", async () => {
+      // The mirror of the test below: the connecting side buffers at most its read queue's
+      // limit and then pauses its socket (on Node through `onread` returning false), so the
+      // accepted side's writes block; reading then takes every byte.
+      await withPair(adapter, async (client, server) => {
+        const clientIo = openChannel(client);
+        const io = openChannel(server);
+        const { sent, blocked } = await writeUntilBlocked((chunk) => io.write(chunk), 13);
+        let received = 0;
+        for (let reads = 0; received < sent && reads < 1_000_000; reads++) {
+          const got = await clientIo.read();
+          assert.ok(got !== null, `EOF after ${received} bytes`);
+          received += got.byteLength;
+        }
+        await blocked;
+        assert.equal(received, sent);
+      });
+    });
+
     test("channel: writes block while the peer does not read, then all bytes arrive", async () => {
       await withPair(adapter, async (client, server) => {
         const io = openChannel(client);
