@@ -268,6 +268,24 @@ async function writeUntilBlocked(
   assert.fail(`no backpressure after ${sent} bytes`);
 }
 
+/**
+ * Writes through `from`'s channel until a write blocks (`to` reads nothing yet), then reads
+ * through `to`'s channel until every byte written has arrived.
+ */
+async function blockThenDrain(from: Transport, to: Transport, seed: number): Promise<void> {
+  const out = openChannel(from);
+  const input = openChannel(to);
+  const { sent, blocked } = await writeUntilBlocked((chunk) => out.write(chunk), seed);
+  let received = 0;
+  for (let reads = 0; received < sent && reads < 1_000_000; reads++) {
+    const got = await input.read();
+    assert.ok(got !== null, `EOF after ${received} bytes`);
+    received += got.byteLength;
+  }
+  await blocked;
+  assert.equal(received, sent);
+}
+
 /** Options for {@linkcode transportSuite}. */
 export interface SuiteOptions {
   /** Skip the whole suite (adapter not for this runtime). */
@@ -443,35 +461,11 @@ export function transportSuite(
       // The mirror of the test below: the connecting side buffers at most its read queue's
       // limit and then pauses its socket (on Node through `onread` returning false), so the
       // accepted side's writes block; reading then takes every byte.
-      await withPair(adapter, async (client, server) => {
-        const clientIo = openChannel(client);
-        const io = openChannel(server);
-        const { sent, blocked } = await writeUntilBlocked((chunk) => io.write(chunk), 13);
-        let received = 0;
-        for (let reads = 0; received < sent && reads < 1_000_000; reads++) {
-          const got = await clientIo.read();
-          assert.ok(got !== null, `EOF after ${received} bytes`);
-          received += got.byteLength;
-        }
-        await blocked;
-        assert.equal(received, sent);
-      });
+      await withPair(adapter, (client, server) => blockThenDrain(server, client, 13));
     });
 
     test("channel: writes block while the peer does not read, then all bytes arrive", async () => {
-      await withPair(adapter, async (client, server) => {
-        const io = openChannel(client);
-        const { sent, blocked } = await writeUntilBlocked((chunk) => io.write(chunk), 11);
-        const serverIo = openChannel(server);
-        let received = 0;
-        for (let reads = 0; received < sent && reads < 1_000_000; reads++) {
-          const got = await serverIo.read();
-          assert.ok(got !== null, `EOF after ${received} bytes`);
-          received += got.byteLength;
-        }
-        await blocked;
-        assert.equal(received, sent);
-      });
+      await withPair(adapter, (client, server) => blockThenDrain(client, server, 11));
     });
 
     test("channel: EOF and local close read as null; writes after close reject", async () => {
