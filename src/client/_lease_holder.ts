@@ -131,6 +131,23 @@ function isRedirect(err: unknown): boolean {
   return err instanceof NotLeaderError || err instanceof DrainingError;
 }
 
+/**
+ * A plain `error` to a valid acquire or enqueue is what a server writes before it closes a
+ * connection it gave up on (its read timeout, docs/protocol.md 2.4, 2.6): not an answer to the
+ * request.
+ */
+function isGivenUp(err: unknown): boolean {
+  return err instanceof DflockError && err.code === STATUS.error;
+}
+
+/**
+ * A pooled connection used before may have been closed by the server while it sat in the pool
+ * (its read timeout ran out, or it restarted): such a failure is worth one try on a new one.
+ */
+function isStaleFailure(err: unknown): boolean {
+  return err instanceof ConnectionError || isGivenUp(err);
+}
+
 /** Shared implementation behind the public lock and semaphore classes. */
 export class LeaseHolder {
   readonly #core: ClientCore;
@@ -312,12 +329,8 @@ export class LeaseHolder {
           if (timeoutS < 1) throw err;
           return this.#acquireBlocking(index, signal, timeoutS);
         }
-        // A plain `error` to a valid acquire is what a server writes before it closes a
-        // connection it gave up on (docs/protocol.md 2.4, 2.6): not an answer to this request.
-        const closing = err instanceof DflockError && err.code === STATUS.error;
-        if (isRedirect(err) || closing) this.#core.pool.discard(pc);
-        // A reused connection may have been closed by the server meanwhile: once more.
-        if ((err instanceof ConnectionError || closing) && reused && attempt === 0) continue;
+        if (isRedirect(err) || isGivenUp(err)) this.#core.pool.discard(pc);
+        if (isStaleFailure(err) && reused && attempt === 0) continue;
         throw err;
       }
       this.#hold(pc, grant, sentAt);
@@ -332,18 +345,26 @@ export class LeaseHolder {
     timeoutS: number,
   ): Promise<void> {
     const pool = this.#core.pool;
-    const pc = await pool.exclusive(index, signal);
-    pc.uses++;
-    const sentAt = performance.now();
-    let grant: Grant;
-    try {
-      grant = await this.#ops.acquire(pc.conn, timeoutS, signal);
-    } catch (err) {
-      if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
-      else pool.discard(pc);
-      throw err;
+    const ends = performance.now() + timeoutS * 1000;
+    for (let attempt = 0;; attempt++) {
+      const pc = await pool.exclusive(index, signal);
+      const reused = pc.uses > 0;
+      pc.uses++;
+      const sentAt = performance.now();
+      const waitS = attempt === 0 ? timeoutS : Math.max(0, Math.floor((ends - sentAt) / 1000));
+      let grant: Grant;
+      try {
+        grant = await this.#ops.acquire(pc.conn, waitS, signal);
+      } catch (err) {
+        if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
+        else pool.discard(pc);
+        // A stale pooled connection: once more on a new one, for what is left of the wait.
+        if (isStaleFailure(err) && reused && attempt === 0 && !signal?.aborted) continue;
+        throw err;
+      }
+      this.#hold(pc, grant, sentAt);
+      return;
     }
-    this.#hold(pc, grant, sentAt);
   }
 
   async enqueue(signal: AbortSignal | undefined): Promise<"acquired" | "queued"> {
@@ -354,15 +375,22 @@ export class LeaseHolder {
     try {
       return await this.#onServers(async (index, s) => {
         // The queue place lives on the connection, and `w` blocks it: an exclusive one.
-        const pc = await pool.exclusive(index, s);
-        pc.uses++;
-        const sentAt = performance.now();
+        let pc: PooledConnection;
+        let sentAt: number;
         let r: EnqueueResult;
-        try {
-          r = await this.#ops.enqueue(pc.conn, s);
-        } catch (err) {
-          pool.discard(pc);
-          throw err;
+        for (let attempt = 0;; attempt++) {
+          pc = await pool.exclusive(index, s);
+          const reused = pc.uses > 0;
+          pc.uses++;
+          sentAt = performance.now();
+          try {
+            r = await this.#ops.enqueue(pc.conn, s);
+            break;
+          } catch (err) {
+            pool.discard(pc);
+            if (isStaleFailure(err) && reused && attempt === 0 && !s?.aborted) continue;
+            throw err;
+          }
         }
         if (r.status === "acquired") {
           this.#hold(pc, r, sentAt);

@@ -5,7 +5,7 @@
  *   the client reads (grant receipt) and the renewals it sends, closes the worker's
  *   connection on demand (a client-side connection loss mid-hold), and can stall outgoing
  *   writes (a holder frozen past its lease: renewals never leave, the lease runs out while the
- *   rest of the process, the server included, keeps running);
+ *   rest of the process, the server included, keeps running) and thaw them afterwards;
  * - {@linkcode ServerTap}: a server `TransportAdapter` wrapper that remembers, from the
  *   responses the server writes, which accepted connection (and server connection id) holds
  *   which token, and closes the server side of the connection holding a given token (a
@@ -71,9 +71,15 @@ class TappedClient implements Transport {
     });
   }
 
-  /** Holds every later write until the connection closes. */
+  /** Holds every later write until {@linkcode resume} or the close. */
   stall(): void {
     this.#stall ??= new Promise((resolve) => this.#releaseStall = resolve);
+  }
+
+  /** Lets the held writes go, in order. */
+  resume(): void {
+    this.#releaseStall?.();
+    this.#stall = this.#releaseStall = undefined;
   }
 
   close(): Promise<void> {
@@ -120,6 +126,14 @@ export class ClientTap {
   /** Freezes every open connection of the worker: nothing more is sent (renewals included). */
   stallConnections(): void {
     for (const t of this.#open) t.stall();
+  }
+
+  /**
+   * Thaws them: what was held back is sent. Connections left frozen would sit in the pool
+   * until the server's read timeout closed them under a later request.
+   */
+  resumeConnections(): void {
+    for (const t of this.#open) t.resume();
   }
 }
 

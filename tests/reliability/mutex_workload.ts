@@ -185,6 +185,7 @@ export async function runWorker(ctx: RunContext, plan: WorkerPlan): Promise<void
       s.fault = fault;
       tap.stallConnections();
       await sleep(lease * 1000 + 300);
+      tap.resumeConnections();
     } else {
       const r = plan.random();
       // Semaphore holders hold a little longer so that the slots really fill up.
