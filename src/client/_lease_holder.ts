@@ -16,6 +16,7 @@ import {
   LeaseLostError,
   NotEnqueuedError,
   NotLeaderError,
+  RequestTimeoutError,
 } from "../errors.ts";
 import { STATUS } from "../protocol/commands.ts";
 import { fenceFromToken } from "../protocol/fence.ts";
@@ -142,10 +143,12 @@ function isGivenUp(err: unknown): boolean {
 
 /**
  * A pooled connection used before may have been closed by the server while it sat in the pool
- * (its read timeout ran out, or it restarted): such a failure is worth one try on a new one.
+ * (its read timeout ran out, or it restarted): such a failure is worth one try on a new one. A
+ * server that did not answer in time is not: a second try would only double the wait.
  */
 function isStaleFailure(err: unknown): boolean {
-  return err instanceof ConnectionError || isGivenUp(err);
+  return (err instanceof ConnectionError && !(err instanceof RequestTimeoutError)) ||
+    isGivenUp(err);
 }
 
 /** Shared implementation behind the public lock and semaphore classes. */
