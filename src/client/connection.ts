@@ -15,7 +15,7 @@ import type {
 } from "../transport/types.ts";
 import { COMMAND, STATUS } from "../protocol/commands.ts";
 import type { Command } from "../protocol/commands.ts";
-import { encodeRequest, validateAuthToken } from "../protocol/encode.ts";
+import { encodeRequest, joinRequests, validateAuthToken } from "../protocol/encode.ts";
 import { CLIENT_MAX_LINE_BYTES, LINE_TOO_LONG, LineDecoder } from "../protocol/line_decoder.ts";
 import { opensTlsRecord } from "../protocol/tls_record.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
@@ -325,17 +325,7 @@ export class Connection implements AsyncDisposable {
     this.#flushQueued = false;
     const parts = this.#outbox;
     if (parts.length === 0 || this.#closedError !== undefined) return;
-    let bytes: Uint8Array;
-    if (parts.length === 1) {
-      bytes = parts[0]!;
-    } else {
-      bytes = new Uint8Array(this.#outboxBytes);
-      let at = 0;
-      for (const part of parts) {
-        bytes.set(part, at);
-        at += part.byteLength;
-      }
-    }
+    const bytes = parts.length === 1 ? parts[0]! : joinRequests(parts, this.#outboxBytes);
     this.#outbox = [];
     this.#outboxBytes = 0;
     this.#io.write(bytes).then(undefined, this.#onWriteError);

@@ -88,15 +88,26 @@ export class ByteStringSlab {
   encode(s: string): Uint8Array {
     const len = s.length;
     if (len > SLAB_BYTES >> 4) return byteStringToBytes(s);
+    const out = this.take(len);
+    for (let i = 0; i < len; i++) out[i] = s.charCodeAt(i);
+    return out;
+  }
+
+  /**
+   * Hands out `len` fresh bytes (zeroed) for the caller to fill: a slice of a shared buffer,
+   * or a new array of its own when `len` is large.
+   *
+   * @param len The number of bytes.
+   */
+  take(len: number): Uint8Array {
+    if (len > SLAB_BYTES >> 4) return new Uint8Array(len);
     if (this.#pos + len > SLAB_BYTES) {
       this.#buffer = new Uint8Array(SLAB_BYTES);
       this.#pos = 0;
     }
-    const buffer = this.#buffer;
     const start = this.#pos;
-    for (let i = 0; i < len; i++) buffer[start + i] = s.charCodeAt(i);
     this.#pos = start + len;
-    return buffer.subarray(start, start + len);
+    return this.#buffer.subarray(start, start + len);
   }
 }
 

@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   encodeRequest,
+  joinRequests,
   MAX_KEY_BYTES,
   validateKey,
   validateSeconds,
@@ -38,6 +39,27 @@ describe("encodeRequest", () => {
   test("a line feed inside a part is refused", () => {
     assert.throws(() => encodeRequest("l", "a\nb", "0"), TypeError);
     assert.throws(() => encodeRequest("auth", "_", "x\ny"), TypeError);
+  });
+  test("requests share large buffers and never overwrite each other", () => {
+    // Enough requests to fill more than one shared buffer; each keeps its own bytes.
+    const made: [string, Uint8Array][] = [];
+    for (let i = 0; i < 5_000; i++) {
+      const key = `key-${i}`;
+      made.push([key, encodeRequest("l", key, "10")]);
+    }
+    for (const [key, bytes] of made) assert.deepEqual(bytes, utf8Bytes(`l\n${key}\n10\n`));
+    const [a, b] = [made[0]![1], made[1]![1]];
+    assert.equal(a.buffer, b.buffer, "consecutive requests share a buffer");
+    assert.ok(a.buffer.byteLength > a.byteLength);
+    assert.notEqual(made[0]![1].buffer, made[4_999]![1].buffer, "a full buffer is replaced");
+    const big = "k".repeat(10_000);
+    assert.deepEqual(encodeRequest("l", big, "0"), utf8Bytes(`l\n${big}\n0\n`));
+  });
+  test("joinRequests puts pipelined requests into one write", () => {
+    const parts = [encodeRequest("l", "a", "0"), encodeRequest("r", "a", T)];
+    const joined = joinRequests(parts, parts[0]!.byteLength + parts[1]!.byteLength);
+    assert.deepEqual(joined, utf8Bytes(`l\na\n0\nr\na\n${T}\n`));
+    assert.deepEqual(parts[0], utf8Bytes("l\na\n0\n"), "the parts are unchanged");
   });
 });
 
