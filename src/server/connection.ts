@@ -40,6 +40,8 @@ export interface ConnectionHost {
   connectionCount(): number;
   /** Where requests, errors, timeouts and service times are counted. */
   readonly metrics: ServerMetrics;
+  /** Called once when a connection has finished: its state is cleaned up, its socket closed. */
+  ended(conn: ServerConnection): void;
 }
 
 const LF = "\n";
@@ -82,14 +84,14 @@ export function constantTimeEqual(actual: string, expected: string): boolean {
 export class ServerConnection {
   /** The connection id (1, 2, ... in accept order). */
   readonly id: number;
-  /** Resolves once the connection has closed and its state is cleaned up. */
-  readonly closed: Promise<void>;
   readonly #transport: Transport;
   readonly #host: ConnectionHost;
   readonly #state: TableConn;
   readonly #decoder = new LineDecoder(SERVER_MAX_LINE_BYTES);
   readonly #io: ByteChannel;
-  #resolveClosed!: () => void;
+  /** Made on first use (a shutdown): most connections are never awaited. */
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
   #out = "";
   #eof = false;
   #sawBytes = false;
@@ -124,7 +126,16 @@ export class ServerConnection {
     this.#state = host.table.openConnection(id);
     this.#io = openChannel(transport);
     this.#authed = host.authSecret === null;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** Resolves once the connection has closed and its state is cleaned up. */
+  get closed(): Promise<void> {
+    return this.#closed ??= new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): Transport["remoteAddr"] {
+    return this.#transport.remoteAddr;
   }
 
   /** Graceful shutdown began: a blocked acquire or wait answers `error` now. */
@@ -569,6 +580,8 @@ export class ServerConnection {
     } catch {
       // Already closed.
     }
-    this.#resolveClosed();
+    this.#closed ??= Promise.resolve();
+    this.#resolveClosed?.();
+    this.#host.ended(this);
   }
 }

@@ -332,6 +332,13 @@ class DflockServer implements Server {
       isDraining: () => this.#draining,
       connectionCount: () => this.#conns.size,
       metrics: this.#metrics,
+      ended: (conn) => {
+        this.#conns.delete(conn);
+        if (options.debug) {
+          options.log(`connection ${conn.id} closed (${formatAddr(conn.remoteAddr)})`);
+        }
+        this.#checkDrained();
+      },
     };
     this.#sweepTimer = setInterval(() => table.sweep(now()), options.leaseSweepInterval * 1000);
     this.#gcTimer = setInterval(() => table.gc(now()), options.gcInterval * 1000);
@@ -365,13 +372,9 @@ class DflockServer implements Server {
         const id = ++this.#nextId;
         const conn = new ServerConnection(transport, id, this.#host);
         this.#conns.add(conn);
-        const peer = debug ? formatAddr(transport.remoteAddr) : "";
-        if (debug) this.#options.log(`connection ${id} from ${peer}`);
-        void conn.run().then(() => {
-          this.#conns.delete(conn);
-          if (debug) this.#options.log(`connection ${id} closed (${peer})`);
-          this.#checkDrained();
-        });
+        if (debug) this.#options.log(`connection ${id} from ${formatAddr(transport.remoteAddr)}`);
+        // The connection reports its end through the host's `ended`: no callback per connection.
+        void conn.run();
       }
     } catch (error) {
       if (!this.#draining) this.#options.log(`accept failed: ${String(error)}`);

@@ -60,30 +60,41 @@ export interface ConnListener {
   close(): void;
 }
 
+/** A resolved promise, for writes the socket took at once (and a connection closed already). */
+export const DONE: Promise<void> = Promise.resolve();
+
 /**
  * What every adapter's connection shares: `closed`, the peer's address (and its `host:port`
  * label for messages), and one error for every write after close.
  */
 export abstract class ConnBase {
-  /** Resolves once the connection is fully closed. Never rejects. */
-  readonly closed: Promise<void>;
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
   /** The peer's `host:port`, for messages. */
   protected readonly label: string;
-  #resolveClosed!: () => void;
+  /** Made on first use: a server holds thousands of connections that nobody awaits. */
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
+  #isClosed = false;
   #closedErr: ConnectionError | undefined;
 
   /** @param remoteAddr The peer's address. */
   constructor(remoteAddr: NetAddr) {
     this.remoteAddr = remoteAddr;
     this.label = formatAddr(remoteAddr);
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** Resolves once the connection is fully closed. Never rejects. */
+  get closed(): Promise<void> {
+    return this.#closed ??= this.#isClosed
+      ? DONE
+      : new Promise((resolve) => this.#resolveClosed = resolve);
   }
 
   /** Resolves `closed`. */
   protected markClosed(): void {
-    this.#resolveClosed();
+    this.#isClosed = true;
+    this.#resolveClosed?.();
   }
 
   /** The error of a write after close; one per connection (building one costs a stack). */
@@ -116,9 +127,6 @@ export function deferred(): Deferred {
   });
   return { promise, resolve, reject };
 }
-
-/** A resolved promise, for writes the socket took at once. */
-export const DONE: Promise<void> = Promise.resolve();
 
 /**
  * The public {@linkcode Transport} over an adapter's {@linkcode Conn}: web streams on demand,
