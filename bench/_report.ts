@@ -228,6 +228,7 @@ const VS_GO_METRICS: Record<Metric, string> = {
   p99Ms: "p99",
   serverCpuUsPerOp: "server CPU per op",
   rssKiB: "RSS, all held",
+  steadyRssKiB: "RSS, all held a while",
   heldDeltaKiB: "RSS held - idle",
 };
 
@@ -298,8 +299,11 @@ export function vsGoMarkdown(reports: VsGoReport[]): string {
     );
     for (const shape of ["unique", "contended", "sequential", "hold", "client"] as const) {
       for (const row of r.rows.filter((x) => x.shape === shape)) {
+        const later = row.steadyRssKiB === null || row.steadyRssKiB === undefined
+          ? ""
+          : `, held a while ${mib(row.steadyRssKiB.median)}`;
         const rss = shape === "hold" && row.idleRssKiB !== null
-          ? `${range(row.rssKiB, mib)} (idle ${mib(row.idleRssKiB.median)})`
+          ? `${range(row.rssKiB, mib)} (idle ${mib(row.idleRssKiB.median)}${later})`
           : range(row.rssKiB, mib);
         out.push(
           `| ${vsGoShape(shape, row)} | ${row.target} | ${range(row.opsPerSec, int)} | ${

@@ -63,6 +63,7 @@ export type Metric =
   | "p99Ms"
   | "serverCpuUsPerOp"
   | "rssKiB"
+  | "steadyRssKiB"
   | "heldDeltaKiB";
 
 /** A ratio's goal: `ratio op value` must hold for the median. */
@@ -93,6 +94,10 @@ export interface VsGoConfig {
   sequentialRounds: number;
   /** `hold`: connections each holding one lock. */
   holdConnections: number;
+  /**
+   * `hold`: seconds after the last grant at which RSS is read once more (0: not read).
+   */
+  holdSteadyS: number;
   /** `hold`: warm-up holds opened and closed before the idle RSS is read. */
   holdWarmup: number;
   /** `client`: workers (one connection and key each). */
@@ -153,6 +158,8 @@ export interface VsGoRun {
   rssKiB: number | null;
   /** `hold`: server RSS before the holds, KiB. */
   idleRssKiB: number | null;
+  /** `hold`: server RSS after every lock has been held `holdSteadyS` seconds, KiB. */
+  steadyRssKiB: number | null;
 }
 
 /** Every run of one target in one shape, with summaries. */
@@ -181,6 +188,8 @@ export interface VsGoRow {
   rssKiB: Summary | null;
   /** `hold`: idle server RSS, KiB. */
   idleRssKiB: Summary | null;
+  /** `hold`: server RSS after `holdSteadyS` seconds held, KiB. */
+  steadyRssKiB: Summary | null;
 }
 
 /** A dflock / reference ratio of one metric, per rep and summarised. */
@@ -250,6 +259,7 @@ export const GOALS: Readonly<Record<Shape, readonly [Metric, (rt: Runtime) => Go
   ],
   hold: [
     ["rssKiB", () => ({ op: "<=", value: 1.0 })],
+    ["steadyRssKiB", () => ({ op: "<=", value: 1.0 })],
     ["heldDeltaKiB", () => null],
   ],
   client: [
@@ -967,6 +977,7 @@ function makeRow(
     serverCpuUsPerOp: summarizeNullable(runs.map((r) => r.serverCpuUsPerOp)),
     rssKiB: summarizeNullable(runs.map((r) => r.rssKiB)),
     idleRssKiB: shape === "hold" ? summarizeNullable(runs.map((r) => r.idleRssKiB)) : null,
+    steadyRssKiB: shape === "hold" ? summarizeNullable(runs.map((r) => r.steadyRssKiB)) : null,
   };
 }
 
@@ -1121,6 +1132,7 @@ async function measureLoadShapes(config: VsGoConfig, shapes: Shape[]): Promise<V
             serverCpuUsPerOp: cpuPerOp(before, server.cpuMicros(), f.ops),
             rssKiB: server.rssKiB(),
             idleRssKiB: null,
+            steadyRssKiB: null,
           };
           runs.get(t.name)!.push(run);
           config.log(`  ${shape} rep ${rep + 1} ${t.name}: ${describe(run)}`);
@@ -1160,9 +1172,16 @@ async function measureHold(config: VsGoConfig): Promise<VsGoRow[]> {
           "vs-hold",
         );
         let held: number | null;
+        let steady: number | null = null;
         try {
           await settle(config.settleMs);
           held = server.rssKiB();
+          if (config.holdSteadyS > 0) {
+            // A runtime's garbage collector gives back memory only after a while without
+            // allocation (V8's memory reducer: about 20-45 s): the footprint of holding.
+            await settle(config.holdSteadyS * 1000 - config.settleMs);
+            steady = server.rssKiB();
+          }
         } finally {
           await holds.close();
         }
@@ -1176,6 +1195,7 @@ async function measureHold(config: VsGoConfig): Promise<VsGoRow[]> {
           serverCpuUsPerOp: cpuPerOp(before, server.cpuMicros(), holds.held),
           rssKiB: held,
           idleRssKiB: idle,
+          steadyRssKiB: steady,
         };
         runs.get(t.name)!.push(run);
         config.log(
@@ -1229,6 +1249,7 @@ async function measureClient(config: VsGoConfig): Promise<VsGoRow[]> {
           serverCpuUsPerOp: cpuPerOp(before, server.cpuMicros(), f.ops),
           rssKiB: server.rssKiB(),
           idleRssKiB: null,
+          steadyRssKiB: null,
         };
         runs.get(t.name)!.push(run);
         config.log(`  client rep ${rep + 1} ${t.name}: ${describe(run)}`);

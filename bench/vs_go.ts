@@ -25,6 +25,7 @@
  *     --contended-connections N --contended-rounds N contended (10 x 1000)
  *     --sequential-rounds N                          sequential (1 x 5000)
  *     --hold-connections N --hold-warmup N           hold (10 000; warm-up 500)
+ *     --hold-steady-s N       hold: read RSS again N s after the last grant (default 0: not)
  *     --client-workers N --client-rounds N           client (100 x 500)
  *     --smoke                 tiny sizes and 1 rep, to see that everything runs
  *     --reference go|dflock   dflock: our server and client as the reference too (no Go)
@@ -57,6 +58,7 @@ const COUNT_FLAGS: Readonly<Record<string, NumberKeys<VsGoConfig>>> = {
   "--sequential-rounds": "sequentialRounds",
   "--hold-connections": "holdConnections",
   "--hold-warmup": "holdWarmup",
+  "--hold-steady-s": "holdSteadyS",
   "--client-workers": "clientWorkers",
   "--client-rounds": "clientRounds",
 };
@@ -95,6 +97,7 @@ function parseArgs(argv: string[]): { config: VsGoConfig; out: string | null; js
     sequentialRounds: 5000,
     holdConnections: 10_000,
     holdWarmup: 500,
+    holdSteadyS: 0,
     clientWorkers: 100,
     clientRounds: 500,
     reference: "go",

@@ -52,6 +52,7 @@ function run(rep: number, fields: Partial<VsGoRun>): VsGoRun {
     serverCpuUsPerOp: null,
     rssKiB: null,
     idleRssKiB: null,
+    steadyRssKiB: null,
     ...fields,
   };
 }
@@ -71,6 +72,7 @@ function row(shape: VsGoRow["shape"], runtime: VsGoRow["runtime"], runs: VsGoRun
     serverCpuUsPerOp: null,
     rssKiB: null,
     idleRssKiB: null,
+    steadyRssKiB: null,
   };
 }
 
@@ -103,8 +105,8 @@ describe("side-by-side benchmark (vs_go) parts", () => {
       row("unique", null, [run(1, { opsPerSec: 200, p99Ms: 4 }), run(0, { opsPerSec: 100 })]),
       row("unique", "node", [run(0, { opsPerSec: 90 }), run(1, { opsPerSec: 160, p99Ms: 6 })]),
       row("unique", "bun", [run(0, { opsPerSec: 90 })]),
-      row("hold", null, [run(0, { rssKiB: 100_000, idleRssKiB: 10_000 })]),
-      row("hold", "deno", [run(0, { rssKiB: 90_000, idleRssKiB: 60_000 })]),
+      row("hold", null, [run(0, { rssKiB: 100_000, idleRssKiB: 10_000, steadyRssKiB: 100_000 })]),
+      row("hold", "deno", [run(0, { rssKiB: 90_000, idleRssKiB: 60_000, steadyRssKiB: 120_000 })]),
     ];
     const ratios = computeRatios(rows);
     const get = (shape: string, runtime: string, metric: string) =>
@@ -125,6 +127,8 @@ describe("side-by-side benchmark (vs_go) parts", () => {
     assert.deepEqual(get("hold", "deno", "rssKiB")!.perRep, [0.9]);
     assert.equal(get("hold", "deno", "rssKiB")!.met, true);
     assert.deepEqual(get("hold", "deno", "heldDeltaKiB")!.perRep, [30_000 / 90_000]);
+    assert.deepEqual(get("hold", "deno", "steadyRssKiB")!.perRep, [1.2]);
+    assert.equal(get("hold", "deno", "steadyRssKiB")!.met, false, "held a while: over Go's");
     assert.equal(meets(0.99, { op: "<", value: 1 }), true);
     assert.equal(
       meets(1, { op: "<", value: 1 }),
@@ -150,6 +154,7 @@ describe("side-by-side benchmark (vs_go) parts", () => {
       sequentialRounds: 20,
       holdConnections: 40,
       holdWarmup: 10,
+      holdSteadyS: 1,
       clientWorkers: 3,
       clientRounds: 10,
       reference: "dflock",
@@ -198,6 +203,7 @@ describe("side-by-side benchmark (vs_go) parts", () => {
     for (const r of report.rows.filter((x) => x.shape === "hold")) {
       for (const x of r.runs) {
         assert.ok(x.rssKiB !== null && x.rssKiB > 0, "the server's RSS with every lock held");
+        assert.ok(x.steadyRssKiB !== null && x.steadyRssKiB > 0, "and once more a while later");
         assert.ok(x.idleRssKiB !== null && x.idleRssKiB > 0, "and idle");
       }
     }
