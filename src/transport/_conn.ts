@@ -70,8 +70,6 @@ export const DONE: Promise<void> = Promise.resolve();
 export abstract class ConnBase {
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
-  /** The peer's `host:port`, for messages. */
-  protected readonly label: string;
   /** Made on first use: a server holds thousands of connections that nobody awaits. */
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
@@ -81,7 +79,11 @@ export abstract class ConnBase {
   /** @param remoteAddr The peer's address. */
   constructor(remoteAddr: NetAddr) {
     this.remoteAddr = remoteAddr;
-    this.label = formatAddr(remoteAddr);
+  }
+
+  /** The peer's `host:port`, for messages (made when one is needed). */
+  protected get label(): string {
+    return formatAddr(this.remoteAddr);
   }
 
   /** Resolves once the connection is fully closed. Never rejects. */
