@@ -26,7 +26,7 @@ import type {
 /** The part of Bun's `Socket` used here. */
 interface BunSocketLike {
   data: SocketState;
-  readonly remoteAddress: string;
+  readonly remoteAddress: string | undefined;
   readonly remotePort?: number;
   write(data: Uint8Array): number;
   shutdown(): void;
@@ -113,7 +113,8 @@ class BunConn extends PushConn {
   #isClosed = false;
 
   constructor(socket: BunSocketLike) {
-    super({ hostname: socket.remoteAddress, port: socket.remotePort ?? 0 }, socket);
+    // A connection reset before Bun opened it has no peer address any more.
+    super({ hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 }, socket);
     this.#socket = socket;
   }
 
