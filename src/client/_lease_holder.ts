@@ -347,26 +347,46 @@ export class LeaseHolder {
     signal: AbortSignal | undefined,
     timeoutS: number,
   ): Promise<void> {
-    const pool = this.#core.pool;
     const ends = performance.now() + timeoutS * 1000;
+    const { pc, answer, sentAt } = await this.#onExclusive(
+      index,
+      signal,
+      // A second try waits only for what is left of the wait.
+      (conn, retry) =>
+        this.#ops.acquire(
+          conn,
+          retry ? Math.max(0, Math.floor((ends - performance.now()) / 1000)) : timeoutS,
+          signal,
+        ),
+    );
+    this.#hold(pc, answer, sentAt);
+  }
+
+  /**
+   * Sends `send` on an exclusive connection to server `index`. A connection from the pool that
+   * turns out stale (see {@linkcode isStaleFailure}) costs one more try on a new one. After a
+   * failure the connection goes back to the pool when the answer was `timeout` (it is clean),
+   * and is closed otherwise.
+   */
+  async #onExclusive<T>(
+    index: number,
+    signal: AbortSignal | undefined,
+    send: (conn: Connection, retry: boolean) => Promise<T>,
+  ): Promise<{ pc: PooledConnection; answer: T; sentAt: number }> {
+    const pool = this.#core.pool;
     for (let attempt = 0;; attempt++) {
       const pc = await pool.exclusive(index, signal);
       const reused = pc.uses > 0;
       pc.uses++;
       const sentAt = performance.now();
-      const waitS = attempt === 0 ? timeoutS : Math.max(0, Math.floor((ends - sentAt) / 1000));
-      let grant: Grant;
       try {
-        grant = await this.#ops.acquire(pc.conn, waitS, signal);
+        return { pc, answer: await send(pc.conn, attempt > 0), sentAt };
       } catch (err) {
         if (err instanceof AcquireTimeoutError) pool.giveBack(pc);
         else pool.discard(pc);
-        // A stale pooled connection: once more on a new one, for what is left of the wait.
         if (isStaleFailure(err) && reused && attempt === 0 && !signal?.aborted) continue;
         throw err;
       }
-      this.#hold(pc, grant, sentAt);
-      return;
     }
   }
 
@@ -374,27 +394,14 @@ export class LeaseHolder {
     signal?.throwIfAborted();
     this.#enter("enqueue for");
     this.#state = "busy";
-    const pool = this.#core.pool;
     try {
       return await this.#onServers(async (index, s) => {
         // The queue place lives on the connection, and `w` blocks it: an exclusive one.
-        let pc: PooledConnection;
-        let sentAt: number;
-        let r: EnqueueResult;
-        for (let attempt = 0;; attempt++) {
-          pc = await pool.exclusive(index, s);
-          const reused = pc.uses > 0;
-          pc.uses++;
-          sentAt = performance.now();
-          try {
-            r = await this.#ops.enqueue(pc.conn, s);
-            break;
-          } catch (err) {
-            pool.discard(pc);
-            if (isStaleFailure(err) && reused && attempt === 0 && !s?.aborted) continue;
-            throw err;
-          }
-        }
+        const { pc, answer: r, sentAt } = await this.#onExclusive(
+          index,
+          s,
+          (conn) => this.#ops.enqueue(conn, s),
+        );
         if (r.status === "acquired") {
           this.#hold(pc, r, sentAt);
           return "acquired";
