@@ -84,17 +84,16 @@ export function connectNode(options: ConnectOptions): Promise<Transport> {
     // client throughput in docs/performance.md's A/B). Node starts reading only after the
     // "connect" listeners, one of which makes the NodeConn. Bun calls the callback without its
     // socket and Deno may not honour the option: there `data` events carry the bytes.
-    const readOptions = () =>
-      detectRuntime() === "node"
-        ? {
-          onread: {
-            buffer: CLIENT_READ_BUFFER,
-            callback: (n: number, buf: Uint8Array) => conn!.takeRead(n, buf),
-          },
-        }
-        : {};
+    const readOptions = detectRuntime() === "node"
+      ? {
+        onread: {
+          buffer: CLIENT_READ_BUFFER,
+          callback: (n: number, buf: Uint8Array) => conn!.takeRead(n, buf),
+        },
+      }
+      : {};
     const socket = tlsOptions === undefined
-      ? net.connect({ host: hostname, port, allowHalfOpen: true, noDelay: true, ...readOptions() })
+      ? net.connect({ host: hostname, port, allowHalfOpen: true, noDelay: true, ...readOptions })
       : tls.connect({
         host: hostname,
         port,
