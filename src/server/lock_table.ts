@@ -30,15 +30,18 @@ export interface LockTableOptions {
 }
 
 /**
- * Per-connection state: granted slots, queued waiters, enqueue records. Each collection is made
- * on first use: most connections never queue or enqueue, and at 10 000 connections the empty
- * ones would cost several MiB.
+ * Per-connection state: granted slots, queued waiters, enqueue records. The slots are a list
+ * threaded through the holders themselves, and each collection is made on first use: most
+ * connections hold one lock at a time and never queue or enqueue, and at 10 000 connections
+ * the empty collections would cost several MiB.
  */
 export class TableConn {
   /** The connection id (shown as `owner_conn_id`). */
   readonly id: number;
-  /** Slots granted to this connection and still held (`null` before the first grant). */
-  holders: Set<Holder> | null = null;
+  /** The newest slot granted to this connection and still held (see `Holder.prevOfOwner`). */
+  newestHolder: Holder | null = null;
+  /** How many slots this connection holds. */
+  holderCount = 0;
   /** Waiters of this connection still in a queue (`null` before the first). */
   waiters: Set<Waiter> | null = null;
   /** Enqueue records by key (`null` before the first). */
@@ -66,6 +69,10 @@ export class Holder {
   alive = true;
   /** The `acquired` enqueue record holding this token, if any. */
   record: EnqueueRecord | null = null;
+  /** The owner's slot granted before this one and still held (the owner's list). */
+  prevOfOwner: Holder | null = null;
+  /** The owner's slot granted after this one and still held. */
+  nextOfOwner: Holder | null = null;
 
   /**
    * @param owner Owning connection.
@@ -158,8 +165,15 @@ export class Resource {
    * `parseRequest`), so that limits compare as Go's int64s do.
    */
   readonly limit: number | bigint;
-  /** Current holders by token. */
-  readonly holders: Map<string, Holder> = new Map();
+  /**
+   * The current holders: a lock's one holder is kept here, without a map; a semaphore's holders
+   * move to `#byToken` once there are two.
+   */
+  #single: Holder | null = null;
+  /** Holders by token, in grant order; made for the second concurrent holder. */
+  #byToken: Map<string, Holder> | null = null;
+  /** How many slots are held. */
+  holderCount = 0;
   /** Queue head (oldest waiter). */
   head: Waiter | null = null;
   /** Queue tail. */
@@ -178,6 +192,42 @@ export class Resource {
     this.key = key;
     this.limit = limit;
     this.lastActivity = now;
+  }
+
+  /** The current holder with this token, if any. */
+  holderOf(token: string): Holder | undefined {
+    if (this.#byToken !== null) return this.#byToken.get(token);
+    const h = this.#single;
+    return h !== null && h.token === token ? h : undefined;
+  }
+
+  /** Current holders in grant order. */
+  holders(): Iterable<Holder> {
+    if (this.#byToken !== null) return this.#byToken.values();
+    return this.#single === null ? [] : [this.#single];
+  }
+
+  /** Records a new holder. */
+  addHolder(h: Holder): void {
+    this.holderCount++;
+    if (this.#byToken !== null) {
+      this.#byToken.set(h.token, h);
+    } else if (this.#single === null) {
+      this.#single = h;
+    } else {
+      this.#byToken = new Map([[this.#single.token, this.#single], [h.token, h]]);
+      this.#single = null;
+    }
+  }
+
+  /** Forgets a current holder. */
+  deleteHolder(h: Holder): void {
+    if (this.#byToken !== null) {
+      if (this.#byToken.delete(h.token)) this.holderCount--;
+    } else if (this.#single === h) {
+      this.#single = null;
+      this.holderCount--;
+    }
   }
 }
 
@@ -264,7 +314,7 @@ export class LockTable {
     const lease = leaseMs ?? this.#defaultLeaseMs;
     res.lastActivity = now;
     if (res.minExpiry <= now) this.#evictExpired(res, now);
-    if (res.holders.size < res.limit && res.waiting === 0) {
+    if (res.holderCount < res.limit && res.waiting === 0) {
       return this.#grant(res, conn, lease, now);
     }
     if (this.#maxWaiters > 0 && res.waiting >= this.#maxWaiters) return "error_max_waiters";
@@ -296,7 +346,7 @@ export class LockTable {
     res.lastActivity = now;
     if (res.minExpiry <= now) this.#evictExpired(res, now);
     const rec = new EnqueueRecord(key, lease);
-    if (res.holders.size < res.limit && res.waiting === 0) {
+    if (res.holderCount < res.limit && res.waiting === 0) {
       const h = this.#grant(res, conn, lease, now);
       rec.holder = h;
       h.record = rec;
@@ -411,7 +461,7 @@ export class LockTable {
     const res = this.#resources.get(key);
     if (res === undefined) return false;
     res.lastActivity = now;
-    const h = res.holders.get(token);
+    const h = res.holderOf(token);
     if (h === undefined) return false;
     this.counters.releases[kindOfLimit(res.limit)]++;
     this.#removeHolder(h);
@@ -429,7 +479,7 @@ export class LockTable {
     const res = this.#resources.get(key);
     if (res === undefined) return null;
     res.lastActivity = now;
-    const h = res.holders.get(token);
+    const h = res.holderOf(token);
     if (h === undefined) return null;
     if (h.expiry <= now) {
       this.counters.leaseExpiries[kindOfLimit(res.limit)]++;
@@ -468,17 +518,23 @@ export class LockTable {
     conn.waiters = null;
     if (!autoRelease) return;
     const touched: Resource[] = [];
-    for (const h of conn.holders ?? []) {
+    for (let h = conn.newestHolder; h !== null;) {
       const res = h.resource;
-      if (!h.alive) continue;
+      const older = h.prevOfOwner;
+      h.prevOfOwner = null;
+      h.nextOfOwner = null;
       this.counters.disconnectReleases[kindOfLimit(res.limit)]++;
       h.alive = false;
-      res.holders.delete(h.token);
+      res.deleteHolder(h);
       if (h.record !== null) this.#dropRecordOf(h);
       res.lastActivity = now;
       touched.push(res);
+      h = older;
     }
-    conn.holders = null;
+    // Oldest grants first, as they were granted.
+    touched.reverse();
+    conn.newestHolder = null;
+    conn.holderCount = 0;
     for (const res of touched) this.#grantWaiters(res, now);
   }
 
@@ -503,7 +559,7 @@ export class LockTable {
     let removed = 0;
     for (const [key, res] of this.#resources) {
       if (
-        res.holders.size === 0 && res.waiting === 0 &&
+        res.holderCount === 0 && res.waiting === 0 &&
         now - res.lastActivity > this.#gcMaxIdleMs
       ) {
         this.#resources.delete(key);
@@ -551,10 +607,10 @@ export class LockTable {
     };
     for (const res of this.#resources.values()) {
       if (res.limit === 1) {
-        if (res.holders.size > 0) sum.locksHeld++;
+        if (res.holderCount > 0) sum.locksHeld++;
         sum.lockWaiters += res.waiting;
       } else {
-        sum.semaphoreHolders += res.holders.size;
+        sum.semaphoreHolders += res.holderCount;
         sum.semaphoreWaiters += res.waiting;
       }
     }
@@ -571,13 +627,13 @@ export class LockTable {
     const detail: TableDetail = { locks: [], semaphores: [], idleLocks: [], idleSemaphores: [] };
     for (const res of this.#resources.values()) {
       const key = decodeUtf8(res.key);
-      if (res.holders.size === 0 && res.waiting === 0) {
+      if (res.holderCount === 0 && res.waiting === 0) {
         const idle = { key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
         (res.limit === 1 ? detail.idleLocks : detail.idleSemaphores).push(idle);
         continue;
       }
       const holders: HolderDetail[] = [];
-      for (const h of res.holders.values()) {
+      for (const h of res.holders()) {
         holders.push({ connId: h.owner.id, leaseExpiresInS: Math.max(0, h.expiry - now) / 1000 });
       }
       if (res.limit === 1) detail.locks.push({ key, holders, waiters: res.waiting });
@@ -592,7 +648,7 @@ export class LockTable {
     const idleLocks: IdleKeyInfo[] = [];
     const idleSemaphores: IdleKeyInfo[] = [];
     for (const res of this.#resources.values()) {
-      const holders = res.holders.size;
+      const holders = res.holderCount;
       const key = text ? decodeUtf8(res.key) : res.key;
       if (holders === 0 && res.waiting === 0) {
         const idle = { key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
@@ -600,7 +656,7 @@ export class LockTable {
       } else if (res.limit === 1) {
         let ownerConnId = 0;
         let leaseExpiresInS = 0;
-        for (const h of res.holders.values()) {
+        for (const h of res.holders()) {
           ownerConnId = h.owner.id;
           leaseExpiresInS = Math.max(0, h.expiry - now) / 1000;
         }
@@ -627,8 +683,14 @@ export class LockTable {
     this.counters.queueWait[k].observe((now - queuedAt) / 1000);
     const expiry = now + leaseMs;
     const h = new Holder(this.#newToken(), res, conn, leaseMs, expiry);
-    res.holders.set(h.token, h);
-    (conn.holders ??= new Set()).add(h);
+    res.addHolder(h);
+    const newest = conn.newestHolder;
+    if (newest !== null) {
+      newest.nextOfOwner = h;
+      h.prevOfOwner = newest;
+    }
+    conn.newestHolder = h;
+    conn.holderCount++;
     if (expiry < res.minExpiry) res.minExpiry = expiry;
     if (expiry < this.#minExpiry) this.#minExpiry = expiry;
     return h;
@@ -642,7 +704,7 @@ export class LockTable {
   }
 
   #grantWaiters(res: Resource, now: number): void {
-    while (res.holders.size < res.limit && res.head !== null) {
+    while (res.holderCount < res.limit && res.head !== null) {
       const w = res.head;
       this.#unlink(res, w);
       w.owner.waiters?.delete(w);
@@ -659,7 +721,7 @@ export class LockTable {
   #evictExpired(res: Resource, now: number): void {
     let min = Infinity;
     let evicted = false;
-    for (const h of res.holders.values()) {
+    for (const h of res.holders()) {
       if (h.expiry <= now) {
         this.counters.leaseExpiries[kindOfLimit(res.limit)]++;
         this.#removeHolder(h);
@@ -677,8 +739,16 @@ export class LockTable {
 
   #removeHolder(h: Holder): void {
     h.alive = false;
-    h.resource.holders.delete(h.token);
-    h.owner.holders?.delete(h);
+    h.resource.deleteHolder(h);
+    const owner = h.owner;
+    const prev = h.prevOfOwner;
+    const next = h.nextOfOwner;
+    if (prev !== null) prev.nextOfOwner = next;
+    if (next !== null) next.prevOfOwner = prev;
+    else owner.newestHolder = prev;
+    h.prevOfOwner = null;
+    h.nextOfOwner = null;
+    owner.holderCount--;
     if (h.record !== null) this.#dropRecordOf(h);
   }
 

@@ -99,7 +99,7 @@ describe("LockTable acquire and release", () => {
     const a = t.openConnection(1);
     for (let i = 0; i < 3; i++) holder(t.acquire(a, "s", 3, undefined, 0, "queue"));
     assert.equal(t.acquire(a, "s", 3, undefined, 0, "timeout"), "timeout");
-    assert.equal(a.holders?.size ?? 0, 3);
+    assert.equal(a.holderCount, 3);
   });
 
   test("limit mismatch between locks and semaphores, before max_locks", () => {
@@ -156,7 +156,7 @@ describe("LockTable acquire and release", () => {
     t.release("k", h.token, 6);
     const got = t.cancelWaiter(w2, 7);
     assert.ok(got !== null && got.token === "t2");
-    assert.equal(t.resource("k")!.holders.size, 1);
+    assert.equal(t.resource("k")!.holderCount, 1);
   });
 
   test("locks are not re-entrant: the holder's own acquire queues behind itself", () => {
@@ -209,7 +209,7 @@ describe("LockTable leases", () => {
     t.sweep(1000);
     assert.deepEqual(g.log, ["b:t2"]);
     assert.equal(h.alive, false);
-    assert.equal(a.holders?.size ?? 0, 0);
+    assert.equal(a.holderCount, 0);
     assert.equal(t.renew("k", h.token, undefined, 1001), null);
   });
 
@@ -311,7 +311,7 @@ describe("LockTable two-phase", () => {
     assert.equal(t.wait(b, "k", 3), "error_not_enqueued");
     assert.ok(b.records?.has("other"), "other keys' records are independent");
     t.release("k", h.token, 4);
-    assert.equal(t.resource("k")!.holders.size, 0, "the timed-out enqueuer is not granted");
+    assert.equal(t.resource("k")!.holderCount, 0, "the timed-out enqueuer is not granted");
   });
 
   test("blocked w is granted through onGrant and collect drops the record", () => {
@@ -414,7 +414,7 @@ describe("LockTable disconnect", () => {
     t.disconnect(a, 10, true);
     assert.deepEqual(log, ["b:t4", "c:t5"]);
     assert.equal(d.holder!.token, "t6");
-    assert.equal(a.holders?.size ?? 0, 0);
+    assert.equal(a.holderCount, 0);
     assert.equal(a.records?.size ?? 0, 0);
   });
 
@@ -422,7 +422,7 @@ describe("LockTable disconnect", () => {
     const { t, a, log } = setup();
     t.disconnect(a, 10, false);
     assert.deepEqual(log, []);
-    assert.equal(t.resource("k1")!.holders.size, 1);
+    assert.equal(t.resource("k1")!.holderCount, 1);
     const stats = t.stats(20, 3);
     assert.equal(stats.locks.find((l) => l.key === "k1")!.ownerConnId, 1);
     t.sweep(33 * S);
