@@ -123,7 +123,7 @@ export function formatMetrics(metrics: ServerMetrics, gauges: MetricsGauges): st
     out,
     "dflockd_request_duration_seconds",
     "histogram",
-    "Time from a request's arrival to its answer, blocking included.",
+    "Time from a request's arrival to its answer, blocking included (0 when answered at once).",
   );
   for (let k = 0; k < 3; k++) {
     histogram(out, "dflockd_request_duration_seconds", errorKinds[k]!, metrics.serviceTime[k]!);
