@@ -82,6 +82,15 @@ export class LineDecoder {
    */
   nextLine(): string | null | typeof LINE_TOO_LONG {
     const chunks = this.#chunks;
+    // The common case first: a new line that ends within the chunk it starts in.
+    if (this.#lineLen === 0 && !this.#discarding && this.#scanChunk === this.#first) {
+      const chunk = chunks[this.#first];
+      if (chunk !== undefined) {
+        const from = this.#head;
+        const idx = chunk.indexOf(LF, from);
+        if (idx >= 0 && idx - from <= this.#max) return this.#takeWithin(chunk, from, idx);
+      }
+    }
     while (this.#scanChunk < chunks.length) {
       const chunk = chunks[this.#scanChunk]!;
       const from = this.#scanPos;
@@ -118,6 +127,41 @@ export class LineDecoder {
     return null;
   }
 
+  /**
+   * Takes the line `chunk[from..lf)` of the first live chunk (`lf` is its newline) and consumes
+   * it with its newline: {@linkcode LineDecoder.nextLine}'s fast path.
+   */
+  #takeWithin(chunk: Uint8Array, from: number, lf: number): string {
+    let end = lf;
+    while (end > from && chunk[end - 1] === CR) end--;
+    const line = byteRangeToByteString(chunk, from, end);
+    this.#buffered -= lf + 1 - from;
+    if (lf + 1 < chunk.length) {
+      this.#head = lf + 1;
+    } else if (this.#first + 1 < this.#chunks.length) {
+      this.#first++;
+      this.#head = 0;
+    } else {
+      this.#releaseAll();
+      return line;
+    }
+    this.#scanChunk = this.#first;
+    this.#scanPos = this.#head;
+    return line;
+  }
+
+  /** Every chunk is consumed: forget them. */
+  #releaseAll(): void {
+    const chunks = this.#chunks;
+    // One chunk is the usual case, and popping it is cheaper than setting the length.
+    if (chunks.length === 1) chunks.pop();
+    else chunks.length = 0;
+    this.#first = 0;
+    this.#head = 0;
+    this.#scanChunk = 0;
+    this.#scanPos = 0;
+  }
+
   /** The bytes from the line head up to (excluding) offset `end` of chunk `ci`. */
   #take(ci: number, end: number): string {
     const chunks = this.#chunks;
@@ -146,9 +190,7 @@ export class LineDecoder {
     this.#scanChunk = this.#first;
     this.#scanPos = this.#head;
     if (this.#first >= chunks.length) {
-      chunks.length = 0;
-      this.#first = 0;
-      this.#scanChunk = 0;
+      this.#releaseAll();
     } else if (this.#first >= 64) {
       chunks.splice(0, this.#first);
       this.#scanChunk -= this.#first;
