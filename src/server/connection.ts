@@ -49,6 +49,8 @@ const OK = STATUS.ok;
 const ERROR = STATUS.error;
 const ERROR_AUTH = STATUS.errorAuth;
 const TIMEOUT = STATUS.timeout;
+/** The longest bare status (`error_already_enqueued`); an answer with a token is longer. */
+const MAX_STATUS_LENGTH = Math.max(...Object.values(STATUS).map((status) => status.length));
 /** While blocked, stop reading ahead once this many bytes of pipelined requests are buffered. */
 const READ_AHEAD_BYTES = 65536;
 /** Flush batched responses once they reach this size. */
@@ -427,9 +429,13 @@ export class ServerConnection {
         }
         const kind = kindOfCommand(command);
         metrics.serviceTime[kind]!.observe((this.#now - start) / 1000);
-        // Every error answer is a bare status; `timeout` only answers a blocking request.
-        if (answer.charCodeAt(0) === 101 /* e */) metrics.countError(kind, answer);
-        else if (answer === TIMEOUT && kind < 2) metrics.timeouts[kind]!++;
+        // Every error answer is a bare status, shorter than any answer with a token (reading a
+        // character of a grant, a string built by concatenation, would copy it into a flat one
+        // first); `timeout` only answers a blocking request.
+        if (answer.length <= MAX_STATUS_LENGTH) {
+          if (answer.charCodeAt(0) === 101 /* e */) metrics.countError(kind, answer);
+          else if (answer === TIMEOUT && kind < 2) metrics.timeouts[kind]!++;
+        }
         this.#out += answer + LF;
         if (this.#out.length >= FLUSH_BYTES) {
           const sending = this.#send(this.#now);
