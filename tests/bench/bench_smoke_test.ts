@@ -22,6 +22,7 @@ import {
 } from "../../bench/_report.ts";
 import type { SharedReport } from "../../bench/shared_client.ts";
 import { openHolds } from "../../bench/server_hold.ts";
+import { measureServerLogic } from "../../bench/_server_logic.ts";
 import type { Row, SuiteResult } from "../../bench/server_suite.ts";
 import { connect, stats } from "../../mod.ts";
 import { openChannel } from "../../src/transport/channel.ts";
@@ -124,6 +125,16 @@ describe("bench building blocks", () => {
         assert.equal(r.aborted, false, target);
       }
     });
+  });
+
+  test("measureServerLogic: in-memory peers get every pair answered, own keys and one key", async () => {
+    const own = await measureServerLogic(5, 20);
+    assert.equal(own.pairs, 100);
+    assert.ok(own.cpuUs > 0 && own.wallMs > 0);
+    // Contended: each acquire waits for the holder before it to release (FIFO hand-over); a
+    // wrong answer (anything but ok) would reject.
+    const shared = await measureServerLogic(5, 20, true);
+    assert.equal(shared.pairs, 100);
   });
 
   test("statistics: median, percentile, summary, interleaving", () => {
