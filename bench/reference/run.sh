@@ -5,7 +5,10 @@
 # user and system CPU per op (from /proc/<pid>/stat). Needs `go` and `taskset`; Node needs the
 # npm build first (node_modules/.bin/deno run -A scripts/build_npm.ts --no-test).
 #
-# Usage (from the repository root): bash bench/reference/run.sh [RUNS] [ROUNDS]
+# With DFLOCKD_GO=PATH (a built Go dflockd, e.g. from ../shared/reference/build.sh) the Go
+# dflockd is measured first, so that every floor can be read as a fraction of it.
+#
+# Usage (from the repository root): [DFLOCKD_GO=PATH] bash bench/reference/run.sh [RUNS] [ROUNDS]
 set -euo pipefail
 runs=${1:-3}
 rounds=${2:-1000}
@@ -24,7 +27,9 @@ measure() {
   local pid=$!
   local port=""
   for _ in $(seq 100); do
-    port=$(grep -o 'listening on [0-9.]*:[0-9]*' "$work/err" 2>/dev/null | sed 's/.*://' || true)
+    # Ours log "listening on HOST:PORT"; the Go servers log their bound address (addr=HOST:PORT).
+    port=$(grep -o 'listening on [0-9.]*:[0-9]*\|addr=[0-9.]*:[1-9][0-9]*' "$work/err" 2>/dev/null |
+      head -1 | sed 's/.*://' || true)
     [ -n "$port" ] && break
     sleep 0.1
   done
@@ -54,6 +59,11 @@ echo "Go load generator, $conns connections x $rounds pairs, target on CPU 0, ge
 echo
 echo "| target | run | ops/s | p50 ms | p99 ms | target user us/op | target sys us/op |"
 echo "|---|---|---|---|---|---|---|"
+if [ -n "${DFLOCKD_GO:-}" ]; then
+  # The Go dflockd logs the port it was given, so give it a free one.
+  go_port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+  measure "Go dflockd" "$DFLOCKD_GO" --host 127.0.0.1 --port "$go_port"
+fi
 measure "Go echo floor" "$work/go-echo"
 measure "dflock server, Bun" $bun src/cli/main.ts serve --host 127.0.0.1 --port 0
 measure "dflock echo floor, Bun" $bun bench/floor.ts --serve --port 0
