@@ -15,6 +15,7 @@
 
 import { serve } from "../server/mod.ts";
 import { isMainModule } from "../runtime/entry.ts";
+import { keepYoungGenerationSmall } from "../runtime/heap.ts";
 import { args, EnvPermissionError, exit, stdoutIsTty, writeStderr } from "../runtime/process.ts";
 import { type CliIo, processIo } from "./io.ts";
 import { runDemo } from "./demo.ts";
@@ -148,7 +149,10 @@ async function runCommand(
 }
 
 if (isMainModule(import.meta)) {
-  main(args()).then(
+  const argv = args();
+  // The command owns this process: a server keeps its young generation small (heap.ts).
+  const ready = argv[0] === "serve" ? keepYoungGenerationSmall() : Promise.resolve(false);
+  ready.then(() => main(argv)).then(
     (code) => exit(code),
     (error: unknown) => {
       writeStderr(`dflock: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
