@@ -15,6 +15,7 @@ import { formatStats } from "../protocol/stats.ts";
 import { ByteStringSlab } from "../protocol/utf8.ts";
 import { openChannel } from "../transport/channel.ts";
 import type { ByteChannel, Transport } from "../transport/types.ts";
+import type { DeadlineMember, Deadlines } from "./deadlines.ts";
 import { Holder, type LockTable, type TableConn, Waiter } from "./lock_table.ts";
 import { commandIndex, kindOfCommand, type ServerMetrics } from "./metrics.ts";
 
@@ -34,6 +35,8 @@ export interface ConnectionHost {
   readonly defaultLeaseS: number;
   /** The monotonic clock, milliseconds. */
   now(): number;
+  /** The one timer for every connection's read, write and wait deadlines. */
+  readonly deadlines: Deadlines;
   /** True once a graceful shutdown has begun. */
   isDraining(): boolean;
   /** Open connections, for `stats`. */
@@ -57,8 +60,6 @@ const READ_AHEAD_BYTES = 65536;
 const FLUSH_BYTES = 65536;
 /** Pause before closing after a failed authentication (Go: 100 ms). */
 const AUTH_FAIL_DELAY_MS = 100;
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 0x7fffffff;
 
 const EV_NONE = 0;
 const EV_GRANTED = 1;
@@ -83,7 +84,7 @@ export function constantTimeEqual(actual: string, expected: string): boolean {
 }
 
 /** Serves one accepted transport until it closes. */
-export class ServerConnection {
+export class ServerConnection implements DeadlineMember {
   /** The connection id (1, 2, ... in accept order). */
   readonly id: number;
   readonly #transport: Transport;
@@ -112,8 +113,10 @@ export class ServerConnection {
   #writeDeadline = 0;
   /** The write in flight (it never rejects; a failed write finishes the connection). */
   #writing: Promise<void> | null = null;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt = Infinity;
+  /** When the server's {@linkcode Deadlines} will call back (ms); maintained by it. */
+  deadlineAt = Infinity;
+  /** This connection's place in the server's {@linkcode Deadlines}; maintained by it. */
+  deadlineSlot = -1;
   #blocked: Waiter | null = null;
   #event = EV_NONE;
   /** The blocked request's deadline (ms), 0 when not blocked. */
@@ -202,33 +205,26 @@ export class ServerConnection {
   // ---- deadlines ----
 
   /**
-   * Makes sure the deadline timer fires no later than `at`. One timer serves the connection's
-   * read, write and wait deadlines: it is moved only when a deadline comes before the one it is
-   * set for, and when it fires early it re-arms itself for what is still pending. Deadlines
-   * mostly move forward, so most requests touch no timer at all (timers are costly on every
-   * runtime: one per blocked request adds to the tail latency under contention).
+   * Makes sure the server's deadline timer calls this connection back no later than `at`. One
+   * call-back serves the connection's read, write and wait deadlines: it is moved only when a
+   * deadline comes before the one it is set for, and when it comes early it is set again for
+   * what is still pending. Deadlines mostly move forward, so most requests touch nothing at all.
    *
    * @param at The deadline (ms).
    * @param now The current time (ms).
    */
   #armTimer(at: number, now: number): void {
-    if (at >= this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerAt = at;
-    const delay = Math.min(Math.max(0, at - now), MAX_TIMER_MS);
-    this.#timer = setTimeout(ServerConnection.#timerFired, delay, this);
+    if (at < this.deadlineAt) this.#host.deadlines.schedule(this, at, now);
   }
 
-  /** The deadline timer's callback, shared by every connection (no closure per connection). */
-  static #timerFired(conn: ServerConnection): void {
-    conn.#onTimer();
-  }
-
-  #onTimer(): void {
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
+  /**
+   * The server's deadline timer: this connection's earliest deadline has come (it is out of
+   * the server's deadlines until it sets one again).
+   *
+   * @param now The current time (ms).
+   */
+  deadlinePassed(now: number): void {
     if (this.#finished) return;
-    const now = this.#host.now();
     if (this.#writeDeadline !== 0) {
       if (now >= this.#writeDeadline) {
         void this.#finish();
@@ -276,7 +272,7 @@ export class ServerConnection {
       this.#writeDeadline = now + wt;
       // The timer must fire by this deadline: re-armed only when it is set later (for a read
       // deadline). Deadlines only move forward, so the flushes that follow find the timer early
-      // enough and leave it alone; when it fires early, #onTimer re-arms it for the write still
+      // enough and leave it alone; when it fires early, deadlinePassed sets it again for the write still
       // pending.
       this.#armTimer(this.#writeDeadline, now);
     }
@@ -359,7 +355,7 @@ export class ServerConnection {
             }
           }
           if (this.#readDeadline === 0) {
-            // The deadline covers the whole line; the timer answers and closes (#onTimer).
+            // The deadline covers the whole line; the timer answers and closes (deadlinePassed).
             const now = fresh ? this.#now : host.now();
             this.#readDeadline = now + host.readTimeoutMs;
             this.#armTimer(this.#readDeadline, now);
@@ -583,8 +579,7 @@ export class ServerConnection {
   async #finish(): Promise<void> {
     if (this.#finished) return await this.closed;
     this.#finished = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#host.deadlines.cancel(this);
     const blocked = this.#blocked;
     if (blocked !== null && blocked.holder === null) {
       this.#host.table.cancelWaiter(blocked, this.#host.now());

@@ -14,6 +14,7 @@ import { readTextFile } from "../runtime/files.ts";
 import type { Listener, NetAddr, TlsListenOptions, TransportAdapter } from "../transport/types.ts";
 import { VERSION } from "../version.ts";
 import { type ConnectionHost, ServerConnection } from "./connection.ts";
+import { Deadlines } from "./deadlines.ts";
 import { type HttpServer, serveHttp } from "./http.ts";
 import { httpApi, type HttpApiHost, metricsText } from "./http_api.ts";
 import { LockTable } from "./lock_table.ts";
@@ -329,6 +330,7 @@ class DflockServer implements Server {
       authSecret: core.authSecret,
       defaultLeaseS: Math.trunc(options.defaultLeaseTtl),
       now,
+      deadlines: new Deadlines(now),
       isDraining: () => this.#draining,
       connectionCount: () => this.#conns.size,
       metrics: this.#metrics,
@@ -387,6 +389,8 @@ class DflockServer implements Server {
     if (!this.#draining || !this.#acceptDone || this.#conns.size > 0) return;
     if (this.#forceTimer !== undefined) clearTimeout(this.#forceTimer);
     this.#forceTimer = undefined;
+    // Every connection took its deadline away as it finished; nothing may keep the process alive.
+    this.#host.deadlines.clear();
     // The HTTP port answers /ready with 503 through the drain and goes last.
     if (this.#http === undefined) this.#resolveClosed();
     else void this.#http.close().finally(this.#resolveClosed);
