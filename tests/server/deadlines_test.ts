@@ -31,17 +31,21 @@ async function toldTimes(member: Member, count: number): Promise<void> {
   }
 }
 
+/** A `Deadlines` on the real clock, three members sharing one log, and the start time. */
+function threeMembers() {
+  const clock = () => performance.now();
+  const log: string[] = [];
+  const [a, b, c] = ["a", "b", "c"].map((name) => new Member(name, log)) as [
+    Member,
+    Member,
+    Member,
+  ];
+  return { d: new Deadlines(clock), log, a, b, c, t0: clock() };
+}
+
 describe("Deadlines: one timer for many deadlines", () => {
   test("members are told in deadline order, each once, not before their deadline", async () => {
-    const clock = () => performance.now();
-    const d = new Deadlines(clock);
-    const log: string[] = [];
-    const [a, b, c] = ["a", "b", "c"].map((name) => new Member(name, log)) as [
-      Member,
-      Member,
-      Member,
-    ];
-    const t0 = clock();
+    const { d, log, a, b, c, t0 } = threeMembers();
     d.schedule(a, t0 + 60, t0);
     d.schedule(b, t0 + 20, t0);
     d.schedule(c, t0 + 40, t0);
@@ -54,15 +58,7 @@ describe("Deadlines: one timer for many deadlines", () => {
   });
 
   test("moving a deadline earlier or later, and cancelling, are honoured", async () => {
-    const clock = () => performance.now();
-    const d = new Deadlines(clock);
-    const log: string[] = [];
-    const [a, b, c] = ["a", "b", "c"].map((name) => new Member(name, log)) as [
-      Member,
-      Member,
-      Member,
-    ];
-    const t0 = clock();
+    const { d, log, a, b, c, t0 } = threeMembers();
     d.schedule(a, t0 + 10_000, t0);
     d.schedule(b, t0 + 30, t0);
     d.schedule(c, t0 + 20, t0);
