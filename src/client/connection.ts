@@ -141,7 +141,7 @@ export class Connection implements AsyncDisposable {
 
   readonly #transport: Transport;
   readonly #io: ByteChannel;
-  #pending: Pending[] = [];
+  #pending: Pending[];
   /** Encoded requests not yet written: every request of one tick goes out in one write. */
   #outbox: Uint8Array[] = [];
   #outboxBytes = 0;
@@ -177,6 +177,11 @@ export class Connection implements AsyncDisposable {
     this.#plain = options?.tls === false;
     this.#transport = transport;
     this.#io = openChannel(transport);
+    // Fields that change at close are set here, not by initializers (which would let V8 treat
+    // them as constant until the first close, then discard the code that read them): see
+    // docs/performance.md, "The first close".
+    this.#pending = [];
+    this.#closedError = undefined;
     this.#lastActivity = performance.now();
     this.closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;

@@ -96,10 +96,10 @@ export class ServerConnection implements DeadlineMember {
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
   #out = "";
-  #eof = false;
+  #eof: boolean;
   #sawBytes = false;
-  #finished = false;
-  #closing = false;
+  #finished: boolean;
+  #closing: boolean;
   #authed: boolean;
   #inflight: Promise<void> | null = null;
   /**
@@ -131,6 +131,12 @@ export class ServerConnection implements DeadlineMember {
     this.#state = host.table.openConnection(id);
     this.#io = openChannel(transport);
     this.#authed = host.authSecret === null;
+    // Set here, not by initializers: they change when the connection ends, and a field first
+    // written then would discard the optimized code that reads it (docs/performance.md, "The
+    // first close").
+    this.#eof = false;
+    this.#finished = false;
+    this.#closing = false;
   }
 
   /** Resolves once the connection has closed and its state is cleaned up. */

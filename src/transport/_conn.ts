@@ -73,12 +73,16 @@ export abstract class ConnBase {
   /** Made on first use: a server holds thousands of connections that nobody awaits. */
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
-  #isClosed = false;
+  #isClosed: boolean;
   #closedErr: ConnectionError | undefined;
 
   /** @param remoteAddr The peer's address. */
   constructor(remoteAddr: NetAddr) {
     this.remoteAddr = remoteAddr;
+    // Flags that change at close are set here, not by an initializer (which would let V8 treat
+    // them as constant until the first close, then discard the code that read them): see
+    // docs/performance.md, "The first close".
+    this.#isClosed = false;
   }
 
   /** The peer's `host:port`, for messages (made when one is needed). */

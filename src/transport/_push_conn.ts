@@ -36,8 +36,8 @@ export class PushQueue {
   #flow: FlowControl;
   #onFirstRead: (() => void) | undefined;
   #paused: boolean;
-  #done = false;
-  #failed = false;
+  #done: boolean;
+  #failed: boolean;
   #error: unknown;
   #queue: Uint8Array[] = [];
   #queued = 0;
@@ -52,6 +52,9 @@ export class PushQueue {
     this.#flow = flow;
     this.#onFirstRead = onFirstRead;
     this.#paused = onFirstRead !== undefined;
+    // Set here, not by initializers: they change at the end (see ConnBase).
+    this.#done = false;
+    this.#failed = false;
   }
 
   /** Whether the input has ended or failed. */
@@ -156,9 +159,9 @@ export abstract class PushConn extends ConnBase implements Conn {
   protected readonly input: PushQueue;
   /** Settles when the socket drains; shared by every write waiting for it. */
   #drain: Deferred | undefined;
-  #readEnded = false;
-  #writeDone = false;
-  #closing = false;
+  #readEnded: boolean;
+  #writeDone: boolean;
+  #closing: boolean;
 
   /**
    * @param remoteAddr The peer's address.
@@ -168,6 +171,11 @@ export abstract class PushConn extends ConnBase implements Conn {
   constructor(remoteAddr: NetAddr, flow: FlowControl, onFirstRead?: () => void) {
     super(remoteAddr);
     this.input = new PushQueue(flow, onFirstRead);
+    // Set here, not by initializers: they change at close (see ConnBase).
+    this.#drain = undefined;
+    this.#readEnded = false;
+    this.#writeDone = false;
+    this.#closing = false;
   }
 
   read(): Promise<Uint8Array | null> {

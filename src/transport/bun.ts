@@ -110,12 +110,14 @@ class BunConn extends PushConn {
   #socket: BunSocketLike;
   /** What the socket did not take yet, in order; later writes queue behind it. */
   #unsent: Uint8Array[] = [];
-  #isClosed = false;
+  #isClosed: boolean;
 
   constructor(socket: BunSocketLike) {
     // A connection reset before Bun opened it has no peer address any more.
     super({ hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 }, socket);
     this.#socket = socket;
+    // Set here, not by an initializer: it changes at close (see ConnBase).
+    this.#isClosed = false;
   }
 
   /** Bun's `write` is unbuffered: it takes what it can (-1 once closed); the rest waits. */

@@ -89,15 +89,18 @@ class DenoConn extends ConnBase implements Conn {
   #conn: DenoConnLike;
   #scratch: Uint8Array | undefined;
   #reading = false;
-  #readDone = false;
+  #readDone: boolean;
   /** Writes not settled yet; each waits for the one before it (`#lastWrite`). */
   #writes = 0;
   #lastWrite: Promise<void> | undefined;
-  #closing = false;
+  #closing: boolean;
 
   constructor(conn: DenoConnLike) {
     super({ hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
     this.#conn = conn;
+    // Set here, not by initializers: they change at close (see ConnBase).
+    this.#readDone = false;
+    this.#closing = false;
   }
 
   /**

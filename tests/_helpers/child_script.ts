@@ -20,24 +20,39 @@ export interface ChildResult {
   stderr: string;
 }
 
+/** Options of {@linkcode runChildScript}. */
+export interface ChildOptions {
+  /** Called with the child and all of its stdout so far, on every chunk. */
+  onStdout?: (child: ChildProcess, stdout: string) => void;
+  /** Kill the child (SIGKILL) after this long. @default {20000} */
+  timeoutMs?: number;
+  /** V8 flags for the child (Node and Deno; Bun has no V8). */
+  v8Flags?: readonly string[];
+}
+
 /**
  * Runs `script` (a URL of a `.ts` test script) with `args`; kills it after `timeoutMs`.
  *
  * @param script The script, e.g. `new URL("./_child.ts", import.meta.url)`.
  * @param args Its arguments.
- * @param onStdout Called with the child and all of its stdout so far, on every chunk.
- * @param timeoutMs Kill the child (SIGKILL) after this long. @default {20000}
+ * @param options A stdout observer, the time limit, V8 flags.
  * @returns How it ended.
  */
 export function runChildScript(
   script: URL,
   args: readonly string[],
-  onStdout?: (child: ChildProcess, stdout: string) => void,
-  timeoutMs = 20_000,
+  options: ChildOptions = {},
 ): Promise<ChildResult> {
+  const { onStdout, timeoutMs = 20_000, v8Flags = [] } = options;
+  if (v8Flags.length > 0 && "Bun" in globalThis) {
+    throw new TypeError("V8 flags need Node or Deno (Bun runs JavaScriptCore)");
+  }
   const source = fileURLToPath(script);
   const path = existsSync(source) ? source : source.replace(/\.ts$/, ".js");
-  const argv = "Deno" in globalThis ? ["run", "-A", path, ...args] : [path, ...args];
+  const argv = "Deno" in globalThis
+    ? ["run", "-A", ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : []), path]
+    : [...v8Flags, path];
+  argv.push(...args);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

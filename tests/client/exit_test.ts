@@ -20,10 +20,12 @@ async function runChild(mode: string, address: string): Promise<Exit> {
   const r = await runChildScript(
     new URL("./_exit_child.ts", import.meta.url),
     [mode, address],
-    (_child, stdout) => {
-      if (doneAt === Infinity && stdout.includes("done")) doneAt = performance.now();
+    {
+      onStdout: (_child, stdout) => {
+        if (doneAt === Infinity && stdout.includes("done")) doneAt = performance.now();
+      },
+      timeoutMs: 30_000,
     },
-    30_000,
   );
   return { ...r, afterDoneMs: performance.now() - doneAt };
 }

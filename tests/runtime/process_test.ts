@@ -69,5 +69,5 @@ function runChild(
   childArgs: string[],
   onStdout?: (child: ChildProcess, stdout: string) => void,
 ): Promise<ChildResult> {
-  return runChildScript(new URL("./_process_child.ts", import.meta.url), childArgs, onStdout);
+  return runChildScript(new URL("./_process_child.ts", import.meta.url), childArgs, { onStdout });
 }
