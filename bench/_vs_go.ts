@@ -281,6 +281,14 @@ export const SERVER_FLAGS: readonly string[] = [
 
 const SERVER_CPU = "0";
 const LOAD_CPU = "1";
+/**
+ * Unrecorded full-size runs per target before a load shape's reps. V8 compiles a server's request
+ * loop with its optimizing compiler only after some 20 000 requests (Deno: 54-84 ms of compiling on
+ * the server's one CPU, with the other hot functions after it); one run at a fifth of the size left
+ * that to the first reps, whose p99 on one contended key was 3-5 ms against 1.0 once warm
+ * (docs/performance.md, "Warming up"). Every target, Go included, gets the same.
+ */
+const WARMUP_PASSES = 2;
 
 // ---- paths and commands ----
 
@@ -1115,10 +1123,9 @@ async function measureLoadShapes(config: VsGoConfig, shapes: Shape[]): Promise<V
     for (const shape of shapes) {
       const spec = loadSpec(config, shape);
       for (const t of targets) {
-        await runGenerator(config, servers.get(t.name)!.port, {
-          ...spec,
-          rounds: Math.max(1, Math.ceil(spec.rounds / 5)),
-        });
+        for (let pass = 0; pass < WARMUP_PASSES; pass++) {
+          await runGenerator(config, servers.get(t.name)!.port, spec);
+        }
       }
       const runs = new Map<string, VsGoRun[]>(targets.map((t) => [t.name, []]));
       for (let rep = 0; rep < config.runs; rep++) {
