@@ -56,11 +56,12 @@ interface DenoLike {
 }
 
 /**
- * Read buffer sizes: each connection starts small (an idle connection holding a lock should
- * cost little memory, and a protocol line fits in 1 KiB) and doubles its buffer whenever a read
- * fills it, up to the maximum. Each chunk handed out is a copy of just the bytes read.
+ * Read buffer sizes: each connection starts small (every open connection keeps a read pending
+ * in its buffer, so at 10 000 held locks 1 KiB each was 10 MiB; a request is a few dozen bytes)
+ * and doubles its buffer whenever a read fills it, up to the maximum. Each chunk handed out is a
+ * copy of just the bytes read.
  */
-const MIN_READ_BUFFER = 1024;
+const MIN_READ_BUFFER = 256;
 const MAX_READ_BUFFER = 64 * 1024;
 
 /**
