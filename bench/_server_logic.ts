@@ -8,13 +8,22 @@
 
 import process from "node:process";
 import { startServer } from "../src/server/server.ts";
-import type { ByteChannel, Listener, NetAddr, Transport } from "../src/transport/types.ts";
+import { AcceptQueue } from "../src/transport/_accept_queue.ts";
+import { type Conn, DONE, listenerOf } from "../src/transport/_conn.ts";
+import type { NetAddr } from "../src/transport/types.ts";
 
 const encoder = new TextEncoder();
 const ADDR: NetAddr = { hostname: "127.0.0.1", port: 0 };
 
-/** One connection's client side: sends a request each time the last answer has arrived. */
-class Peer {
+/**
+ * One in-memory connection: the server reads what the client side would send (a request each
+ * time the last answer has arrived) and writes its answers straight to it. The peer never
+ * pipelines, so each write is the answer to one request.
+ */
+class Peer implements Conn {
+  readonly remoteAddr: NetAddr = ADDR;
+  readonly closed: Promise<void>;
+  #markClosed: () => void = () => {};
   readonly #acquire: Uint8Array;
   /** `r\n<key>\n<token>\n`, the token's 32 bytes filled in from each grant. */
   readonly #release: Uint8Array;
@@ -33,6 +42,21 @@ class Peer {
     this.#pairsLeft = pairs;
     this.#next = this.#acquire;
     this.#done = done;
+    this.closed = new Promise((resolve) => this.#markClosed = resolve);
+  }
+
+  write(bytes: Uint8Array): Promise<void> {
+    this.#answered(bytes);
+    return DONE;
+  }
+
+  closeWrite(): Promise<void> {
+    return DONE;
+  }
+
+  close(): Promise<void> {
+    this.end();
+    return this.closed;
   }
 
   read(): Promise<Uint8Array | null> {
@@ -45,7 +69,7 @@ class Peer {
   }
 
   /** The server's answer: the next request follows (an acquire's token makes the release). */
-  answered(bytes: Uint8Array): void {
+  #answered(bytes: Uint8Array): void {
     if (bytes[0] !== 0x6f /* o */) {
       this.#done(new Error(`unexpected answer: ${decode(bytes)}`));
       return;
@@ -80,55 +104,12 @@ class Peer {
     this.#pendingRead = null;
     this.#next = null;
     pending?.(null);
+    this.#markClosed();
   }
 }
 
 function decode(bytes: Uint8Array): string {
   return String.fromCharCode(...bytes);
-}
-
-/** An in-memory connection: the server's side of a {@linkcode Peer}. */
-function transportOf(peer: Peer): Transport {
-  const channel: ByteChannel = {
-    read: () => peer.read(),
-    write: (bytes) => {
-      // Answers to one request each: the peer never pipelines.
-      peer.answered(bytes);
-      return Promise.resolve();
-    },
-  };
-  return {
-    get readable(): never {
-      throw new Error("in-memory transport: channel only");
-    },
-    get writable(): never {
-      throw new Error("in-memory transport: channel only");
-    },
-    remoteAddr: ADDR,
-    closed: new Promise<void>(() => {}),
-    channel: () => channel,
-    close: () => {
-      peer.end();
-      return Promise.resolve();
-    },
-  };
-}
-
-/** A listener that hands out the given transports, then waits until closed. */
-function listenerOf(transports: Transport[]): Listener {
-  let close: () => void = () => {};
-  const closed = new Promise<void>((resolve) => close = resolve);
-  return {
-    addr: ADDR,
-    close: () => {
-      close();
-      return Promise.resolve();
-    },
-    async *[Symbol.asyncIterator]() {
-      yield* transports;
-      await closed;
-    },
-  };
 }
 
 /** One run of {@linkcode measureServerLogic}. */
@@ -167,7 +148,9 @@ export async function measureServerLogic(
   }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const server = startServer(listenerOf(peers.map(transportOf)));
+  const queue = new AcceptQueue().bound(ADDR, () => {});
+  for (const peer of peers) queue.push(peer);
+  const server = startServer(listenerOf(queue));
   await finished;
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { detectRuntime } from "../transport/auto.ts";
+
 /** The part of the `Deno` namespace used here. */
 interface DenoFiles {
   readTextFile(path: string): Promise<string>;
@@ -24,8 +26,9 @@ interface DenoFiles {
  * ```
  */
 export async function readTextFile(path: string): Promise<string> {
-  const deno = (globalThis as { Deno?: DenoFiles }).Deno;
-  if (deno !== undefined) return await deno.readTextFile(path);
+  if (detectRuntime() === "deno") {
+    return await (globalThis as unknown as { Deno: DenoFiles }).Deno.readTextFile(path);
+  }
   const { readFile } = await import("node:fs/promises");
   return await readFile(path, "utf8");
 }

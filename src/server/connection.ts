@@ -278,8 +278,8 @@ export class ServerConnection implements DeadlineMember {
       this.#writeDeadline = now + wt;
       // The timer must fire by this deadline: re-armed only when it is set later (for a read
       // deadline). Deadlines only move forward, so the flushes that follow find the timer early
-      // enough and leave it alone; when it fires early, deadlinePassed sets it again for the write still
-      // pending.
+      // enough and leave it alone; when it fires early, deadlinePassed sets it again for the
+      // write still pending.
       this.#armTimer(this.#writeDeadline, now);
     }
     this.#writing = this.#io.write(bytes).then(this.#onWritten, this.#onWriteFailed);
