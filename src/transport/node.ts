@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { connectConn, transportOf } from "./_conn.ts";
 import { detectRuntime } from "./auto.ts";
-import { listenSockets, NodeConn } from "./_node_socket.ts";
+import { listenSockets, NodeConn, readInto } from "./_node_socket.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -18,9 +18,6 @@ import type {
   Transport,
   TransportAdapter,
 } from "./types.ts";
-
-/** The read buffer of every client socket on Node (see `connectNode`). */
-const CLIENT_READ_BUFFER = new Uint8Array(64 * 1024);
 
 /**
  * Wraps a connected `net.Socket` (or `tls.TLSSocket`) as a {@linkcode Transport}.
@@ -79,19 +76,12 @@ export function connectNode(options: ConnectOptions): Promise<Transport> {
   const { hostname, port, tls: tlsOptions } = options;
   return connectConn(options, () => {
     let conn: NodeConn | undefined;
-    // On Node a plain socket reads through `onread`: into one buffer shared by every client
-    // socket, copied out at once, without the stream machinery of `data` events (5-15% more
-    // client throughput in docs/performance.md's A/B). Node starts reading only after the
+    // On Node a plain socket reads through `onread` (`readInto`): into one buffer shared by
+    // every socket, copied out at once (5-15% more client throughput in docs/performance.md's
+    // A/B). Node starts reading only after the
     // "connect" listeners, one of which makes the NodeConn. Bun calls the callback without its
     // socket and Deno may not honour the option: there `data` events carry the bytes.
-    const readOptions = detectRuntime() === "node"
-      ? {
-        onread: {
-          buffer: CLIENT_READ_BUFFER,
-          callback: (n: number, buf: Uint8Array) => conn!.takeRead(n, buf),
-        },
-      }
-      : {};
+    const readOptions = detectRuntime() === "node" ? { onread: readInto(() => conn!) } : {};
     const socket = tlsOptions === undefined
       ? net.connect({ host: hostname, port, allowHalfOpen: true, noDelay: true, ...readOptions })
       : tls.connect({

@@ -1,3 +1,7 @@
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { describe, test } from "node:test";
+import { openChannel } from "../../src/transport/channel.ts";
 import { detectRuntime } from "../../src/transport/auto.ts";
 import { nodeAdapter } from "../../src/transport/node.ts";
 import { transportSuite } from "./_suite.ts";
@@ -7,4 +11,45 @@ transportSuite("nodeAdapter", nodeAdapter, {
   // compatibility layer does not (a TLS echo stalls), so Deno skips it.
   skip: detectRuntime() === "deno",
   acceptsCaAsLeaf: true,
+});
+
+describe("nodeAdapter on Node: sockets read through onread", {
+  skip: detectRuntime() !== "node",
+}, () => {
+  test("neither an accepted nor a connected plain socket pushes its bytes through the stream", async () => {
+    // With `onread` Node hands the bytes to our callback; without it every chunk goes through
+    // Readable#push and a `data` event. Count pushes of data on every socket meanwhile.
+    const proto = net.Socket.prototype as unknown as { push(chunk: unknown): boolean };
+    const push = proto.push;
+    let pushed = 0;
+    proto.push = function (this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
+      if (chunk !== null) pushed++;
+      return (push as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    };
+    const listener = await nodeAdapter.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const client = await nodeAdapter.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      const accepted = await listener[Symbol.asyncIterator]().next();
+      assert.equal(accepted.done, false);
+      const server = openChannel(accepted.value!);
+      const writer = client.writable.getWriter();
+      const reader = client.readable.getReader();
+      const text = new TextDecoder();
+      await writer.write(new TextEncoder().encode("ping\n"));
+      assert.equal(text.decode((await server.read())!), "ping\n");
+      await server.write(new TextEncoder().encode("pong\n"));
+      assert.equal(text.decode((await reader.read()).value), "pong\n");
+      // The accepted side still sees the peer's EOF, and answers after it (half-close).
+      await writer.close();
+      assert.equal(await server.read(), null);
+      await server.write(new TextEncoder().encode("bye\n"));
+      assert.equal(text.decode((await reader.read()).value), "bye\n");
+      await client.close();
+      await accepted.value!.close();
+      assert.equal(pushed, 0, "bytes went through Readable#push (`data` events)");
+    } finally {
+      proto.push = push;
+      await listener.close();
+    }
+  });
 });
