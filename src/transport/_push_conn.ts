@@ -1,9 +1,9 @@
 /**
- * Internal: what the Node and Bun adapters share. Their sockets push (Node `data` events, Bun
- * `data` callbacks); {@linkcode PushQueue} turns that into one pull-style `read()`, pausing the
- * socket while too many bytes wait for the reader, and {@linkcode PushConn} is the rest of a
- * connection's life: writes waiting for the socket's drain, half-close in each direction, and
- * closing once.
+ * Internal: what the Node and Bun adapters share. Their sockets push (Node's `onread` callbacks
+ * or `data` events, Bun's `data` callbacks); {@linkcode PushQueue} turns that into one
+ * pull-style `read()`, pausing the socket while too many bytes wait for the reader, and
+ * {@linkcode PushConn} is the rest of a connection's life: writes waiting for the socket's drain,
+ * half-close in each direction, and closing once.
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
  * The Node transport adapter: `node:net` / `node:tls` sockets as the adapter contract of
- * `_conn.ts` (a byte channel over `data` events, paused while the reader falls behind), from
- * which the shared helper builds the public web-streams {@linkcode Transport}.
+ * `_conn.ts` (a byte channel fed by `onread` on Node and by `data` events elsewhere, paused while
+ * the reader falls behind), from which the shared helper builds the public web-streams
+ * {@linkcode Transport}.
  *
  * @module
  */
