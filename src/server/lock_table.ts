@@ -267,6 +267,13 @@ export class LockTable {
   /** What the table has counted (grants, releases, renewals, expiries, queue waits). */
   readonly counters: TableCounters;
 
+  /**
+   * How many times the table has woken a blocked request by granting it (its `onGrant` called):
+   * the server's request loop compares it around a request to learn whether that request handed
+   * a slot to another connection.
+   */
+  handoffs = 0;
+
   /** The default lease in milliseconds. */
   get defaultLeaseMs(): number {
     return this.#defaultLeaseMs;
@@ -718,6 +725,7 @@ export class LockTable {
       const cb = w.onGrant;
       if (cb !== null) {
         w.onGrant = null;
+        this.handoffs++;
         cb(w);
       }
     }

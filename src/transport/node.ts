@@ -79,9 +79,9 @@ export function connectNode(options: ConnectOptions): Promise<Transport> {
     let conn: NodeConn | undefined;
     // On Node a plain socket reads through `onread` (`readInto`): into one buffer shared by
     // every socket, copied out at once (5-15% more client throughput in docs/performance.md's
-    // A/B). Node starts reading only after the
-    // "connect" listeners, one of which makes the NodeConn. Bun calls the callback without its
-    // socket and Deno may not honour the option: there `data` events carry the bytes.
+    // A/B). Node starts reading only after the "connect" listeners, one of which makes the
+    // NodeConn. Bun calls the callback without its socket and Deno may not honour the option:
+    // there `data` events carry the bytes.
     const readOptions = detectRuntime() === "node" ? { onread: readInto(() => conn!) } : {};
     const socket = tlsOptions === undefined
       ? net.connect({ host: hostname, port, allowHalfOpen: true, noDelay: true, ...readOptions })

@@ -8,6 +8,10 @@ import { startTestServer, withServer as withTestServer } from "../_helpers/serve
 import type { ServerOptions } from "../../src/server/options.ts";
 import { runChildScript } from "../_helpers/child_script.ts";
 import { eventually, ProtocolClient } from "./_protocol_client.ts";
+import { wrapAccepted } from "../_helpers/accept_wrapper.ts";
+import { getAdapter } from "../../src/transport/auto.ts";
+import { openChannel } from "../../src/transport/channel.ts";
+import type { ByteChannel, Transport } from "../../src/transport/types.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "conformance", "fixtures");
 const TOKEN = /^ok ([0-9a-f]{32}) (\d+)$/;
@@ -31,6 +35,12 @@ async function open(server: Server, clients: ProtocolClient[]): Promise<Protocol
   const c = await ProtocolClient.connect(server.addr.port);
   clients.push(c);
   return c;
+}
+
+/** Requests waiting on any key. */
+function waiters(server: Server): number {
+  const stats = server.stats();
+  return [...stats.locks, ...stats.semaphores].reduce((sum, r) => sum + r.waiters, 0);
 }
 
 function token(line: string): string {
@@ -84,6 +94,57 @@ describe("server", () => {
       assert.equal(await b.line(), "ok");
       assert.equal(server.stats().locks[0]!.ownerConnId, 2);
     });
+  });
+
+  test("a release that grants a waiter writes the grant before the releaser's answer", async () => {
+    // Every write the server makes, in the order it makes them, by accepted connection.
+    const writes: string[] = [];
+    let accepted = 0;
+    const transport = wrapAccepted(await getAdapter(), (inner: Transport): Transport => {
+      const id = accepted++;
+      return {
+        get readable() {
+          return inner.readable;
+        },
+        get writable() {
+          return inner.writable;
+        },
+        closed: inner.closed,
+        remoteAddr: inner.remoteAddr,
+        close: () => inner.close(),
+        channel: (): ByteChannel => {
+          const io = openChannel(inner);
+          return {
+            read: () => io.read(),
+            write: (bytes) => {
+              writes.push(`${id} ${new TextDecoder().decode(bytes)}`);
+              return io.write(bytes);
+            },
+          };
+        },
+      };
+    });
+    for (const kind of [{ acquire: "l", release: "r" }, { acquire: "sl", release: "sr" }]) {
+      await withServer({ transport }, async (server, clients) => {
+        accepted = 0;
+        const a = await open(server, clients); // connection 0
+        const b = await open(server, clients); // connection 1
+        const limit = kind.acquire === "l" ? "" : " 1";
+        const ta = token(await a.request(kind.acquire, "k", "0" + limit));
+        b.send(kind.acquire, "k", "5" + limit);
+        assert.ok(
+          await eventually(() => server.stats().connections === 2 && waiters(server) === 1),
+        );
+        writes.length = 0;
+        assert.equal(await a.request(kind.release, "k", ta), "ok");
+        token(await b.line());
+        // The lock's next holder hears first; the releaser's "ok" follows.
+        assert.deepEqual(writes.map((w) => w.split(" ")[0] + " " + w.split(" ")[1]), [
+          "1 ok",
+          "0 ok\n",
+        ], kind.acquire);
+      });
+    }
   });
 
   test("acquire timeout elapses", async () => {

@@ -27,9 +27,9 @@ describe("nodeAdapter on Node: sockets read through onread", {
       return (push as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     };
     const listener = await nodeAdapter.listen({ hostname: "127.0.0.1", port: 0 });
+    const client = await nodeAdapter.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const accepted = await listener[Symbol.asyncIterator]().next();
     try {
-      const client = await nodeAdapter.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      const accepted = await listener[Symbol.asyncIterator]().next();
       assert.equal(accepted.done, false);
       const server = openChannel(accepted.value!);
       const writer = client.writable.getWriter();
@@ -44,11 +44,11 @@ describe("nodeAdapter on Node: sockets read through onread", {
       assert.equal(await server.read(), null);
       await server.write(new TextEncoder().encode("bye\n"));
       assert.equal(text.decode((await reader.read()).value), "bye\n");
-      await client.close();
-      await accepted.value!.close();
       assert.equal(pushed, 0, "bytes went through Readable#push (`data` events)");
     } finally {
       proto.push = push;
+      await client.close();
+      await accepted.value?.close();
       await listener.close();
     }
   });
