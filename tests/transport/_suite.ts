@@ -228,7 +228,7 @@ function serveChannelEcho(listener: Listener): Promise<void> {
  * Listens on a free port, connects one client and accepts it, runs `fn`, then closes the
  * client, the accepted side and the listener.
  */
-async function withPair(
+export async function withPair(
   adapter: TransportAdapter,
   fn: (client: Transport, server: Transport) => Promise<void>,
 ): Promise<void> {

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { openChannel } from "../../src/transport/channel.ts";
 import { detectRuntime } from "../../src/transport/auto.ts";
 import { denoAdapter } from "../../src/transport/deno.ts";
-import { transportSuite } from "./_suite.ts";
+import { transportSuite, withPair } from "./_suite.ts";
 
 // Deno's TLS client (rustls) rejects a CA:TRUE certificate used as a server certificate.
 transportSuite("denoAdapter", denoAdapter, {
@@ -13,12 +13,8 @@ transportSuite("denoAdapter", denoAdapter, {
 
 describe("denoAdapter: small reads", { skip: detectRuntime() !== "deno" }, () => {
   test("are slices of one shared buffer, each left as it was read", async () => {
-    const listener = await denoAdapter.listen({ hostname: "127.0.0.1", port: 0 });
-    const client = await denoAdapter.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    const accepted = await listener[Symbol.asyncIterator]().next();
-    try {
-      assert.equal(accepted.done, false);
-      const server = openChannel(accepted.value!);
+    await withPair(denoAdapter, async (client, accepted) => {
+      const server = openChannel(accepted);
       const io = openChannel(client);
       const chunks: Uint8Array[] = [];
       const sent: string[] = [];
@@ -35,10 +31,6 @@ describe("denoAdapter: small reads", { skip: detectRuntime() !== "deno" }, () =>
         chunks.some((c, i) => i > 0 && c.buffer === chunks[i - 1]!.buffer),
         "every small chunk has a buffer of its own",
       );
-    } finally {
-      await client.close();
-      await accepted.value?.close();
-      await listener.close();
-    }
+    });
   });
 });

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import { openChannel } from "../../src/transport/channel.ts";
 import { detectRuntime } from "../../src/transport/auto.ts";
 import { nodeAdapter } from "../../src/transport/node.ts";
-import { transportSuite } from "./_suite.ts";
+import { transportSuite, withPair } from "./_suite.ts";
 
 transportSuite("nodeAdapter", nodeAdapter, {
   // Also run under Bun, where node:net / node:tls pass the whole suite. Deno's node:tls
@@ -26,30 +26,25 @@ describe("nodeAdapter on Node: sockets read through onread", {
       if (chunk !== null) pushed++;
       return (push as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     };
-    const listener = await nodeAdapter.listen({ hostname: "127.0.0.1", port: 0 });
-    const client = await nodeAdapter.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    const accepted = await listener[Symbol.asyncIterator]().next();
     try {
-      assert.equal(accepted.done, false);
-      const server = openChannel(accepted.value!);
-      const writer = client.writable.getWriter();
-      const reader = client.readable.getReader();
-      const text = new TextDecoder();
-      await writer.write(new TextEncoder().encode("ping\n"));
-      assert.equal(text.decode((await server.read())!), "ping\n");
-      await server.write(new TextEncoder().encode("pong\n"));
-      assert.equal(text.decode((await reader.read()).value), "pong\n");
-      // The accepted side still sees the peer's EOF, and answers after it (half-close).
-      await writer.close();
-      assert.equal(await server.read(), null);
-      await server.write(new TextEncoder().encode("bye\n"));
-      assert.equal(text.decode((await reader.read()).value), "bye\n");
+      await withPair(nodeAdapter, async (client, accepted) => {
+        const server = openChannel(accepted);
+        const writer = client.writable.getWriter();
+        const reader = client.readable.getReader();
+        const text = new TextDecoder();
+        await writer.write(new TextEncoder().encode("ping\n"));
+        assert.equal(text.decode((await server.read())!), "ping\n");
+        await server.write(new TextEncoder().encode("pong\n"));
+        assert.equal(text.decode((await reader.read()).value), "pong\n");
+        // The accepted side still sees the peer's EOF, and answers after it (half-close).
+        await writer.close();
+        assert.equal(await server.read(), null);
+        await server.write(new TextEncoder().encode("bye\n"));
+        assert.equal(text.decode((await reader.read()).value), "bye\n");
+      });
       assert.equal(pushed, 0, "bytes went through Readable#push (`data` events)");
     } finally {
       proto.push = push;
-      await client.close();
-      await accepted.value?.close();
-      await listener.close();
     }
   });
 });
