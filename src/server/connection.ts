@@ -434,6 +434,7 @@ export class ServerConnection implements DeadlineMember {
         if (answer === null) {
           // Blocked: send what is pending, watch the peer, sleep until granted, timed out,
           // drained or gone.
+          handedOver = false;
           if (this.#out !== "") {
             const sending = this.#send(this.#now);
             if (sending !== null) await sending;
@@ -454,6 +455,7 @@ export class ServerConnection implements DeadlineMember {
         }
         this.#out += answer + LF;
         if (this.#out.length >= FLUSH_BYTES) {
+          handedOver = false;
           const sending = this.#send(this.#now);
           if (sending !== null) {
             await sending;

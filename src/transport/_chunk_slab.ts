@@ -1,38 +1,50 @@
 /**
- * Internal: {@linkcode copyOut}, how the Deno adapter hands out the bytes of a read.
+ * Internal: {@linkcode ChunkSlab}, how the Deno adapter hands out the bytes of a read.
  *
  * @module
  */
 
-/**
- * Chunks up to this size are copied into consecutive slices of shared buffers of
- * {@linkcode CHUNK_SLAB_BYTES}; larger ones get an array of their own.
- */
-const MAX_SLAB_CHUNK = 1024;
-/**
- * Size of each shared buffer that small chunks are copied into. A chunk the reader keeps (an
- * incomplete line) keeps its whole buffer alive: 4 KiB at most per such chunk.
- */
-const CHUNK_SLAB_BYTES = 4096;
-let chunkSlab = new Uint8Array(CHUNK_SLAB_BYTES);
-let chunkSlabUsed = 0;
+/** Size of each buffer a connection's small chunks are copied into. */
+const SLAB_BYTES = 256;
+/** Chunks longer than this get an array of their own. */
+const MAX_SLAB_CHUNK = SLAB_BYTES / 2;
 
 /**
- * Copies the first `n` bytes of a read buffer out for the reader. On Deno every new typed array,
- * however small, allocates its memory outside the JS heap (about 1 us, against 0.1 us for a view
- * of an existing buffer, and more garbage-collection work per request), so small chunks are
- * slices of a shared buffer instead: a slice is never written again once handed out, and a new
- * buffer is started when one is full (docs/performance.md, "Small arrays on Deno").
+ * Copies a connection's reads out for its reader: small chunks into consecutive slices of one
+ * buffer, a new buffer when it is full. On Deno every new typed array, however small, allocates
+ * its memory outside the JS heap (about 1 us, against 0.1 us for a view of an existing buffer, and
+ * more garbage-collection work per request): a buffer per few reads instead of one per read
+ * (docs/performance.md, "Small arrays on Deno"). A slice is never written again once handed out.
+ * Each connection has its own: a chunk shares memory only with chunks of the same connection,
+ * so a reader that keeps or transfers a chunk affects no other connection, and the buffers a
+ * reader keeps alive hold little more than the bytes it keeps. The first chunk gets an array of
+ * its own: a connection that reads once and then waits (a lock held for long) keeps no buffer.
  */
-export function copyOut(src: Uint8Array, n: number): Uint8Array {
-  if (n > MAX_SLAB_CHUNK) return src.slice(0, n);
-  if (chunkSlabUsed + n > CHUNK_SLAB_BYTES) {
-    chunkSlab = new Uint8Array(CHUNK_SLAB_BYTES);
-    chunkSlabUsed = 0;
+export class ChunkSlab {
+  #buffer: Uint8Array | undefined;
+  #used = 0;
+  #first = true;
+
+  /**
+   * @param src The read buffer.
+   * @param n How many bytes at its start to copy.
+   * @returns The bytes, for the reader to keep.
+   */
+  copy(src: Uint8Array, n: number): Uint8Array {
+    if (n > MAX_SLAB_CHUNK || this.#first) {
+      this.#first = false;
+      return src.slice(0, n);
+    }
+    let buffer = this.#buffer;
+    // A buffer the reader transferred reads as empty: start a new one.
+    if (buffer === undefined || this.#used + n > buffer.byteLength) {
+      buffer = this.#buffer = new Uint8Array(SLAB_BYTES);
+      this.#used = 0;
+    }
+    const start = this.#used;
+    this.#used = start + n;
+    const out = buffer.subarray(start, start + n);
+    for (let i = 0; i < n; i++) out[i] = src[i]!;
+    return out;
   }
-  const start = chunkSlabUsed;
-  chunkSlabUsed = start + n;
-  const out = chunkSlab.subarray(start, start + n);
-  for (let i = 0; i < n; i++) out[i] = src[i]!;
-  return out;
 }

@@ -275,12 +275,21 @@ function adoptReadingIntoBuffer(socket: net.Socket): NodeConn | undefined {
   if (typeof handle !== "object" || handle === null || typeof handle.readStart !== "function") {
     return undefined;
   }
+  const options = { handle, allowHalfOpen: true, readable: true, writable: true };
+  let adopted: net.Socket;
+  try {
+    adopted = new net.Socket(
+      { ...options, onread: readInto(() => conn) } as net.SocketConstructorOpts,
+    );
+  } catch {
+    return undefined; // the accepted socket still owns the handle
+  }
+  // Without its handle the accepted socket only emits "close" and leaves the server's count,
+  // which then no longer includes the connection (`getConnections`, `maxConnections`, the
+  // callback of `close`): none of which the listener uses.
   holder._handle = null;
   socket.destroy();
-  const options = { handle, allowHalfOpen: true, readable: true, writable: true };
-  const conn: NodeConn = new NodeConn(
-    new net.Socket({ ...options, onread: readInto(() => conn) } as net.SocketConstructorOpts),
-  );
+  const conn: NodeConn = new NodeConn(adopted);
   return conn;
 }
 

@@ -10,7 +10,7 @@
 
 import { ConnectionError } from "../errors.ts";
 import { type Conn, ConnBase, connectConn, type ConnListener, listenConns } from "./_conn.ts";
-import { copyOut } from "./_chunk_slab.ts";
+import { ChunkSlab } from "./_chunk_slab.ts";
 import { acceptErrorAction, concurrentReadError, toConnectionError } from "./_errors.ts";
 import type {
   ConnectOptions,
@@ -60,7 +60,7 @@ interface DenoLike {
  * Read buffer sizes: each connection starts small (every open connection keeps a read pending
  * in its buffer, so at 10 000 held locks 1 KiB each was 10 MiB; a request is a few dozen bytes)
  * and doubles its buffer whenever a read fills it, up to the maximum. Each chunk handed out is a
- * copy of just the bytes read (`copyOut`, `_chunk_slab.ts`).
+ * copy of just the bytes read ({@linkcode ChunkSlab}).
  */
 const MIN_READ_BUFFER = 256;
 const MAX_READ_BUFFER = 64 * 1024;
@@ -90,6 +90,7 @@ function setNoDelay(conn: DenoConnLike): void {
 class DenoConn extends ConnBase implements Conn {
   #conn: DenoConnLike;
   #scratch: Uint8Array | undefined;
+  #chunks: ChunkSlab | undefined;
   #reading = false;
   #readDone: boolean;
   /** Writes not settled yet; each waits for the one before it (`#lastWrite`). */
@@ -137,7 +138,7 @@ class DenoConn extends ConnBase implements Conn {
     }
     const scratch = this.#scratch!;
     if (n === scratch.byteLength && n < MAX_READ_BUFFER) this.#scratch = new Uint8Array(n * 2);
-    return copyOut(scratch, n);
+    return (this.#chunks ??= new ChunkSlab()).copy(scratch, n);
   }
 
   /** The read failed: `null` when closing locally, else the connection ends with the error. */

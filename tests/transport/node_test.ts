@@ -16,7 +16,9 @@ transportSuite("nodeAdapter", nodeAdapter, {
 describe("nodeAdapter on Node: sockets read through onread", {
   skip: detectRuntime() !== "node",
 }, () => {
-  test("neither an accepted nor a connected plain socket pushes its bytes through the stream", async () => {
+  test("neither an accepted nor a connected plain socket pushes its bytes through the stream", {
+    timeout: 10_000,
+  }, async () => {
     // With `onread` Node hands the bytes to our callback; without it every chunk goes through
     // Readable#push and a `data` event. Count pushes of data on every socket meanwhile.
     const proto = net.Socket.prototype as unknown as { push(chunk: unknown): boolean };
