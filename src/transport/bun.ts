@@ -202,12 +202,22 @@ class BunConn extends PushConn {
     this.markClosed();
   }
 
-  /** Ends the socket; `closed` resolves when Bun reports it closed. */
+  /**
+   * Ends the socket; `closed` resolves when Bun reports it closed. A TLS socket's `end()` also
+   * waits for the peer to close (Bun 1.4: 12 s when the peer keeps its side open), so a TLS
+   * socket sends its FIN with `shutdown()` and is then terminated; the peer still reads EOF.
+   */
   protected release(): void {
     this.#unsent = [];
     if (this.#isClosed) return;
+    const socket = this.#socket;
     try {
-      this.#socket.end();
+      if (socket.data.tls) {
+        socket.shutdown();
+        socket.terminate();
+      } else {
+        socket.end();
+      }
     } catch {
       // Already closed.
     }

@@ -750,6 +750,36 @@ export function transportSuite(
       }
     });
 
+    test("TLS: close() does not wait for a peer that keeps its side open", async () => {
+      const listener = await adapter.listen(tlsListen);
+      try {
+        const accepted = listener[Symbol.asyncIterator]().next();
+        const connecting = adapter.connect({
+          hostname: HOST,
+          port: listener.addr.port,
+          tls: { caCerts: [CERT] },
+        });
+        const server = (await accepted).value as Transport;
+        try {
+          const serverIo = openChannel(server);
+          // The accepted side starts its handshake on its first write.
+          const sent = serverIo.write(Uint8Array.of(1));
+          const client = await connecting;
+          assert.deepEqual([...(await openChannel(client).read())!], [1]);
+          await sent;
+          const started = Date.now();
+          await client.close();
+          // Bun's TLS end() waited 12 s here for the peer to close.
+          assert.ok(Date.now() - started < 2_000, `close() took ${Date.now() - started} ms`);
+          assert.equal(await serverIo.read(), null);
+        } finally {
+          await server.close();
+        }
+      } finally {
+        await listener.close();
+      }
+    });
+
     test("TLS: connect() rejects an untrusted certificate with ConnectionError", async () => {
       const listener = await adapter.listen(tlsListen);
       const serving = serveEcho(listener);
