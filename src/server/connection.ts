@@ -272,7 +272,6 @@ export class ServerConnection implements DeadlineMember {
     const out = this.#out;
     if (out === "" || this.#finished) return null;
     this.#out = "";
-    const bytes = slab.encode(out);
     const wt = this.#host.writeTimeoutMs;
     if (wt > 0) {
       this.#writeDeadline = now + wt;
@@ -282,7 +281,12 @@ export class ServerConnection implements DeadlineMember {
       // write still pending.
       this.#armTimer(this.#writeDeadline, now);
     }
-    this.#writing = this.#io.write(bytes).then(this.#onWritten, this.#onWriteFailed);
+    const io = this.#io;
+    // The answers are byte strings: a channel that sends those as they are spares the encoding.
+    const written = io.writeByteString !== undefined
+      ? io.writeByteString(out)
+      : io.write(slab.encode(out));
+    this.#writing = written.then(this.#onWritten, this.#onWriteFailed);
     return null;
   }
 

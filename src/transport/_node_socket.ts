@@ -15,6 +15,12 @@ import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
 import { PushConn } from "./_push_conn.ts";
 import type { Listener, ListenOptions } from "./types.ts";
 
+/**
+ * Whether the runtime's `node:net` / `node:tls` sockets send a `latin1` string's chars as bytes.
+ * Deno's TLS sockets send it as UTF-8 (Deno 2.9), so there the string becomes bytes first.
+ */
+const WRITES_LATIN1 = detectRuntime() !== "deno";
+
 /** How long `close()` waits for Node's write buffer to flush before dropping it. */
 const CLOSE_FLUSH_MS = 2000;
 
@@ -75,9 +81,22 @@ export class NodeConn extends PushConn {
     if (this.closing) return Promise.reject(this.closedError());
     // Written before the handshake completes, the bytes wait in the TLS socket for it.
     this.#startTls();
-    // Node keeps the order of writes; a write that fills its buffer waits for the drain.
-    if (this.#socket.write(bytes)) return this.pendingDrain ?? DONE;
-    return this.waitForDrain();
+    return this.#written(this.#socket.write(bytes));
+  }
+
+  /** Node writes a `latin1` string's chars as bytes itself, from C++ (no typed arrays). */
+  writeByteString(text: string): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    this.#startTls();
+    if (WRITES_LATIN1) return this.#written(this.#socket.write(text, "latin1"));
+    const bytes = new Uint8Array(text.length);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = text.charCodeAt(i);
+    return this.#written(this.#socket.write(bytes));
+  }
+
+  /** Node keeps the order of writes; a write that filled its buffer waits for the drain. */
+  #written(accepted: boolean): Promise<void> {
+    return accepted ? this.pendingDrain ?? DONE : this.waitForDrain();
   }
 
   closeWrite(): Promise<void> {

@@ -68,6 +68,14 @@ export interface ByteChannel {
    * Writes may overlap: their bytes go out whole and in call order.
    */
   write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Sends a byte string, one byte per char (each char's code below 256), exactly as `write`
+   * sends those bytes, and in the same order with the channel's other writes. Only channels whose
+   * socket takes such a string without an encoding step of ours have it (the Node adapter's; on
+   * Node it spares a typed array and a `Buffer` per write); callers check for it and otherwise
+   * encode and `write`.
+   */
+  writeByteString?(text: string): Promise<void>;
 }
 
 /** A TCP address. */

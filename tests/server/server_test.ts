@@ -8,10 +8,9 @@ import { startTestServer, withServer as withTestServer } from "../_helpers/serve
 import type { ServerOptions } from "../../src/server/options.ts";
 import { runChildScript } from "../_helpers/child_script.ts";
 import { eventually, ProtocolClient } from "./_protocol_client.ts";
-import { wrapAccepted } from "../_helpers/accept_wrapper.ts";
+import { wrapAcceptedChannels } from "../_helpers/accept_wrapper.ts";
 import { getAdapter } from "../../src/transport/auto.ts";
-import { openChannel } from "../../src/transport/channel.ts";
-import type { ByteChannel, Transport } from "../../src/transport/types.ts";
+import type { ByteChannel } from "../../src/transport/types.ts";
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "conformance", "fixtures");
 const TOKEN = /^ok ([0-9a-f]{32}) (\d+)$/;
@@ -97,36 +96,25 @@ describe("server", () => {
   });
 
   test("a release that grants a waiter writes the grant before the releaser's answer", async () => {
-    // Every write the server makes, in the order it makes them, by accepted connection.
+    // Every write the server makes, in the order it makes them, by accepted connection. The
+    // channels have no writeByteString: the server encodes and writes.
     const writes: string[] = [];
-    let accepted = 0;
-    const transport = wrapAccepted(await getAdapter(), (inner: Transport): Transport => {
-      const id = accepted++;
+    // The number of each server's first connection (the count goes on across servers).
+    let first: number | undefined;
+    const transport = wrapAcceptedChannels(await getAdapter(), (io, n): ByteChannel => {
+      first ??= n;
+      const id = n - first;
       return {
-        get readable() {
-          return inner.readable;
-        },
-        get writable() {
-          return inner.writable;
-        },
-        closed: inner.closed,
-        remoteAddr: inner.remoteAddr,
-        close: () => inner.close(),
-        channel: (): ByteChannel => {
-          const io = openChannel(inner);
-          return {
-            read: () => io.read(),
-            write: (bytes) => {
-              writes.push(`${id} ${new TextDecoder().decode(bytes)}`);
-              return io.write(bytes);
-            },
-          };
+        read: () => io.read(),
+        write: (bytes) => {
+          writes.push(`${id} ${new TextDecoder().decode(bytes)}`);
+          return io.write(bytes);
         },
       };
     });
     for (const kind of [{ acquire: "l", release: "r" }, { acquire: "sl", release: "sr" }]) {
       await withServer({ transport }, async (server, clients) => {
-        accepted = 0;
+        first = undefined;
         const a = await open(server, clients); // connection 0
         const b = await open(server, clients); // connection 1
         const limit = kind.acquire === "l" ? "" : " 1";
@@ -145,6 +133,27 @@ describe("server", () => {
         ], kind.acquire);
       });
     }
+  });
+
+  test("answers go out through the channel's writeByteString when it has one", async () => {
+    const calls: string[] = [];
+    const transport = wrapAcceptedChannels(await getAdapter(), (io): ByteChannel => ({
+      read: () => io.read(),
+      write: (bytes) => {
+        calls.push("write");
+        return io.write(bytes);
+      },
+      writeByteString: (text) => {
+        calls.push(`writeByteString ${text}`);
+        return io.write(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+      },
+    }));
+    await withServer({ transport }, async (server, clients) => {
+      const a = await open(server, clients);
+      const t = token(await a.request("l", "k", "0"));
+      assert.equal(await a.request("r", "k", t), "ok");
+      assert.deepEqual(calls, [`writeByteString ok ${t} 33\n`, "writeByteString ok\n"]);
+    });
   });
 
   test("acquire timeout elapses", async () => {
