@@ -280,6 +280,42 @@ export async function withPair(
 }
 
 /**
+ * Like {@linkcode withPair}, over TLS with the fixture certificate (the client trusts it through
+ * `caCerts`). The accepted side starts its handshake on its first read or write, and the client's
+ * connect waits for the handshake: `first(server)` runs before the client is awaited, and must
+ * write. Its result is passed on to `fn`.
+ */
+async function withTlsPair<T>(
+  adapter: TransportAdapter,
+  first: (server: Transport) => T,
+  fn: (client: Transport, server: Transport, firstResult: T) => Promise<void>,
+): Promise<void> {
+  const listener = await adapter.listen({ hostname: HOST, port: 0, tls: { cert: CERT, key: KEY } });
+  try {
+    const accepted = listener[Symbol.asyncIterator]().next();
+    const connecting = adapter.connect({
+      hostname: HOST,
+      port: listener.addr.port,
+      tls: { caCerts: [CERT] },
+    });
+    const server = (await accepted).value as Transport;
+    try {
+      const firstResult = first(server);
+      const client = await connecting;
+      try {
+        await fn(client, server, firstResult);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await listener.close();
+  }
+}
+
+/**
  * Writes 64 KiB chunks (at most 256 MiB) until a write stays pending for 200 ms: the peer is not
  * reading and backpressure holds the writer. Fails when no write ever blocks.
  *
@@ -796,62 +832,26 @@ export function transportSuite(
 
     test("TLS: an accepted connection's writeByteString sends one byte per char", async () => {
       // Every adapter listens for TLS with Node's sockets (see listenDeno and listenBun).
-      const listener = await adapter.listen(tlsListen);
-      try {
-        const accepted = listener[Symbol.asyncIterator]().next();
-        const connecting = adapter.connect({
-          hostname: HOST,
-          port: listener.addr.port,
-          tls: { caCerts: [CERT] },
-        });
-        const server = (await accepted).value as Transport;
-        try {
-          // The accepted side starts its handshake on its first write, which the client's
-          // connect waits for: write first.
-          const { sent, expected } = sendByteString(server);
-          const client = await connecting;
-          try {
-            await receiveBytes(client, expected);
-            await sent;
-          } finally {
-            await client.close();
-          }
-        } finally {
-          await server.close();
-        }
-      } finally {
-        await listener.close();
-      }
+      await withTlsPair(adapter, sendByteString, async (client, _server, { sent, expected }) => {
+        await receiveBytes(client, expected);
+        await sent;
+      });
     });
 
     test("TLS: close() does not wait for a peer that keeps its side open", async () => {
-      const listener = await adapter.listen(tlsListen);
-      try {
-        const accepted = listener[Symbol.asyncIterator]().next();
-        const connecting = adapter.connect({
-          hostname: HOST,
-          port: listener.addr.port,
-          tls: { caCerts: [CERT] },
-        });
-        const server = (await accepted).value as Transport;
-        try {
-          const serverIo = openChannel(server);
-          // The accepted side starts its handshake on its first write.
-          const sent = serverIo.write(Uint8Array.of(1));
-          const client = await connecting;
-          assert.deepEqual([...(await openChannel(client).read())!], [1]);
-          await sent;
-          const started = Date.now();
-          await client.close();
-          // Bun's TLS end() waited 12 s here for the peer to close.
-          assert.ok(Date.now() - started < 2_000, `close() took ${Date.now() - started} ms`);
-          assert.equal(await serverIo.read(), null);
-        } finally {
-          await server.close();
-        }
-      } finally {
-        await listener.close();
-      }
+      const first = (server: Transport) => {
+        const io = openChannel(server);
+        return { io, sent: io.write(Uint8Array.of(1)) };
+      };
+      await withTlsPair(adapter, first, async (client, _server, { io, sent }) => {
+        assert.deepEqual([...(await openChannel(client).read())!], [1]);
+        await sent;
+        const started = Date.now();
+        await client.close();
+        // Bun's TLS end() waited 12 s here for the peer to close.
+        assert.ok(Date.now() - started < 2_000, `close() took ${Date.now() - started} ms`);
+        assert.equal(await io.read(), null);
+      });
     });
 
     test("TLS: connect() rejects an untrusted certificate with ConnectionError", async () => {
