@@ -205,21 +205,21 @@ class BunConn extends PushConn {
   /**
    * Ends the socket; `closed` resolves when Bun reports it closed. A TLS socket's `end()` also
    * waits for the peer to close (Bun 1.4: 12 s when the peer keeps its side open), so a TLS
-   * socket sends its FIN with `shutdown()` and is then terminated; the peer still reads EOF.
+   * connection counts as closed at once: its socket finishes closing in the background, without
+   * keeping the process alive.
    */
   protected release(): void {
     this.#unsent = [];
     if (this.#isClosed) return;
     const socket = this.#socket;
     try {
-      if (socket.data.tls) {
-        socket.shutdown();
-        socket.terminate();
-      } else {
-        socket.end();
-      }
+      socket.end();
     } catch {
       // Already closed.
+    }
+    if (!this.#isClosed && socket.data.tls) {
+      socket.unref?.();
+      this.markClosed();
     }
   }
 }

@@ -69,11 +69,13 @@ export interface ByteChannel {
    */
   write(bytes: Uint8Array): Promise<void>;
   /**
-   * Sends a byte string, one byte per char (each char's code below 256), exactly as `write`
-   * sends those bytes, and in the same order with the channel's other writes. Only channels whose
-   * socket takes such a string without an encoding step of ours have it (the Node adapter's; on
-   * Node it spares a typed array and a `Buffer` per write); callers check for it and otherwise
-   * encode and `write`.
+   * Sends a byte string: one byte per UTF-16 code unit, its low 8 bits (not UTF-8), so a string
+   * of codes below 256 goes out as exactly those bytes. Otherwise it behaves as `write` of those
+   * bytes: in order with the channel's other writes, resolving once the adapter has accepted
+   * them, rejecting with a `ConnectionError` once the transport is closed. An optional fast path:
+   * channels over Node's sockets have it (the Node adapter's, and the TLS connections the other
+   * adapters accept), where it spares a typed array per write; callers check for it and
+   * otherwise encode the string and `write`.
    */
   writeByteString?(text: string): Promise<void>;
 }

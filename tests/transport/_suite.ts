@@ -228,11 +228,11 @@ function serveChannelEcho(listener: Listener): Promise<void> {
  * Sends the bytes 0-255 as a byte string with `writeByteString`, between two plain writes and
  * without waiting for any of them.
  *
- * @param from The sending side; its channel must have `writeByteString`.
- * @returns The writes, settled together, and the bytes the peer must get, in order.
+ * @param out The sending side's channel; it must have `writeByteString`.
+ * @returns The writes, settled together (a rejection is also reported when awaited later), and
+ *   the bytes the peer must get, in order.
  */
-function sendByteString(from: Transport): { sent: Promise<unknown>; expected: number[] } {
-  const out = openChannel(from);
+function sendByteString(out: ByteChannel): { sent: Promise<unknown>; expected: number[] } {
   assert.ok(out.writeByteString !== undefined, "this channel should have writeByteString");
   const codes = Array.from({ length: 256 }, (_, i) => i);
   const sent = Promise.all([
@@ -240,12 +240,12 @@ function sendByteString(from: Transport): { sent: Promise<unknown>; expected: nu
     out.writeByteString(String.fromCharCode(...codes)),
     out.write(Uint8Array.of(3)),
   ]);
+  sent.catch(() => {}); // awaited by the caller, after reading
   return { sent, expected: [1, 2, ...codes, 3] };
 }
 
 /** Reads until `expected.length` bytes (or EOF) and requires exactly `expected`. */
-async function receiveBytes(to: Transport, expected: number[]): Promise<void> {
-  const input = openChannel(to);
+async function receiveBytes(input: ByteChannel, expected: number[]): Promise<void> {
   const got: number[] = [];
   for (let reads = 0; got.length < expected.length && reads < 1000; reads++) {
     const chunk = await input.read();
@@ -300,7 +300,15 @@ async function withTlsPair<T>(
     });
     const server = (await accepted).value as Transport;
     try {
-      const firstResult = first(server);
+      let firstResult: T;
+      try {
+        firstResult = first(server);
+      } catch (err) {
+        // The handshake never starts: the client's connect fails when the server closes.
+        await server.close();
+        await connecting.then((client) => client.close(), () => {});
+        throw err;
+      }
       const client = await connecting;
       try {
         await fn(client, server, firstResult);
@@ -594,9 +602,12 @@ export function transportSuite(
     test("channel: writeByteString sends one byte per char, in order with write", {
       // The Node adapter's channels have it (the server's answers use it); the others may not.
       skip: adapter.runtime !== "node",
+      timeout: 10_000,
     }, async () => {
       await withPair(adapter, async (client, server) => {
-        for (const [from, to] of [[server, client], [client, server]]) {
+        const clientIo = openChannel(client);
+        const serverIo = openChannel(server);
+        for (const [from, to] of [[serverIo, clientIo], [clientIo, serverIo]]) {
           const { sent, expected } = sendByteString(from!);
           await receiveBytes(to!, expected);
           await sent;
@@ -830,18 +841,25 @@ export function transportSuite(
       }
     });
 
-    test("TLS: an accepted connection's writeByteString sends one byte per char", async () => {
+    test("TLS: an accepted connection's writeByteString sends one byte per char", {
+      timeout: 10_000,
+    }, async () => {
       // Every adapter listens for TLS with Node's sockets (see listenDeno and listenBun).
-      await withTlsPair(adapter, sendByteString, async (client, _server, { sent, expected }) => {
-        await receiveBytes(client, expected);
+      const first = (server: Transport) => sendByteString(openChannel(server));
+      await withTlsPair(adapter, first, async (client, _server, { sent, expected }) => {
+        await receiveBytes(openChannel(client), expected);
         await sent;
       });
     });
 
-    test("TLS: close() does not wait for a peer that keeps its side open", async () => {
+    test("TLS: close() does not wait for a peer that keeps its side open", {
+      timeout: 10_000,
+    }, async () => {
       const first = (server: Transport) => {
         const io = openChannel(server);
-        return { io, sent: io.write(Uint8Array.of(1)) };
+        const sent = io.write(Uint8Array.of(1));
+        sent.catch(() => {}); // awaited below, after reading
+        return { io, sent };
       };
       await withTlsPair(adapter, first, async (client, _server, { io, sent }) => {
         assert.deepEqual([...(await openChannel(client).read())!], [1]);
