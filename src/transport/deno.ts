@@ -156,9 +156,43 @@ class DenoConn extends ConnBase implements Conn {
     if (this.#closing) return Promise.reject(this.closedError());
     // Deno may write part of a chunk: a write waits for the one before it, so bytes of
     // concurrent writes never interleave.
-    const before = this.#writes === 0 ? undefined : this.#lastWrite;
+    if (this.#writes === 0) {
+      // Nothing in flight: Deno's write, and a handler only where it wrote part of the chunk
+      // (an async function here would cost an allocation and a turn per write).
+      this.#writes = 1;
+      this.#written = bytes;
+      return this.#lastWrite = this.#conn.write(bytes).then(
+        this.#onWritten ??= (n) => this.#wroteFirst(n),
+        this.#onWriteError ??= (err) => this.#writeFailed(err),
+      );
+    }
+    const before = this.#lastWrite;
     this.#writes++;
     return this.#lastWrite = this.#send(bytes, before);
+  }
+
+  /** The chunk of the write started with nothing in flight, until Deno has taken all of it. */
+  #written: Uint8Array | undefined;
+  #onWritten: ((n: number) => Promise<void> | undefined) | undefined;
+  #onWriteError: ((err: unknown) => never) | undefined;
+
+  #wroteFirst(n: number): Promise<void> | undefined {
+    const bytes = this.#written!;
+    this.#written = undefined;
+    if (n >= bytes.byteLength) {
+      this.#writes--;
+      return undefined;
+    }
+    // The rest goes out after it, before any later write (which waits for this one).
+    return this.#send(bytes.subarray(n), undefined);
+  }
+
+  #writeFailed(err: unknown): never {
+    this.#written = undefined;
+    this.#writes--;
+    if (this.#closing) throw this.closedError();
+    this.#shutdown();
+    throw toConnectionError(`Cannot write to ${this.label}`, err);
   }
 
   async #send(bytes: Uint8Array, before: Promise<void> | undefined): Promise<void> {
