@@ -119,14 +119,18 @@ class DenoConn extends ConnBase implements Conn {
     if (this.#readDone) return Promise.resolve(null);
     const scratch = this.#scratch ??= new Uint8Array(MIN_READ_BUFFER);
     this.#reading = true;
-    return this.#conn.read(scratch).then(
-      this.#onRead ??= (n) => this.#readDoneWith(n),
-      this.#onReadError ??= (err) => this.#readFailed(err),
-    );
+    const settled = this.#onReadSettled ??= (result) =>
+      typeof result === "number" || result === null
+        ? this.#readDoneWith(result)
+        : this.#readFailed(result);
+    return this.#conn.read(scratch).then(settled, settled);
   }
 
-  #onRead: ((n: number | null) => Uint8Array | null) | undefined;
-  #onReadError: ((err: unknown) => null) | undefined;
+  /**
+   * Both outcomes of Deno's read, in one callback per connection (a byte count or `null`, else
+   * the error): each callback a connection keeps costs memory, and a server keeps thousands.
+   */
+  #onReadSettled: ((result: unknown) => Uint8Array | null) | undefined;
 
   /** The read into the scratch buffer finished: `n` bytes, or `null` at EOF. */
   #readDoneWith(n: number | null): Uint8Array | null {
@@ -161,10 +165,9 @@ class DenoConn extends ConnBase implements Conn {
       // (an async function here would cost an allocation and a turn per write).
       this.#writes = 1;
       this.#written = bytes;
-      return this.#lastWrite = this.#conn.write(bytes).then(
-        this.#onWritten ??= (n) => this.#wroteFirst(n),
-        this.#onWriteError ??= (err) => this.#writeFailed(err),
-      );
+      const settled = this.#onWriteSettled ??= (result) =>
+        typeof result === "number" ? this.#wroteFirst(result) : this.#writeFailed(result);
+      return this.#lastWrite = this.#conn.write(bytes).then(settled, settled);
     }
     const before = this.#lastWrite;
     this.#writes++;
@@ -173,8 +176,8 @@ class DenoConn extends ConnBase implements Conn {
 
   /** The chunk of the write started with nothing in flight, until Deno has taken all of it. */
   #written: Uint8Array | undefined;
-  #onWritten: ((n: number) => Promise<void> | undefined) | undefined;
-  #onWriteError: ((err: unknown) => never) | undefined;
+  /** Both outcomes of that write (a byte count, else the error), as for reads. */
+  #onWriteSettled: ((result: unknown) => Promise<void> | undefined) | undefined;
 
   #wroteFirst(n: number): Promise<void> | undefined {
     const bytes = this.#written!;
