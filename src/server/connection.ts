@@ -507,17 +507,12 @@ export class ServerConnection implements DeadlineMember {
     switch (req.type) {
       case "acquire": {
         const mode = req.timeoutMs <= 0 ? "timeout" : host.isDraining() ? "error" : "queue";
-        const r = table.acquire(
-          this.#state,
-          req.key,
-          req.limit,
-          req.leaseMs,
-          now,
-          mode,
-          this.#grantCallback(),
-        );
+        const r = table.acquire(this.#state, req.key, req.limit, req.leaseMs, now, mode);
         if (r instanceof Holder) return this.#granted(r);
         if (r instanceof Waiter) {
+          // Given only to a queued waiter (it is granted later, never inside this call): a
+          // connection that never waits makes no callback (memory per held connection).
+          r.onGrant = this.#grantCallback();
           this.#startBlock(r, req.timeoutMs, now);
           return null;
         }
