@@ -644,6 +644,76 @@ export function transportSuite(
       });
     });
 
+    test("channel: a write larger than the socket takes at once, and the writes queued behind it, arrive whole and in order", async () => {
+      await withPair(adapter, async (client, server) => {
+        const io = openChannel(client);
+        // The first write starts with nothing in flight and is far larger than the kernel
+        // takes in one go (the runtime writes it in parts); the small ones queue behind it.
+        const big = 16 * 1024 * 1024;
+        const small = 1000;
+        const writes = [io.write(new Uint8Array(big).fill(0xaa))];
+        for (let i = 0; i < 16; i++) writes.push(io.write(new Uint8Array(small).fill(i)));
+        const expectedAt = (at: number): number => at < big ? 0xaa : Math.floor((at - big) / small);
+        const total = big + 16 * small;
+        const serverIo = openChannel(server);
+        let received = 0;
+        for (let reads = 0; received < total && reads < 1_000_000; reads++) {
+          const chunk = await serverIo.read();
+          assert.ok(chunk !== null, `EOF after ${received} bytes`);
+          for (let j = 0; j < chunk.byteLength; j++) {
+            if (chunk[j] !== expectedAt(received + j)) {
+              assert.fail(
+                `byte ${received + j} is ${chunk[j]}, expected ${expectedAt(received + j)}`,
+              );
+            }
+          }
+          received += chunk.byteLength;
+        }
+        assert.equal(received, total);
+        assert.equal(await settlesWithin(Promise.all(writes), 10_000), "settled", "every write");
+      });
+    });
+
+    test("channel: writes to a peer that reset the connection reject with ConnectionError, and it closes", async () => {
+      // The write in flight when the peer goes is larger than the socket takes at once (the
+      // rest fails), or small enough to go whole (a later write fails).
+      for (const size of [4 * 1024 * 1024, 1024]) {
+        await withPair(adapter, async (client, server) => {
+          const io = openChannel(client);
+          const serverIo = openChannel(server);
+          const inFlight = io.write(new Uint8Array(size));
+          inFlight.catch(() => {}); // checked below
+          assert.ok((await serverIo.read()) !== null);
+          // Bytes unread, or arriving after the close, make the peer reset the connection.
+          await server.close();
+          const failures: unknown[] = [];
+          await inFlight.catch((err) => failures.push(err));
+          const chunk = new Uint8Array(64 * 1024);
+          const deadline = Date.now() + 10_000;
+          for (let i = 0; failures.length === 0 && i < 10_000 && Date.now() < deadline; i++) {
+            await io.write(chunk).catch((err) => failures.push(err));
+          }
+          assert.equal(failures.length, 1, `a write rejected (in flight: ${size} bytes)`);
+          assert.ok(failures[0] instanceof ConnectionError, `unexpected ${failures[0]}`);
+          assert.equal(await settlesWithin(client.closed, 10_000), "settled", "closed");
+          await assert.rejects(io.write(Uint8Array.of(1)), ConnectionError);
+        });
+      }
+    });
+
+    test("channel: close() while a write waits for the peer rejects it with ConnectionError", async () => {
+      await withPair(adapter, async (client) => {
+        const io = openChannel(client);
+        // The peer reads nothing: a write stays pending once the socket buffers are full.
+        const { blocked } = await writeUntilBlocked((chunk) => io.write(chunk), 21);
+        const outcome = blocked.then(() => "written", (err: unknown) => err);
+        await client.close();
+        assert.equal(await settlesWithin(outcome, 10_000), "settled", "the pending write");
+        const err = await outcome;
+        assert.ok(err instanceof ConnectionError, `unexpected ${String(err)}`);
+      });
+    });
+
     test("channel: excludes the web streams (and the other way round)", async () => {
       await withPair(adapter, (client, server) => {
         openChannel(client);
