@@ -46,6 +46,9 @@ const shortCodes: number[][] = [];
  */
 export function byteRangeToByteString(bytes: Uint8Array, start: number, end: number): string {
   const n = end - start;
+  // A command or a small number: one or two chars (V8 keeps one-char strings ready-made).
+  if (n === 1) return String.fromCharCode(bytes[start]!);
+  if (n === 2) return String.fromCharCode(bytes[start]!, bytes[start + 1]!);
   if (n > SHORT_RANGE) return bytesToByteString(bytes.subarray(start, end));
   const codes = shortCodes[n] ??= new Array<number>(n).fill(0);
   for (let i = 0; i < n; i++) codes[i] = bytes[start + i]!;

@@ -62,6 +62,16 @@ describe("utf8", () => {
     assert.equal(byteRangeToByteString(bytes, 0, 100).length, 100);
     assert.equal(byteRangeToByteString(bytes, 5, 7), bytesToByteString(bytes.subarray(5, 7)));
   });
+  test("byteRangeToByteString keeps every byte value in one- and two-byte ranges", () => {
+    const all = new Uint8Array(258).map((_, i) => (i * 131) & 0xff);
+    for (let i = 0; i + 2 <= all.length; i++) {
+      const one = byteRangeToByteString(all, i, i + 1);
+      assert.equal(one.length, 1);
+      assert.equal(one.charCodeAt(0), all[i], `byte ${all[i]}`);
+      const two = byteRangeToByteString(all, i, i + 2);
+      assert.deepEqual([two.length, two.charCodeAt(0), two.charCodeAt(1)], [2, all[i], all[i + 1]]);
+    }
+  });
 });
 
 describe("commands", () => {
