@@ -160,25 +160,19 @@ class DenoConn extends ConnBase implements Conn {
     if (this.#closing) return Promise.reject(this.closedError());
     // Deno may write part of a chunk: a write waits for the one before it, so bytes of
     // concurrent writes never interleave.
-    if (this.#writes === 0) {
-      // Nothing in flight: Deno's write, and a handler only where it wrote part of the chunk
-      // (an async function here would cost an allocation and a turn per write).
-      this.#writes = 1;
-      this.#written = bytes;
-      const settled = this.#onWriteSettled ??= (result) =>
-        typeof result === "number" ? this.#wroteFirst(result) : this.#writeFailed(result);
-      let writing: Promise<number>;
-      try {
-        writing = this.#conn.write(bytes);
-      } catch (err) {
-        // Deno rejects rather than throws; should it ever throw, the count still comes down.
-        writing = Promise.reject(err);
-      }
-      return this.#lastWrite = writing.then(settled, settled);
+    if (this.#writes++ > 0) return this.#lastWrite = this.#send(bytes, this.#lastWrite);
+    // Nothing in flight: Deno's write with one callback per connection, no async frame per
+    // write (an allocation and a turn each); `#send` only for the rest of a partial write.
+    this.#written = bytes;
+    const settled = this.#onWriteSettled ??= (result) =>
+      typeof result === "number" ? this.#wroteFirst(result) : this.#writeFailed(result);
+    let writing: Promise<number>;
+    try {
+      writing = this.#conn.write(bytes);
+    } catch (err) {
+      writing = Promise.reject(err); // Deno rejects instead; the count still comes down
     }
-    const before = this.#lastWrite;
-    this.#writes++;
-    return this.#lastWrite = this.#send(bytes, before);
+    return this.#lastWrite = writing.then(settled, settled);
   }
 
   /** The chunk of the write started with nothing in flight, until Deno has taken all of it. */
@@ -189,17 +183,19 @@ class DenoConn extends ConnBase implements Conn {
   #wroteFirst(n: number): Promise<void> | undefined {
     const bytes = this.#written!;
     this.#written = undefined;
-    if (n >= bytes.byteLength) {
-      this.#writes--;
-      return undefined;
-    }
-    // The rest goes out after it, before any later write (which waits for this one).
-    return this.#send(bytes.subarray(n), undefined);
+    if (n < bytes.byteLength) return this.#send(bytes.subarray(n), undefined);
+    this.#writes--;
+    return undefined;
   }
 
   #writeFailed(err: unknown): never {
     this.#written = undefined;
     this.#writes--;
+    return this.#writeError(err);
+  }
+
+  /** A write failed: the closed error when closing, else the connection ends with `err`. */
+  #writeError(err: unknown): never {
     if (this.#closing) throw this.closedError();
     this.#shutdown();
     throw toConnectionError(`Cannot write to ${this.label}`, err);
@@ -216,9 +212,7 @@ class DenoConn extends ConnBase implements Conn {
         written += await this.#conn.write(bytes.subarray(written));
       }
     } catch (err) {
-      if (this.#closing) throw this.closedError();
-      this.#shutdown();
-      throw toConnectionError(`Cannot write to ${this.label}`, err);
+      this.#writeError(err);
     } finally {
       this.#writes--;
     }
