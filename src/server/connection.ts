@@ -68,9 +68,6 @@ const EV_DRAIN = 3;
 
 /** Encodes responses; shared by all connections (every call returns its own bytes). */
 const slab = new ByteStringSlab();
-/** The answer to a release, alone: the one batch common enough to keep encoded (never written to). */
-const OK_LINE = OK + LF;
-const OK_LINE_BYTES = slab.encode(OK_LINE);
 
 const READ_EOF: unique symbol = Symbol("eof");
 /** The first bytes of the connection are a TLS handshake record: a TLS client on a plain port. */
@@ -288,7 +285,7 @@ export class ServerConnection implements DeadlineMember {
     // The answers are byte strings: a channel that sends those as they are spares the encoding.
     const written = io.writeByteString !== undefined
       ? io.writeByteString(out)
-      : io.write(out === OK_LINE ? OK_LINE_BYTES : slab.encode(out));
+      : io.write(slab.encode(out));
     this.#writing = written.then(this.#onWritten, this.#onWriteFailed);
     return null;
   }

@@ -64,8 +64,7 @@ export interface ByteChannel {
   read(): Promise<Uint8Array | null>;
   /**
    * Sends bytes; resolves once the adapter has accepted them (backpressure). Rejects with a
-   * `ConnectionError` once the transport is closed. Neither side may modify `bytes`: the
-   * caller not later, the channel not ever (the server hands the same bytes to many writes).
+   * `ConnectionError` once the transport is closed. The caller must not modify `bytes` later.
    * Writes may overlap: their bytes go out whole and in call order.
    */
   write(bytes: Uint8Array): Promise<void>;
