@@ -12,6 +12,7 @@ import { AcceptQueue } from "./_accept_queue.ts";
 import { DONE, listenerOf } from "./_conn.ts";
 import { detectRuntime } from "./auto.ts";
 import { checkAddr, formatAddr, toConnectionError } from "./_errors.ts";
+import { byteStringToBytes } from "../protocol/utf8.ts";
 import { PushConn } from "./_push_conn.ts";
 import type { Listener, ListenOptions } from "./types.ts";
 
@@ -89,9 +90,7 @@ export class NodeConn extends PushConn {
     if (this.closing) return Promise.reject(this.closedError());
     this.#startTls();
     if (WRITES_LATIN1) return this.#written(this.#socket.write(text, "latin1"));
-    const bytes = new Uint8Array(text.length);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = text.charCodeAt(i);
-    return this.#written(this.#socket.write(bytes));
+    return this.#written(this.#socket.write(byteStringToBytes(text)));
   }
 
   /** Node keeps the order of writes; a write that filled its buffer waits for the drain. */
