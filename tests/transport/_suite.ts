@@ -255,6 +255,25 @@ async function receiveBytes(input: ByteChannel, expected: number[]): Promise<voi
   assert.deepEqual(got, expected);
 }
 
+/** Reads `total` bytes and requires byte `at` to be `expectedAt(at)` for each. */
+async function receivePattern(
+  input: ByteChannel,
+  total: number,
+  expectedAt: (at: number) => number,
+): Promise<void> {
+  let received = 0;
+  for (let reads = 0; received < total && reads < 1_000_000; reads++) {
+    const chunk = await input.read();
+    assert.ok(chunk !== null, `EOF after ${received} bytes`);
+    for (let j = 0; j < chunk.byteLength; j++) {
+      const want = expectedAt(received + j);
+      if (chunk[j] !== want) assert.fail(`byte ${received + j} is ${chunk[j]}, expected ${want}`);
+    }
+    received += chunk.byteLength;
+  }
+  assert.equal(received, total);
+}
+
 /**
  * Listens on a free port, connects one client and accepts it, runs `fn`, then closes the
  * client, the accepted side and the listener.
@@ -627,20 +646,11 @@ export function transportSuite(
           { length: blocks },
           (_, i) => io.write(new Uint8Array(size).fill(i)),
         );
-        const serverIo = openChannel(server);
-        let received = 0;
-        for (let reads = 0; received < blocks * size && reads < 1_000_000; reads++) {
-          const chunk = await serverIo.read();
-          assert.ok(chunk !== null, `EOF after ${received} bytes`);
-          for (let j = 0; j < chunk.byteLength; j++) {
-            const at = received + j;
-            if (chunk[j] !== Math.floor(at / size) % 256) {
-              assert.fail(`byte ${at} is ${chunk[j]}, expected ${Math.floor(at / size) % 256}`);
-            }
-          }
-          received += chunk.byteLength;
-        }
-        assert.equal(received, blocks * size);
+        await receivePattern(
+          openChannel(server),
+          blocks * size,
+          (at) => Math.floor(at / size) % 256,
+        );
         assert.equal(await settlesWithin(Promise.all(writes), 10_000), "settled", "every write");
       });
     });
@@ -655,22 +665,7 @@ export function transportSuite(
         const writes = [io.write(new Uint8Array(big).fill(0xaa))];
         for (let i = 0; i < 16; i++) writes.push(io.write(new Uint8Array(small).fill(i)));
         const expectedAt = (at: number): number => at < big ? 0xaa : Math.floor((at - big) / small);
-        const total = big + 16 * small;
-        const serverIo = openChannel(server);
-        let received = 0;
-        for (let reads = 0; received < total && reads < 1_000_000; reads++) {
-          const chunk = await serverIo.read();
-          assert.ok(chunk !== null, `EOF after ${received} bytes`);
-          for (let j = 0; j < chunk.byteLength; j++) {
-            if (chunk[j] !== expectedAt(received + j)) {
-              assert.fail(
-                `byte ${received + j} is ${chunk[j]}, expected ${expectedAt(received + j)}`,
-              );
-            }
-          }
-          received += chunk.byteLength;
-        }
-        assert.equal(received, total);
+        await receivePattern(openChannel(server), big + 16 * small, expectedAt);
         assert.equal(await settlesWithin(Promise.all(writes), 10_000), "settled", "every write");
       });
     });
