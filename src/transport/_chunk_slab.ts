@@ -1,5 +1,6 @@
 /**
- * Internal: {@linkcode ChunkSlab}, how the Deno adapter hands out the bytes of a read.
+ * Internal: {@linkcode ChunkSlab}, how a `PullConn` (the Deno adapter's connection) hands out the
+ * bytes of a read.
  *
  * @module
  */

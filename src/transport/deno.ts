@@ -1,7 +1,7 @@
 /**
  * The Deno transport adapter: `Deno.connect` / `Deno.startTls` and `Deno.listen` as the adapter
- * contract of `_conn.ts`, from which the shared helper builds the public web-streams
- * {@linkcode Transport}. Compiles without Deno's type package: the few members it uses are
+ * contract of `_conn.ts` (each connection a `PullConn` of `_pull_conn.ts`), from which the shared
+ * helper builds the public web-streams {@linkcode Transport}. Compiles without Deno's type package: the few members it uses are
  * declared below as `*Like` interfaces and `Deno` is read from `globalThis`. Loads no `node:`
  * module, except for TLS listening (see {@linkcode listenDeno}).
  *
@@ -9,9 +9,9 @@
  */
 
 import { ConnectionError } from "../errors.ts";
-import { type Conn, ConnBase, connectConn, type ConnListener, listenConns } from "./_conn.ts";
-import { ChunkSlab } from "./_chunk_slab.ts";
-import { acceptErrorAction, concurrentReadError, toConnectionError } from "./_errors.ts";
+import { type Conn, connectConn, type ConnListener, listenConns } from "./_conn.ts";
+import { acceptErrorAction } from "./_errors.ts";
+import { PullConn, type PullSocket } from "./_pull_conn.ts";
 import type {
   ConnectOptions,
   Listener,
@@ -22,16 +22,10 @@ import type {
 } from "./types.ts";
 
 /** The part of `Deno.Conn` (and `Deno.TlsConn`) used here. */
-interface DenoConnLike {
+interface DenoConnLike extends PullSocket {
   readonly remoteAddr: { hostname: string; port: number };
-  read(buffer: Uint8Array): Promise<number | null>;
-  write(data: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
   setNoDelay?(noDelay?: boolean): void;
   handshake?(): Promise<unknown>;
-  ref?(): void;
-  unref?(): void;
 }
 
 /** The part of `Deno.Listener` used here. */
@@ -57,15 +51,6 @@ interface DenoLike {
 }
 
 /**
- * Read buffer sizes: each connection starts small (every open connection keeps a read pending
- * in its buffer, so at 10 000 held locks 1 KiB each was 10 MiB; a request is a few dozen bytes)
- * and doubles its buffer whenever a read fills it, up to the maximum. Each chunk handed out is a
- * copy of just the bytes read ({@linkcode ChunkSlab}).
- */
-const MIN_READ_BUFFER = 256;
-const MAX_READ_BUFFER = 64 * 1024;
-
-/**
  * The accept loop's pause after an error that is not about one connection (out of file
  * descriptors, unknown): from the first to the last value, doubling, until an accept succeeds.
  */
@@ -87,175 +72,8 @@ function setNoDelay(conn: DenoConnLike): void {
 }
 
 /** A `Deno.Conn` as the adapter's {@linkcode Conn}. */
-class DenoConn extends ConnBase implements Conn {
-  #conn: DenoConnLike;
-  #scratch: Uint8Array | undefined;
-  #chunks: ChunkSlab | undefined;
-  #reading = false;
-  #readDone: boolean;
-  /** Writes not settled yet; each waits for the one before it (`#lastWrite`). */
-  #writes = 0;
-  #lastWrite: Promise<void> | undefined;
-  #closing: boolean;
-
-  constructor(conn: DenoConnLike) {
-    super({ hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
-    this.#conn = conn;
-    // Set here, not by initializers: they change at close (see ConnBase).
-    this.#readDone = false;
-    this.#closing = false;
-  }
-
-  /**
-   * Reads one chunk into a scratch buffer that grows while reads fill it, and hands out a copy;
-   * `null` at EOF or once closed locally. Rejects with a `ConnectionError` on a reset (and
-   * closes), with a `TypeError` while another read is pending (it would share the buffer).
-   *
-   * Not an async function: the read's one callback is made once per connection, where an async
-   * frame per read cost 5% of the client's CPU.
-   */
-  read(): Promise<Uint8Array | null> {
-    if (this.#reading) return Promise.reject(concurrentReadError());
-    if (this.#readDone) return Promise.resolve(null);
-    const scratch = this.#scratch ??= new Uint8Array(MIN_READ_BUFFER);
-    this.#reading = true;
-    const settled = this.#onReadSettled ??= (result) =>
-      typeof result === "number" || result === null
-        ? this.#readDoneWith(result)
-        : this.#readFailed(result);
-    return this.#conn.read(scratch).then(settled, settled);
-  }
-
-  /**
-   * Both outcomes of Deno's read, in one callback per connection (a byte count or `null`, else
-   * the error): each callback a connection keeps costs memory, and a server keeps thousands.
-   */
-  #onReadSettled: ((result: unknown) => Uint8Array | null) | undefined;
-
-  /** The read into the scratch buffer finished: `n` bytes, or `null` at EOF. */
-  #readDoneWith(n: number | null): Uint8Array | null {
-    this.#reading = false;
-    if (this.#readDone) return null;
-    if (n === null) {
-      this.#readDone = true;
-      return null;
-    }
-    const scratch = this.#scratch!;
-    if (n === scratch.byteLength && n < MAX_READ_BUFFER) this.#scratch = new Uint8Array(n * 2);
-    return (this.#chunks ??= new ChunkSlab()).copy(scratch, n);
-  }
-
-  /** The read failed: `null` when closing locally, else the connection ends with the error. */
-  #readFailed(err: unknown): null {
-    this.#reading = false;
-    if (this.#readDone) return null;
-    this.#readDone = true;
-    const closing = this.#closing;
-    this.#shutdown();
-    if (closing) return null;
-    throw toConnectionError(`Cannot read from ${this.label}`, err);
-  }
-
-  write(bytes: Uint8Array): Promise<void> {
-    if (this.#closing) return Promise.reject(this.closedError());
-    // Deno may write part of a chunk: a write waits for the one before it, so bytes of
-    // concurrent writes never interleave.
-    if (this.#writes++ > 0) return this.#lastWrite = this.#send(bytes, this.#lastWrite);
-    // Nothing in flight: Deno's write with one callback per connection, no async frame per
-    // write (an allocation and a turn each); `#send` only for the rest of a partial write.
-    this.#written = bytes;
-    const settled = this.#onWriteSettled ??= (result) =>
-      typeof result === "number" ? this.#wroteFirst(result) : this.#writeFailed(result);
-    let writing: Promise<number>;
-    try {
-      writing = this.#conn.write(bytes);
-    } catch (err) {
-      writing = Promise.reject(err); // Deno rejects instead; the count still comes down
-    }
-    return this.#lastWrite = writing.then(settled, settled);
-  }
-
-  /** The chunk of the write started with nothing in flight, until Deno has taken all of it. */
-  #written: Uint8Array | undefined;
-  /** Both outcomes of that write (a byte count, else the error), as for reads. */
-  #onWriteSettled: ((result: unknown) => Promise<void> | undefined) | undefined;
-
-  #wroteFirst(n: number): Promise<void> | undefined {
-    const bytes = this.#written!;
-    this.#written = undefined;
-    if (n < bytes.byteLength) return this.#send(bytes.subarray(n), undefined);
-    this.#writes--;
-    return undefined;
-  }
-
-  #writeFailed(err: unknown): never {
-    this.#written = undefined;
-    this.#writes--;
-    return this.#writeError(err);
-  }
-
-  /** A write failed: the closed error when closing, else the connection ends with `err`. */
-  #writeError(err: unknown): never {
-    if (this.#closing) throw this.closedError();
-    this.#shutdown();
-    throw toConnectionError(`Cannot write to ${this.label}`, err);
-  }
-
-  async #send(bytes: Uint8Array, before: Promise<void> | undefined): Promise<void> {
-    try {
-      if (before !== undefined) {
-        await before.catch(() => {});
-        if (this.#closing) throw this.closedError();
-      }
-      let written = await this.#conn.write(bytes);
-      while (written < bytes.byteLength) {
-        written += await this.#conn.write(bytes.subarray(written));
-      }
-    } catch (err) {
-      this.#writeError(err);
-    } finally {
-      this.#writes--;
-    }
-  }
-
-  async closeWrite(): Promise<void> {
-    if (this.#writes > 0) await this.#lastWrite?.catch(() => {});
-    if (this.#closing) throw this.closedError();
-    try {
-      await this.#conn.closeWrite();
-    } catch (err) {
-      if (this.#closing) throw this.closedError();
-      this.#shutdown();
-      throw toConnectionError(`Cannot close the connection to ${this.label}`, err);
-    }
-  }
-
-  close(): Promise<void> {
-    this.#shutdown();
-    return this.closed;
-  }
-
-  unref(): void {
-    // A pending read of an unref'd Deno.Conn does not keep the process alive either.
-    this.#conn.unref?.();
-  }
-
-  ref(): void {
-    this.#conn.ref?.();
-  }
-
-  /** Closes the socket once; a pending read then resolves `null`. */
-  #shutdown(): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    this.#readDone = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed.
-    }
-    this.markClosed();
-  }
+function denoConn(conn: DenoConnLike): Conn {
+  return new PullConn(conn, { hostname: conn.remoteAddr.hostname, port: conn.remoteAddr.port });
 }
 
 /**
@@ -297,7 +115,7 @@ export function connectDeno(options: ConnectOptions): Promise<Transport> {
         throw new ConnectionError(`${action}: cancelled`);
       }
       setNoDelay(tcp);
-      if (tls === undefined) return new DenoConn(tcp);
+      if (tls === undefined) return denoConn(tcp);
       const secure = await deno().startTls(tcp, {
         hostname: tls.serverName ?? hostname,
         ...(tls.caCerts !== undefined ? { caCerts: tls.caCerts } : {}),
@@ -308,7 +126,7 @@ export function connectDeno(options: ConnectOptions): Promise<Transport> {
         secure.close();
         throw err;
       }
-      return new DenoConn(secure);
+      return denoConn(secure);
     })();
     return {
       promise,
@@ -361,7 +179,7 @@ class DenoListener implements ConnListener {
         return null;
       }
       setNoDelay(conn);
-      return new DenoConn(conn);
+      return denoConn(conn);
     }
     return null;
   }
