@@ -281,7 +281,9 @@ export function vsGoMarkdown(reports: VsGoReport[]): string {
       "",
       `${r.nproc} cores (${r.cpu}); ${versions}; ${String(r.config.runs)} ` +
         `rep${r.config.runs === 1 ? "" : "s"}; ` +
-        `${r.config.pin ? "server CPU 0, load CPU 1" : "not pinned"}; one-minute load average ` +
+        `${r.config.pin ? "server CPU 0, load CPU 1" : "not pinned"}` +
+        `${r.config.busyServerCpu ? " (CPU 0 kept busy by a lowest-priority loop)" : ""}; ` +
+        "one-minute load average " +
         `${r.loadavg.start.toFixed(1)} -> ${r.loadavg.end.toFixed(1)} (other work on the machine ` +
         "makes the figures noisy; the ratios are taken within a rep).",
       "",

@@ -116,6 +116,12 @@ export interface VsGoConfig {
   goLoad: string | undefined;
   /** Servers on CPU 0, generators and clients on CPU 1 (`taskset`). */
   pin: boolean;
+  /**
+   * A busy loop at the lowest priority (`nice -n 19`) on the servers' CPU for the whole run, so
+   * that the CPU never idles between requests: shows how much of a latency is the CPU waking
+   * from idle (docs/performance.md, "Waking an idle CPU"). Needs `pin`.
+   */
+  busyServerCpu: boolean;
   /** Bound on one child run, milliseconds. */
   timeLimitMs: number;
   /** Pause before reading RSS, milliseconds. */
@@ -351,6 +357,29 @@ export function scriptCommand(
   }
   if (runtime === "deno") return [bins.deno, ["run", "-A", file]];
   return [runtime === "bun" ? bins.bun : bins.node, [file]];
+}
+
+/**
+ * Starts the busy loop of `busyServerCpu`: a shell loop on the servers' CPU at the lowest
+ * priority, which any server thread that wakes up preempts.
+ *
+ * @returns The loop's process (kill it when done).
+ */
+function startSpinner(): ChildProcess {
+  const child = spawn("nice", [
+    "-n",
+    "19",
+    "taskset",
+    "-c",
+    SERVER_CPU,
+    "sh",
+    "-c",
+    "while :; do :; done",
+  ], {
+    stdio: "ignore",
+  });
+  child.on("error", () => {});
+  return child;
 }
 
 function pinned(cmd: [string, string[]], cpus: string | undefined): [string, string[]] {
@@ -1312,6 +1341,7 @@ export async function runVsGo(config: VsGoConfig): Promise<VsGoReport> {
     versions["go"] = /go(\d+\.\d+\S*)/.exec(v)?.[1] ?? v;
   }
   const rows: VsGoRow[] = [];
+  const spinner = run.busyServerCpu ? startSpinner() : undefined;
   try {
     const loadShapes = SHAPES.filter((s) =>
       run.shapes.includes(s) && (s === "unique" || s === "contended" || s === "sequential")
@@ -1320,6 +1350,7 @@ export async function runVsGo(config: VsGoConfig): Promise<VsGoReport> {
     if (run.shapes.includes("hold")) rows.push(...await measureHold(run));
     if (run.shapes.includes("client")) rows.push(...await measureClient(run));
   } finally {
+    spinner?.kill("SIGKILL");
     built?.remove();
   }
   const { bins: _bins, log: _log, root: _root, ...settings } = run;

@@ -31,6 +31,8 @@
  *     --reference go|dflock   dflock: our server and client as the reference too (no Go)
  *     --generator go|ts       ts: the TypeScript stand-in generator (no Go)
  *     --no-pin                do not pin (default: servers CPU 0, load CPU 1)
+ *     --busy-server-cpu       a lowest-priority busy loop on CPU 0 throughout, so that it never
+ *                             idles (how much of a latency is waking an idle CPU)
  *     --time-limit S          bound on one child run (default 120)
  *     --settle-ms N           pause before reading RSS (default 1000)
  *     --out FILE              write the JSON document (kind dflock-vs-go-bench)
@@ -65,7 +67,8 @@ const COUNT_FLAGS: Readonly<Record<string, NumberKeys<VsGoConfig>>> = {
 
 const USAGE = "usage: vs_go [--go-dflockd PATH] [--go-bench PATH] [--go-load PATH] " +
   "[--runtimes bun,deno,node] [--shape unique,contended,sequential,hold,client] [--runs N] " +
-  "[--smoke] [--reference go|dflock] [--generator go|ts] [--no-pin] [--time-limit S] " +
+  "[--smoke] [--reference go|dflock] [--generator go|ts] [--no-pin] [--busy-server-cpu] " +
+  "[--time-limit S] " +
   "[--settle-ms N] [--out FILE] [--json] [count flags: --connections --rounds " +
   "--contended-connections --contended-rounds --sequential-rounds --hold-connections " +
   "--hold-warmup --client-workers --client-rounds]";
@@ -106,6 +109,7 @@ function parseArgs(argv: string[]): { config: VsGoConfig; out: string | null; js
     generator: "go",
     goLoad: undefined,
     pin: true,
+    busyServerCpu: false,
     timeLimitMs: 120_000,
     settleMs: 1000,
     bins: defaultBins(root),
@@ -166,6 +170,9 @@ function parseArgs(argv: string[]): { config: VsGoConfig; out: string | null; js
       case "--no-pin":
         config.pin = false;
         break;
+      case "--busy-server-cpu":
+        config.busyServerCpu = true;
+        break;
       case "--time-limit":
         config.timeLimitMs = intArg(arg, next(), 1) * 1000;
         break;
@@ -186,6 +193,9 @@ function parseArgs(argv: string[]): { config: VsGoConfig; out: string | null; js
       default:
         throw new RangeError(`unknown argument ${arg}\n${USAGE}`);
     }
+  }
+  if (config.busyServerCpu && !config.pin) {
+    throw new RangeError("--busy-server-cpu needs the servers pinned (leave out --no-pin)");
   }
   if (config.goBench === undefined && config.goDflockd !== undefined) {
     const beside = join(dirname(config.goDflockd), "bench");

@@ -163,6 +163,7 @@ describe("side-by-side benchmark (vs_go) parts", () => {
       generator: "ts",
       goLoad: undefined,
       pin: false,
+      busyServerCpu: false,
       timeLimitMs: 60_000,
       settleMs: 20,
       bins: defaultBins(root),
