@@ -1,7 +1,8 @@
 /**
  * Go's text primitives on byte strings (one char per byte, 0..255): `unicode.IsSpace`,
- * `strings.TrimSpace`, `strings.Fields`, `strconv.Atoi`, and the seconds to
- * `time.Duration` conversion with its int64 nanosecond wrap-around (docs/protocol.md 3.3, 3.4).
+ * `strings.TrimSpace`, `strings.Fields`, `strconv.Atoi`, the seconds to `time.Duration`
+ * conversion with its int64 nanosecond wrap-around (docs/protocol.md 3.3, 3.4), and a duration
+ * back to Go's float seconds.
  *
  * @module
  */
@@ -200,6 +201,27 @@ export function leaseSecondsToMs(seconds: number | bigint): number {
   // The same float64 operations as Go's Duration.Seconds(), then int() truncates.
   const float = Number(ns / NS_PER_S) + Number(ns % NS_PER_S) / 1e9;
   return wrappedMs(ns, Math.trunc(float));
+}
+
+/**
+ * Go's `Duration.Seconds()` of a duration of `ms` milliseconds taken to whole nanoseconds,
+ * `float64(d / Second) + float64(d % Second) / 1e9`: the seconds a `stats` answer reports
+ * (`lease_expires_in_s`, `idle_s`), written as Go writes them for the same duration (1.999920602
+ * where `ms / 1000` of a clock difference gives 1.9999206020000002). Exact up to about 26 days,
+ * while a millisecond double still carries whole nanoseconds; beyond, within the last digit.
+ *
+ * @param ms The duration in milliseconds.
+ * @returns The seconds.
+ */
+export function durationSeconds(ms: number): number {
+  const ns = Math.round(ms * 1e6);
+  if (Math.abs(ns) <= Number.MAX_SAFE_INTEGER) {
+    // Exact on safe integers: `%` truncates like Go's, and `ns - rest` is a multiple of 1e9.
+    const rest = ns % 1e9;
+    return (ns - rest) / 1e9 + rest / 1e9;
+  }
+  const big = BigInt(ns);
+  return Number(big / NS_PER_S) + Number(big % NS_PER_S) / 1e9;
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 
 import type { IdleKeyInfo, LockInfo, SemaphoreInfo, ServerStats } from "../protocol/stats.ts";
+import { durationSeconds } from "../protocol/go_text.ts";
 import { decodeUtf8 } from "../protocol/utf8.ts";
 import { kindOfLimit, TableCounters } from "./metrics.ts";
 
@@ -640,13 +641,16 @@ export class LockTable {
     for (const res of this.#resources.values()) {
       const key = decodeUtf8(res.key);
       if (res.holderCount === 0 && res.waiting === 0) {
-        const idle = { key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
+        const idle = { key, idleS: durationSeconds(Math.max(0, now - res.lastActivity)) };
         (res.limit === 1 ? detail.idleLocks : detail.idleSemaphores).push(idle);
         continue;
       }
       const holders: HolderDetail[] = [];
       for (const h of res.holders()) {
-        holders.push({ connId: h.owner.id, leaseExpiresInS: Math.max(0, h.expiry - now) / 1000 });
+        holders.push({
+          connId: h.owner.id,
+          leaseExpiresInS: durationSeconds(Math.max(0, h.expiry - now)),
+        });
       }
       if (res.limit === 1) detail.locks.push({ key, holders, waiters: res.waiting });
       else detail.semaphores.push({ key, limit: res.limit, holders, waiters: res.waiting });
@@ -663,14 +667,14 @@ export class LockTable {
       const holders = res.holderCount;
       const key = text ? decodeUtf8(res.key) : res.key;
       if (holders === 0 && res.waiting === 0) {
-        const idle = { key, idleS: Math.max(0, now - res.lastActivity) / 1000 };
+        const idle = { key, idleS: durationSeconds(Math.max(0, now - res.lastActivity)) };
         (res.limit === 1 ? idleLocks : idleSemaphores).push(idle);
       } else if (res.limit === 1) {
         let ownerConnId = 0;
         let leaseExpiresInS = 0;
         for (const h of res.holders()) {
           ownerConnId = h.owner.id;
-          leaseExpiresInS = Math.max(0, h.expiry - now) / 1000;
+          leaseExpiresInS = durationSeconds(Math.max(0, h.expiry - now));
         }
         locks.push({ key, ownerConnId, leaseExpiresInS, waiters: res.waiting });
       } else {

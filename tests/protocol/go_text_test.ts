@@ -2,11 +2,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   atoi,
+  durationSeconds,
   fields,
   leaseSecondsToMs,
   secondsToMs,
   trimSpace,
 } from "../../src/protocol/go_text.ts";
+import { goJsonFloat } from "../../src/protocol/stats_format.ts";
 import { encodeUtf8 } from "../../src/protocol/utf8.ts";
 
 /** Text to byte string. */
@@ -197,6 +199,45 @@ describe("wrapped leases report Go's whole seconds exactly", () => {
       assert.equal(secondsToMs(Number(s)), secondsToMs(s));
       assert.equal(leaseSecondsToMs(Number(s)), leaseSecondsToMs(s));
     }
+  });
+});
+
+describe("durationSeconds (Duration.Seconds() as encoding/json writes it)", () => {
+  // time.Duration(ns).Seconds() through encoding/json, printed by Go 1.19. A millisecond double
+  // carries whole nanoseconds up to about 26 days; beyond that the text may differ from Go's in
+  // its last digit (2^53 - 1 ns: Go 9007199.25474099, dflock 9007199.254740993).
+  const fromGo: [bigint, string][] = [
+    [0n, "0"],
+    [1n, "1e-9"],
+    [999n, "9.99e-7"],
+    [1000n, "0.000001"],
+    [123456789n, "0.123456789"],
+    [999999999n, "0.999999999"],
+    [1000000000n, "1"],
+    [1999920602n, "1.999920602"],
+    [2999858929n, "2.999858929"],
+    [32999943476n, "32.999943476"],
+    [300000000000n, "300"],
+    [86400000000001n, "86400.000000001"],
+    [1999999999999999n, "1999999.999999999"],
+    [8640000000000001n, "8640000.000000002"],
+    [4611686018427387904n, "4611686018.427388"],
+    [9223372036854775807n, "9223372036.854776"],
+  ];
+
+  test("the same text as Go for the same nanoseconds", () => {
+    for (const [ns, go] of fromGo) {
+      const ms = Number(ns / 1000000n) + Number(ns % 1000000n) / 1e6;
+      assert.equal(goJsonFloat(durationSeconds(ms)), go, `${ns} ns`);
+    }
+  });
+
+  test("not the float noise of a clock difference / 1000", () => {
+    // A lease of 1999.920602 ms read off two clock readings, as the server does.
+    const expiry = 5000.123456 + 1999.920602;
+    const left = expiry - 5000.123456;
+    assert.equal(String(left / 1000), "1.9999206020000002");
+    assert.equal(goJsonFloat(durationSeconds(left)), "1.999920602");
   });
 });
 
