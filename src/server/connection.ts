@@ -60,6 +60,11 @@ const READ_AHEAD_BYTES = 65536;
 const FLUSH_BYTES = 65536;
 /** Pause before closing after a failed authentication (Go: 100 ms). */
 const AUTH_FAIL_DELAY_MS = 100;
+/**
+ * After an error answer that ends the connection: how long to keep reading (and dropping) what
+ * the client still sends, waiting for its end of stream, before closing (see `#linger`).
+ */
+const LINGER_MS = 2000;
 
 const EV_NONE = 0;
 const EV_GRANTED = 1;
@@ -423,7 +428,8 @@ export class ServerConnection implements DeadlineMember {
             continue;
           }
           metrics.authFailuresTcp++;
-          return await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+          await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+          return await this.#linger();
         }
         // The request's clock reading is the table's `now`, and for an answer given at once also
         // the answer's (its service time counts as 0: the histogram's first bucket is 10 us, far
@@ -489,6 +495,40 @@ export class ServerConnection implements DeadlineMember {
     this.#closing = true;
     if (this.#authed) await this.#failAndClose(ERROR, 0);
     else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
+    await this.#linger();
+  }
+
+  /**
+   * Before the server closes a connection after an error answer (a line over the limit, a TLS
+   * client, a failed `auth`): sends the end of stream after the answers, then reads and drops
+   * what the client still sends until its own end of stream, for at most LINGER_MS. Closing a
+   * socket with bytes still unread makes the kernel reset the connection, and a reset throws
+   * away the answers not yet delivered: a client that had pipelined requests behind an
+   * over-long line lost their answers and the `error`. A client that closes on the end of
+   * stream ends the wait at once.
+   */
+  async #linger(): Promise<void> {
+    const io = this.#io;
+    if (this.#finished || this.#eof || io.closeWrite === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<null>((resolve) => {
+      timer = setTimeout(resolve, LINGER_MS, null);
+    });
+    try {
+      await io.closeWrite();
+      // A read the peer watch started is the one outstanding: it goes first (to the decoder).
+      if (this.#inflight !== null && await Promise.race([this.#inflight, timedOut]) === null) {
+        return;
+      }
+      while (!this.#finished && !this.#eof) {
+        const chunk = await Promise.race([io.read(), timedOut]);
+        if (chunk === null) return;
+      }
+    } catch {
+      // Reset or closed: nothing left to protect.
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** `ok <token> <lease>` for a granted holder. */

@@ -46,5 +46,6 @@ export function openChannel(transport: Transport): ByteChannel {
       }
     },
     write: (bytes: Uint8Array): Promise<void> => writer.write(bytes),
+    closeWrite: (): Promise<void> => writer.close(),
   };
 }

@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import * as net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveServerOptions, type Server } from "../../src/server/mod.ts";
@@ -40,6 +42,36 @@ async function open(server: Server, clients: ProtocolClient[]): Promise<Protocol
 function waiters(server: Server): number {
   const stats = server.stats();
   return [...stats.locks, ...stats.semaphores].reduce((sum, r) => sum + r.waiters, 0);
+}
+
+/**
+ * Sends requests (through `write`) and then `tail` on a new connection, half-closes, and reads
+ * until the server closes: the answer lines, their size in bytes, and the socket's error code
+ * if the connection was reset.
+ */
+function exchange(
+  port: number,
+  tail: string,
+  requests: (write: (text: string) => void) => void,
+): Promise<{ lines: string[]; bytes: number; error: string | undefined }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    let error: string | undefined;
+    socket.once("connect", () => {
+      let text = "";
+      requests((t) => text += t);
+      socket.end(Buffer.from(text + tail, "latin1"));
+    });
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", (e: NodeJS.ErrnoException) => error = e.code ?? String(e));
+    socket.on("close", () => {
+      const all = Buffer.concat(chunks).toString("latin1");
+      const lines = all.split("\n");
+      lines.pop();
+      resolve({ lines, bytes: all.length, error });
+    });
+  });
 }
 
 function token(line: string): string {
@@ -297,6 +329,53 @@ describe("server", () => {
       assert.deepEqual(s.locks.map((l) => l.key), ["k1"]);
       assert.deepEqual(s.idleLocks.map((l) => l.key), ["k2"]);
       assert.equal(await a.request("ping", "_", "_"), "ok");
+    });
+  });
+
+  test("closing after an over-long line loses no answer on its way to the client", async () => {
+    // Answers larger than the sockets' buffers, then an over-long line and bytes the server never
+    // reads. Closing a socket with bytes unread makes the kernel reset the connection, and the
+    // reset drops the answers still in flight (the client got 1 of 5 answers and ECONNRESET).
+    await withServer({}, async (server) => {
+      const port = server.addr.port;
+      const keys = await exchange(port, "", (w) => {
+        for (let i = 0; i < 1000; i++) w(`l\nlinger-${i}\n0\n`);
+      });
+      assert.equal(keys.lines.length, 1000);
+      const stats = 5;
+      const result = await exchange(port, "x".repeat(300) + "\n" + "j".repeat(64 * 1024), (w) => {
+        for (let i = 0; i < stats; i++) w("stats\n_\n_\n");
+      });
+      assert.equal(result.error, undefined, "the connection ended without a reset");
+      assert.equal(result.lines.length, stats + 1);
+      assert.ok(result.lines.slice(0, stats).every((l) => l.startsWith('ok {"connections"')));
+      assert.equal(result.lines[stats], "error");
+      assert.ok(result.bytes > 150_000, `${result.bytes} bytes of answers`);
+    });
+  });
+
+  test("after an error answer, a client that keeps its side open is let go within seconds", async () => {
+    await withServer({}, async (server) => {
+      const socket = net.connect({
+        port: server.addr.port,
+        host: "127.0.0.1",
+        allowHalfOpen: true,
+      });
+      try {
+        let text = "";
+        socket.on("data", (d: Buffer) => text += d.toString("latin1"));
+        socket.on("error", () => {});
+        const ended = new Promise<void>((resolve) => socket.once("end", resolve));
+        await new Promise<void>((resolve) => socket.once("connect", resolve));
+        assert.equal(server.stats().connections, 1);
+        socket.write("x".repeat(300) + "\n");
+        await ended;
+        assert.equal(text, "error\n", "the answer, then the server's end of stream");
+        // The server reads what the client might still send for a while, then closes.
+        assert.ok(await eventually(() => server.stats().connections === 0, 10_000));
+      } finally {
+        socket.destroy();
+      }
     });
   });
 
