@@ -214,6 +214,7 @@ export function leaseSecondsToMs(seconds: number | bigint): number {
  * @returns The seconds.
  */
 export function durationSeconds(ms: number): number {
+  if (!Number.isFinite(ms)) return ms / 1000;
   const ns = Math.round(ms * 1e6);
   if (Math.abs(ns) <= Number.MAX_SAFE_INTEGER) {
     // Exact on safe integers: `%` truncates like Go's, and `ns - rest` is a multiple of 1e9.

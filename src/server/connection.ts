@@ -207,6 +207,7 @@ export class ServerConnection implements DeadlineMember {
 
   /** The read deadline passed: answer `error` (`error_auth` before auth) and close. */
   async #readTimedOut(): Promise<void> {
+    if (this.#closing) return; // already answering an error and closing
     this.#closing = true;
     if (this.#authed) await this.#failAndClose(ERROR, 0);
     else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
@@ -493,6 +494,7 @@ export class ServerConnection implements DeadlineMember {
       return;
     }
     this.#closing = true;
+    this.#readDeadline = 0; // answered now: the read timeout must not answer again
     if (this.#authed) await this.#failAndClose(ERROR, 0);
     else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
     await this.#linger();
@@ -515,7 +517,9 @@ export class ServerConnection implements DeadlineMember {
       timer = setTimeout(resolve, LINGER_MS, null);
     });
     try {
-      await io.closeWrite();
+      // The end of stream goes out after what is still buffered, which a client that does not
+      // read never takes: bounded by the same time.
+      if (await Promise.race([io.closeWrite(), timedOut]) === null) return;
       // A read the peer watch started is the one outstanding: it goes first (to the decoder).
       if (this.#inflight !== null && await Promise.race([this.#inflight, timedOut]) === null) {
         return;

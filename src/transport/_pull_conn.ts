@@ -189,7 +189,7 @@ export class PullConn extends ConnBase implements Conn {
   }
 
   unref(): void {
-    // A pending read of an unref'd Deno.Conn does not keep the process alive either.
+    // A pending read of an unref'd socket does not keep the process alive either (Deno's).
     this.#socket.unref?.();
   }
 

@@ -1,9 +1,9 @@
 /**
  * The Deno transport adapter: `Deno.connect` / `Deno.startTls` and `Deno.listen` as the adapter
  * contract of `_conn.ts` (each connection a `PullConn` of `_pull_conn.ts`), from which the shared
- * helper builds the public web-streams {@linkcode Transport}. Compiles without Deno's type package: the few members it uses are
- * declared below as `*Like` interfaces and `Deno` is read from `globalThis`. Loads no `node:`
- * module, except for TLS listening (see {@linkcode listenDeno}).
+ * helper builds the public web-streams {@linkcode Transport}. Compiles without Deno's type
+ * package: the few members it uses are declared below as `*Like` interfaces and `Deno` is read
+ * from `globalThis`. Loads no `node:` module, except for TLS listening (see {@linkcode listenDeno}).
  *
  * @module
  */

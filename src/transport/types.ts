@@ -80,9 +80,9 @@ export interface ByteChannel {
   writeByteString?(text: string): Promise<void>;
   /**
    * Half-close: sends the end of stream (FIN) after the bytes written so far, and keeps reading.
-   * Call it once the last write has settled. Rejects with a `ConnectionError` once the transport
-   * is closed. Optional for a channel of your own; the built-in adapters' channels and the ones
-   * {@linkcode openChannel} builds over web streams have it.
+   * Call it once the last write has settled. Rejects once the transport is closed (the built-in
+   * adapters' channels with a `ConnectionError`). Optional for a channel of your own; the built-in
+   * adapters' channels and the ones {@linkcode openChannel} builds over web streams have it.
    */
   closeWrite?(): Promise<void>;
 }

@@ -13,7 +13,10 @@
  * Usage (from the repository root; build the Go server with ../shared/reference/build.sh):
  *
  *     node_modules/.bin/deno run -A tests/fuzz/diff_go.ts --go-dflockd /tmp/goref/dflockd \
- *       [--sessions 300] [--frames 40] [--seed 1]
+ *       [--sessions 300] [--frames 40] [--seed 1] [--only N]
+ *
+ * `--only N` runs session N alone and prints its bytes and both answer streams (without the
+ * keys the sessions before it leave behind, so a difference that depends on them may not show).
  *
  * Prints each difference (the request, both answers) and a summary; exits 1 when any differs.
  *
@@ -71,10 +74,15 @@ function parseOptions(argv: string[]): Options {
       case "--seed":
         options.seed = count();
         break;
-      case "--only":
-        options.only = Number(value);
+      case "--only": {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0) {
+          throw new RangeError("--only: expected a session number");
+        }
+        options.only = n;
         i++;
         break;
+      }
       default:
         throw new RangeError(`unknown argument ${argv[i]}`);
     }

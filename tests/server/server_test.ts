@@ -379,6 +379,61 @@ describe("server", () => {
     });
   });
 
+  test("after an error answer, an end of stream that cannot go out does not hold the connection", async () => {
+    // A client that stops reading leaves the server's last bytes, and the end of stream behind
+    // them, buffered for good: here the channel's closeWrite never settles.
+    const transport = wrapAcceptedChannels(await getAdapter(), (io): ByteChannel => ({
+      read: () => io.read(),
+      write: (bytes) => io.write(bytes),
+      closeWrite: () => new Promise<void>(() => {}),
+    }));
+    await withServer({ transport }, async (server) => {
+      const socket = net.connect({
+        port: server.addr.port,
+        host: "127.0.0.1",
+        allowHalfOpen: true,
+      });
+      try {
+        let text = "";
+        socket.on("data", (d: Buffer) => text += d.toString("latin1"));
+        socket.on("error", () => {});
+        await new Promise<void>((resolve) => socket.once("connect", resolve));
+        socket.write("x".repeat(300) + "\n");
+        assert.ok(await eventually(() => text === "error\n", 5_000), "the error answer");
+        assert.ok(await eventually(() => server.stats().connections === 0, 10_000));
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+
+  test("a TLS client on the plain port is answered once, also when the read timeout passes during the close", async () => {
+    await withServer({ readTimeout: 0.3 }, async (server) => {
+      const socket = net.connect({
+        port: server.addr.port,
+        host: "127.0.0.1",
+        allowHalfOpen: true,
+      });
+      try {
+        let text = "";
+        socket.on("data", (d: Buffer) => text += d.toString("latin1"));
+        socket.on("error", () => {});
+        const ended = new Promise<void>((resolve) => socket.once("end", resolve));
+        await new Promise<void>((resolve) => socket.once("connect", resolve));
+        socket.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05]));
+        await ended;
+        assert.equal(text, "error\n");
+        // The server lingers past the read timeout before it lets the connection go.
+        assert.ok(await eventually(() => server.stats().connections === 0, 10_000));
+        const errors = /^dflockd_errors_total\{kind="other",status="error"\} (\d+)$/m
+          .exec(server.metrics())?.[1];
+        assert.equal(errors, "1", "one error answer, counted once");
+      } finally {
+        socket.destroy();
+      }
+    });
+  });
+
   test("256 bytes plus \\r\\n is too long, 256 bytes is fine", async () => {
     await withServer({}, async (server, clients) => {
       const a = await open(server, clients);
