@@ -26,6 +26,7 @@
 import net from "node:net";
 import { spawn } from "node:child_process";
 import process from "node:process";
+import { freePort } from "../../bench/_shared_procs.ts";
 import { startTestServer } from "../_helpers/server.ts";
 import { FrameGenerator } from "./frames.ts";
 import { Prng } from "./prng.ts";
@@ -91,20 +92,6 @@ function parseOptions(argv: string[]): Options {
     throw new RangeError("--go-dflockd PATH is needed (build: ../shared/reference/build.sh)");
   }
   return options;
-}
-
-/** A free port on 127.0.0.1 (the Go server logs the port it was given, not the bound one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() =>
-        resolve(typeof address === "object" && address !== null ? address.port : 0)
-      );
-    });
-  });
 }
 
 /** Starts the Go server; resolves once it accepts connections. */

@@ -74,6 +74,25 @@ function exchange(
   });
 }
 
+/** A raw connection that keeps its side open after the server's end of stream. */
+interface HalfOpenClient {
+  readonly socket: net.Socket;
+  /** Everything received so far, one char per byte. */
+  received(): string;
+  /** Resolves at the server's end of stream. */
+  readonly ended: Promise<void>;
+}
+
+async function halfOpenClient(port: number): Promise<HalfOpenClient> {
+  const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  let text = "";
+  socket.on("data", (d: Buffer) => text += d.toString("latin1"));
+  socket.on("error", () => {});
+  const ended = new Promise<void>((resolve) => socket.once("end", resolve));
+  await new Promise<void>((resolve) => socket.once("connect", resolve));
+  return { socket, received: () => text, ended };
+}
+
 function token(line: string): string {
   const m = TOKEN.exec(line);
   assert.ok(m, `expected ok <token> <lease>, got ${JSON.stringify(line)}`);
@@ -356,25 +375,16 @@ describe("server", () => {
 
   test("after an error answer, a client that keeps its side open is let go within seconds", async () => {
     await withServer({}, async (server) => {
-      const socket = net.connect({
-        port: server.addr.port,
-        host: "127.0.0.1",
-        allowHalfOpen: true,
-      });
+      const client = await halfOpenClient(server.addr.port);
       try {
-        let text = "";
-        socket.on("data", (d: Buffer) => text += d.toString("latin1"));
-        socket.on("error", () => {});
-        const ended = new Promise<void>((resolve) => socket.once("end", resolve));
-        await new Promise<void>((resolve) => socket.once("connect", resolve));
         assert.equal(server.stats().connections, 1);
-        socket.write("x".repeat(300) + "\n");
-        await ended;
-        assert.equal(text, "error\n", "the answer, then the server's end of stream");
+        client.socket.write("x".repeat(300) + "\n");
+        await client.ended;
+        assert.equal(client.received(), "error\n", "the answer, then the server's end of stream");
         // The server reads what the client might still send for a while, then closes.
         assert.ok(await eventually(() => server.stats().connections === 0, 10_000));
       } finally {
-        socket.destroy();
+        client.socket.destroy();
       }
     });
   });
@@ -388,48 +398,31 @@ describe("server", () => {
       closeWrite: () => new Promise<void>(() => {}),
     }));
     await withServer({ transport }, async (server) => {
-      const socket = net.connect({
-        port: server.addr.port,
-        host: "127.0.0.1",
-        allowHalfOpen: true,
-      });
+      const client = await halfOpenClient(server.addr.port);
       try {
-        let text = "";
-        socket.on("data", (d: Buffer) => text += d.toString("latin1"));
-        socket.on("error", () => {});
-        await new Promise<void>((resolve) => socket.once("connect", resolve));
-        socket.write("x".repeat(300) + "\n");
-        assert.ok(await eventually(() => text === "error\n", 5_000), "the error answer");
+        client.socket.write("x".repeat(300) + "\n");
+        assert.ok(await eventually(() => client.received() === "error\n", 5_000), "the answer");
         assert.ok(await eventually(() => server.stats().connections === 0, 10_000));
       } finally {
-        socket.destroy();
+        client.socket.destroy();
       }
     });
   });
 
   test("a TLS client on the plain port is answered once, also when the read timeout passes during the close", async () => {
     await withServer({ readTimeout: 0.3 }, async (server) => {
-      const socket = net.connect({
-        port: server.addr.port,
-        host: "127.0.0.1",
-        allowHalfOpen: true,
-      });
+      const client = await halfOpenClient(server.addr.port);
       try {
-        let text = "";
-        socket.on("data", (d: Buffer) => text += d.toString("latin1"));
-        socket.on("error", () => {});
-        const ended = new Promise<void>((resolve) => socket.once("end", resolve));
-        await new Promise<void>((resolve) => socket.once("connect", resolve));
-        socket.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05]));
-        await ended;
-        assert.equal(text, "error\n");
+        client.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05]));
+        await client.ended;
+        assert.equal(client.received(), "error\n");
         // The server lingers past the read timeout before it lets the connection go.
         assert.ok(await eventually(() => server.stats().connections === 0, 10_000));
         const errors = /^dflockd_errors_total\{kind="other",status="error"\} (\d+)$/m
           .exec(server.metrics())?.[1];
         assert.equal(errors, "1", "one error answer, counted once");
       } finally {
-        socket.destroy();
+        client.socket.destroy();
       }
     });
   });
