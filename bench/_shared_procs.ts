@@ -75,7 +75,7 @@ function tryConnect(port: number): Promise<boolean> {
  * Spawns `argv` (under `taskset -c cpus` when given), keeps its stderr tail for messages,
  * and waits until 127.0.0.1:`port` accepts connections.
  */
-async function spawnListening(
+export async function spawnListening(
   what: string,
   exe: string,
   args: string[],

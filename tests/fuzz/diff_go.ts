@@ -5,9 +5,10 @@
  * byte for byte to the Go server and to dflock's, each session on a fresh key prefix, the writing
  * side then half-closed; the two answer streams are compared line by line, request by request.
  *
- * Compared as they are, except: lock tokens (32 random hex digits) and the `stats` body's numbers
- * with a fraction (idle seconds) are masked; `ping` (which the newer servers answer and v1.10
- * does not) is left out. Blocking requests are kept to those that cannot wait (the fuzzer's
+ * Compared as they are, except: lock tokens (32 random hex digits), a `stats` body's seconds,
+ * connection ids and count are masked and its arrays compared as sorted elements (Go lists them
+ * in map order; its seconds are checked separately for Go's `Duration.Seconds()` form); `ping`
+ * (which the newer servers answer and v1.10 does not) is left out. Blocking requests are kept to those that cannot wait (the fuzzer's
  * `ServerView` judges that), so both servers answer at once.
  *
  * Usage (from the repository root; build the Go server with ../shared/reference/build.sh):
@@ -24,9 +25,9 @@
  */
 
 import net from "node:net";
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { freePort } from "../../bench/_shared_procs.ts";
+import { freePort, spawnListening } from "../../bench/_shared_procs.ts";
+import { bytesToByteString, byteStringToBytes } from "../../src/protocol/utf8.ts";
 import { startTestServer } from "../_helpers/server.ts";
 import { FrameGenerator } from "./frames.ts";
 import { Prng } from "./prng.ts";
@@ -94,29 +95,12 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
-/** Starts the Go server; resolves once it accepts connections. */
-async function startGo(binary: string): Promise<{ port: number; stop(): void }> {
+/** Starts the Go server with its defaults; resolves once it accepts connections. */
+async function startGo(binary: string): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child = spawn(binary, ["--host", "127.0.0.1", "--port", String(port)], {
-    stdio: "ignore",
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`the Go server at ${binary} did not start`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { port, stop: () => child.kill("SIGKILL") };
+  const args = ["--host", "127.0.0.1", "--port", String(port)];
+  const { stop } = await spawnListening("Go dflockd", binary, args, port, undefined, 10_000);
+  return { port, stop };
 }
 
 /**
@@ -132,15 +116,13 @@ function runSession(port: number, bytes: string): Promise<string | null> {
       socket.destroy();
       resolve(null);
     }, SESSION_DEADLINE_MS);
-    socket.on("data", (chunk: Uint8Array) => {
-      for (let i = 0; i < chunk.length; i++) out += String.fromCharCode(chunk[i]!);
-    });
+    socket.on("data", (chunk: Uint8Array) => out += bytesToByteString(chunk));
     socket.on("error", () => {});
     socket.on("close", () => {
       clearTimeout(timer);
       resolve(out);
     });
-    socket.end(Uint8Array.from(bytes, (c) => c.charCodeAt(0)));
+    socket.end(byteStringToBytes(bytes));
   });
 }
 
@@ -279,7 +261,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    go.stop();
+    await go.stop();
     await ours.close({ force: true });
   }
   console.log(
