@@ -207,7 +207,6 @@ export class ServerConnection implements DeadlineMember {
 
   /** The read deadline passed: answer `error` (`error_auth` before auth) and close. */
   async #readTimedOut(): Promise<void> {
-    if (this.#closing) return; // already answering an error and closing
     this.#closing = true;
     if (this.#authed) await this.#failAndClose(ERROR, 0);
     else await this.#failAndClose(ERROR_AUTH, AUTH_FAIL_DELAY_MS);
