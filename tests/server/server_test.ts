@@ -46,8 +46,8 @@ function waiters(server: Server): number {
 
 /**
  * Sends requests (through `write`) and then `tail` on a new connection, half-closes, and reads
- * until the server closes: the answer lines, their size in bytes, and the socket's error code
- * if the connection was reset.
+ * until the server closes (at most 10 s): the answer lines, their size in bytes, and the socket's
+ * error code if the connection was reset.
  */
 function exchange(
   port: number,
@@ -58,6 +58,11 @@ function exchange(
     const socket = net.connect(port, "127.0.0.1");
     const chunks: Buffer[] = [];
     let error: string | undefined;
+    // Bounded: a server that never closes ends the exchange with an error after 10 s.
+    const bound = setTimeout(() => {
+      error = "no close within 10 s";
+      socket.destroy();
+    }, 10_000);
     socket.once("connect", () => {
       let text = "";
       requests((t) => text += t);
@@ -66,6 +71,7 @@ function exchange(
     socket.on("data", (d: Buffer) => chunks.push(d));
     socket.on("error", (e: NodeJS.ErrnoException) => error = e.code ?? String(e));
     socket.on("close", () => {
+      clearTimeout(bound);
       const all = Buffer.concat(chunks).toString("latin1");
       const lines = all.split("\n");
       lines.pop();
