@@ -580,6 +580,33 @@ export function transportSuite(
       });
     });
 
+    test("channel: closeWrite half-closes (the adapter's channel, and one over web streams)", async () => {
+      for (const overStreams of [false, true]) {
+        await withPair(adapter, async (client, server) => {
+          // A transport of one's own has only the streams: openChannel goes through them.
+          const io = openChannel(
+            overStreams
+              ? {
+                readable: client.readable,
+                writable: client.writable,
+                closed: client.closed,
+                remoteAddr: client.remoteAddr,
+                close: () => client.close(),
+              }
+              : client,
+          );
+          assert.ok(io.closeWrite !== undefined);
+          const serverIo = openChannel(server);
+          await io.write(new TextEncoder().encode("hi"));
+          await io.closeWrite();
+          assert.equal(new TextDecoder().decode(await readChannel(serverIo)), "hi");
+          assert.equal(await serverIo.read(), null, "the peer sees EOF");
+          await serverIo.write(new TextEncoder().encode("back"));
+          assert.equal(new TextDecoder().decode((await io.read())!), "back", "and still replies");
+        });
+      }
+    });
+
     test("channel: a second read while one is pending rejects with TypeError", async () => {
       await withPair(adapter, async (client, server) => {
         const io = openChannel(client);
